@@ -1,0 +1,25 @@
+# vaultd_add_test(NAME name SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l1 l2] [TIMEOUT s])
+#
+# The one way to add a GoogleTest binary: links gtest_main, discovers every TEST
+# as its own ctest case, and tells the test where the built binaries and
+# libraries are (VAULTD_BIN_DIR / VAULTD_LIB_DIR), plus the source tree
+# (VAULTD_SOURCE_DIR) for test data.
+function(vaultd_add_test)
+  if(NOT VAULTD_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  set_target_properties(${T_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock Threads::Threads)
+  target_compile_definitions(${T_NAME} PRIVATE
+    VAULTD_BIN_DIR="${CMAKE_BINARY_DIR}/bin"
+    VAULTD_LIB_DIR="${CMAKE_BINARY_DIR}/lib"
+    VAULTD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  gtest_discover_tests(${T_NAME}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+endfunction()

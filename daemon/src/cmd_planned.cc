@@ -1,0 +1,18 @@
+// Subcommands whose issues have not landed yet: listed so `--help` shows the
+// whole interface, and they exit 2 with "not built yet".
+#include "commands.h"
+
+namespace vaultd::daemon {
+namespace {
+cli::Registrar run(Commands(), {"run", "sync the composite vault with the relay until SIGTERM",
+                                "run [--config vaultd.yaml]", nullptr});
+cli::Registrar first_launch(Commands(),
+                            {"first-launch",
+                             "session start: fetch the mount set, verify mounts, write config",
+                             "first-launch [--orchestrator URL] [--vault /vault]", nullptr});
+cli::Registrar recover(Commands(), {"recover", "finish or roll back interrupted cross-mount moves",
+                                     "recover [--journal DIR]", nullptr});
+cli::Registrar status(Commands(), {"status", "show the daemon's rooms, files and health",
+                                   "status [--config vaultd.yaml]", nullptr});
+}  // namespace
+}  // namespace vaultd::daemon

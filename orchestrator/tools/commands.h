@@ -1,0 +1,8 @@
+// The `vault-orchestrator` command table; each subcommand registers itself from its own file.
+#pragma once
+
+#include "vaultd/common/cli.h"
+
+namespace vaultd::orchestrator {
+cli::CommandTable& Commands();
+}
