@@ -82,7 +82,7 @@ bool Resolve(int dirfd, const char* path, char* out) {
   }
   char* last = strrchr(buf, '/');
   const char* name;
-  char parent[PATH_MAX + 32];
+  char parent[PATH_MAX];
   if (!last) {
     name = buf;
     strcpy(parent, ".");
@@ -95,13 +95,16 @@ bool Resolve(int dirfd, const char* path, char* out) {
     snprintf(parent, sizeof parent, "%s", buf);
   }
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || *name == '\0') return false;
+  const char* lookup = parent;
+  char via_fd[2 * PATH_MAX];
   if (parent[0] != '/' && dirfd != AT_FDCWD) {
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "/proc/self/fd/%d/%s", dirfd, parent);
-    memcpy(parent, tmp, sizeof tmp < sizeof parent ? sizeof tmp : sizeof parent);
+    // The kernel's own name for the directory fd, then the relative part.
+    int w = snprintf(via_fd, sizeof via_fd, "/proc/self/fd/%d/%s", dirfd, parent);
+    if (w < 0 || static_cast<size_t>(w) >= sizeof via_fd) return false;
+    lookup = via_fd;
   }
   char real[PATH_MAX];
-  if (!realpath(parent, real)) return false;
+  if (!realpath(lookup, real)) return false;
   int w = snprintf(out, PATH_MAX, "%s%s%s%s", real, strcmp(real, "/") == 0 ? "" : "/", name,
                    slash ? "/" : "");
   return w > 0 && w < PATH_MAX;

@@ -196,6 +196,19 @@ TEST_F(ShimTest, EveryCallerMovesAFileAndATreeAcrossMounts) {
   EXPECT_EQ(ErrnoName(Probe("rename", a_ + "/plain", b_ + "/plain", "", false)), "EXDEV");
 }
 
+TEST_F(ShimTest, TheLauncherSetsUpTheEnvironment) {
+  MakeSampleFile(a_ + "/launched.md");
+  std::string before = Describe(a_ + "/launched.md");
+  ProcResult r = RunProc({std::string(VAULTD_BIN_DIR) + "/vaultd-launch", "python3", "-c",
+                          "import os,sys; assert os.environ['UV_USE_IO_URING'] == '0'; "
+                          "os.rename(sys.argv[1], sys.argv[2])",
+                          a_ + "/launched.md", b_ + "/launched.md"},
+                         {"VAULTD_SHIM_ROOTS=" + vault_, "VAULTD_JOURNAL_DIR=" + journal_});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Describe(b_ + "/launched.md"), before);
+  EXPECT_EQ(RunProc({std::string(VAULTD_BIN_DIR) + "/vaultd-launch", "--help"}).exit_code, 0);
+}
+
 TEST_F(ShimTest, RelativePathsResolveAgainstTheWorkingDirectory) {
   MakeSampleFile(a_ + "/rel.md");
   std::string before = Describe(a_ + "/rel.md");
@@ -357,7 +370,7 @@ struct Scenario {
   std::string src, dst, src_before, dst_before;
 };
 
-class CrashTest : public ShimTest {
+class ShimCrashTest : public ShimTest {
  protected:
   Scenario Prepare(Shape shape, bool dst_exists, int extra_files = 3) {
     ClearDir(a_);
@@ -400,7 +413,7 @@ class CrashTest : public ShimTest {
   }
 };
 
-TEST_F(CrashTest, SigkillAtEveryJournalPhaseThenRecover) {
+TEST_F(ShimCrashTest, SigkillAtEveryJournalPhaseThenRecover) {
   const char* phases[] = {"prepared", "copy",    "copied", "committing",
                           "renamed",  "committed", "delete", "deleted"};
   for (Shape shape : {Shape::kFile, Shape::kTree}) {
@@ -422,7 +435,7 @@ TEST_F(CrashTest, SigkillAtEveryJournalPhaseThenRecover) {
   }
 }
 
-TEST_F(CrashTest, RandomizedCrashPoints) {
+TEST_F(ShimCrashTest, RandomizedCrashPoints) {
   unsigned seed = std::random_device{}();
   if (const char* s = std::getenv("VAULTD_TEST_SEED")) seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
   std::cout << "RandomizedCrashPoints seed=" << seed << " (replay: VAULTD_TEST_SEED=" << seed << ")\n";
@@ -456,7 +469,7 @@ TEST_F(CrashTest, RandomizedCrashPoints) {
   EXPECT_GE(crashes, kWanted);
 }
 
-TEST_F(CrashTest, KillDashNineDuringA300MBMove) {
+TEST_F(ShimCrashTest, KillDashNineDuringA300MBMove) {
   std::string ref_dir = box_->MountTmpfs("ref");
   std::string ref = ref_dir + "/big";
   {

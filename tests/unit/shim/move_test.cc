@@ -29,7 +29,7 @@ using move::RecoverResult;
 
 void Lines(void* ctx, const char* line) { static_cast<std::string*>(ctx)->append(line).append("\n"); }
 
-class MoveTest : public ::testing::Test {
+class ShimMoveTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why = EnterPrivateMountNamespace();
@@ -76,7 +76,7 @@ class MoveTest : public ::testing::Test {
   std::string a_, b_, journal_;
 };
 
-TEST_F(MoveTest, MovesATreeWithHardLinksSymlinksAndAFifo) {
+TEST_F(ShimMoveTest, MovesATreeWithHardLinksSymlinksAndAFifo) {
   MakeTree(a_ + "/t");
   std::string before = Describe(a_ + "/t");
   move::MoveStats stats;
@@ -91,7 +91,7 @@ TEST_F(MoveTest, MovesATreeWithHardLinksSymlinksAndAFifo) {
   EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
 }
 
-TEST_F(MoveTest, ReplacesAFileAtomicallyUnlessNoReplace) {
+TEST_F(ShimMoveTest, ReplacesAFileAtomicallyUnlessNoReplace) {
   WriteFile(a_ + "/n", "new");
   WriteFile(b_ + "/n", "old");
   EXPECT_EQ(MovePaths((a_ + "/n").c_str(), (b_ + "/n").c_str(), move::kRenameNoReplace,
@@ -104,7 +104,7 @@ TEST_F(MoveTest, ReplacesAFileAtomicallyUnlessNoReplace) {
   EXPECT_FALSE(Exists(a_ + "/n"));
 }
 
-TEST_F(MoveTest, RefusesWhatItCannotEmulate) {
+TEST_F(ShimMoveTest, RefusesWhatItCannotEmulate) {
   WriteFile(a_ + "/f", "f");
   EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), move::kRenameExchange, journal_.c_str()),
             -EXDEV);
@@ -126,7 +126,7 @@ TEST_F(MoveTest, RefusesWhatItCannotEmulate) {
   EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
 }
 
-TEST_F(MoveTest, TwoNamesOfOneFileAreANoOp) {
+TEST_F(ShimMoveTest, TwoNamesOfOneFileAreANoOp) {
   WriteFile(a_ + "/f", "f");
   ASSERT_EQ(link((a_ + "/f").c_str(), (a_ + "/g").c_str()), 0);
   EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (a_ + "/g").c_str(), 0, journal_.c_str()), 0);
@@ -134,7 +134,7 @@ TEST_F(MoveTest, TwoNamesOfOneFileAreANoOp) {
   EXPECT_TRUE(Exists(a_ + "/g"));
 }
 
-TEST_F(MoveTest, ASourceChangingDuringTheCopyIsNotMoved) {
+TEST_F(ShimMoveTest, ASourceChangingDuringTheCopyIsNotMoved) {
   MakeDirs(a_ + "/busy");
   for (int i = 0; i < 200; ++i) WriteFile(a_ + "/busy/f" + std::to_string(i), std::string(4096, 'q'));
   std::atomic<bool> stop{false};
@@ -155,7 +155,7 @@ TEST_F(MoveTest, ASourceChangingDuringTheCopyIsNotMoved) {
   EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
 }
 
-TEST_F(MoveTest, RecoversACrashAtEveryPhaseInProcess) {
+TEST_F(ShimMoveTest, RecoversACrashAtEveryPhaseInProcess) {
   const char* phases[] = {"prepared", "copy", "copied", "committing", "renamed", "committed", "delete", "deleted"};
   for (const char* phase : phases) {
     SCOPED_TRACE(phase);
@@ -178,7 +178,7 @@ TEST_F(MoveTest, RecoversACrashAtEveryPhaseInProcess) {
   }
 }
 
-TEST_F(MoveTest, RecoveryKeepsASourceThatChangedAfterTheCommit) {
+TEST_F(ShimMoveTest, RecoveryKeepsASourceThatChangedAfterTheCommit) {
   WriteFile(a_ + "/f", "v1");
   CrashChild(a_ + "/f", b_ + "/f", "committed");
   WriteFile(a_ + "/f", "v2, written after the copy");
@@ -189,7 +189,7 @@ TEST_F(MoveTest, RecoveryKeepsASourceThatChangedAfterTheCommit) {
   EXPECT_EQ(ReadFile(b_ + "/f"), "v1");
 }
 
-TEST_F(MoveTest, ACorruptRecordIsReportedNotActedUpon) {
+TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
   MakeTree(a_ + "/t");
   CrashChild(a_ + "/t", b_ + "/t", "copied");
   std::vector<std::string> files = JournalFiles(journal_);
@@ -218,7 +218,7 @@ TEST_F(MoveTest, ACorruptRecordIsReportedNotActedUpon) {
   EXPECT_EQ(res.unresolved, 1);
 }
 
-TEST_F(MoveTest, ALiveMoveIsLeftAlone) {
+TEST_F(ShimMoveTest, ALiveMoveIsLeftAlone) {
   // A record whose lock is held by a live process is in progress.
   MakeDirs(journal_);
   std::string id = "1-1-1-0000000000000001";
@@ -249,7 +249,7 @@ TEST_F(MoveTest, ALiveMoveIsLeftAlone) {
   close(fd);
 }
 
-TEST(JournalDir, FollowsTheEnvironment) {
+TEST(ShimJournalDir, FollowsTheEnvironment) {
   char buf[4096];
   setenv("VAULTD_JOURNAL_DIR", "/j", 1);
   ASSERT_EQ(move::DefaultJournalDir(buf, sizeof buf), 0);
