@@ -10,7 +10,8 @@
 # `mv` under LD_PRELOAD=libvaultshim.so (its renameat2 gets EXDEV and the shim
 # does the journaled, fsynced move, so mv never copies itself). `mv+sync` is
 # mv followed by sync(1): the anchor with the same durability.
-# Prints a Markdown table (median of REPS runs, default 3).
+# Prints a Markdown table (median of REPS runs, default 3). SETUPS="tmpfs ext4 xfs"
+# selects setups.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 reps=${REPS:-3}
@@ -94,7 +95,7 @@ mkloop xfs mkfs.xfs -q -f -m reflink=1
 
 echo "| setup | workload | mv (s) | mv+sync (s) | shim (s) | shim / mv | shim / mv+sync |"
 echo "|---|---|---|---|---|---|---|"
-for setup in tmpfs ext4 xfs; do
+for setup in ${SETUPS:-tmpfs ext4 xfs}; do
   case $setup in
     tmpfs) s=$work/vault/tmpfs-a; d=$work/vault/tmpfs-b; label="two tmpfs mounts" ;;
     ext4) s=$work/vault/ext4-x; d=$work/vault/ext4-y; label="two bind mounts of one ext4 (loop)" ;;

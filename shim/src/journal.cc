@@ -85,7 +85,6 @@ const char* PhaseName(Phase p) {
   switch (p) {
     case Phase::kPrepared: return "prepared";
     case Phase::kCopied: return "copied";
-    case Phase::kCommitting: return "committing";
     case Phase::kCommitted: return "committed";
   }
   return "?";
@@ -176,7 +175,7 @@ bool ParseRecord(char* text, Record* r, const char** why) {
       seen |= 1;
     } else if (strcmp(line, "phase") == 0) {
       bool ok = false;
-      for (int p = 0; p <= 3; ++p) {
+      for (int p = 0; p <= 2; ++p) {
         if (strcmp(value, PhaseName(static_cast<Phase>(p))) == 0) {
           r->phase = static_cast<Phase>(p);
           ok = true;

@@ -9,7 +9,7 @@
 
 namespace vaultd::move::internal {
 
-enum class Phase { kPrepared = 0, kCopied = 1, kCommitting = 2, kCommitted = 3 };
+enum class Phase { kPrepared = 0, kCopied = 1, kCommitted = 2 };
 const char* PhaseName(Phase p);
 
 // One file system object as it was when the move snapshotted it.

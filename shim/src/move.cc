@@ -1,7 +1,7 @@
 // The journaled cross-device move. Phases (docs/move-journal.md):
 //   prepared  -> copy into <dst dir>/.vaultd-move-<id>.tmp
-//   copied    -> the copy is complete and durable; re-check the source
-//   committing-> rename(tmp, dst) on the destination's mount
+//   copied    -> the copy is complete and durable; re-check the source, then
+//                rename(tmp, dst) on the destination's mount
 //   committed -> delete the source entries that are unchanged; drop the record
 #include <dirent.h>
 #include <fcntl.h>
@@ -521,12 +521,23 @@ struct MoveLock {
   char path[PATH_MAX] = {0};
   int Lock(const char* journal, const char* id) {
     if (snprintf(path, sizeof path, "%s/%s.lock", journal, id) >= PATH_MAX) return -ENAMETOOLONG;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return -errno;
-    while (flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) return -errno;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0) return -errno;
+      while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) return -errno;
+      }
+      // Recovery may have removed the file between our open and our flock
+      // (it saw no record yet): only a lock on the linked file counts.
+      struct stat held, named;
+      if (fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_ino == named.st_ino &&
+          held.st_dev == named.st_dev) {
+        return 0;
+      }
+      close(fd);
+      fd = -1;
     }
-    return 0;
+    return -EAGAIN;
   }
   ~MoveLock() {
     if (fd >= 0) {
@@ -632,8 +643,8 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   // Delete the source only if it is what we copied: otherwise nothing moves.
   if (!Unchanged(p.src, tree)) return rollback(-EBUSY);
 
-  rec->phase = Phase::kCommitting;
-  if ((r = WriteRecord(journal, *rec)) != 0) return rollback(r);
+  // No record for "about to rename": recovery tells the two outcomes of the
+  // rename apart by whether the temp name still exists (tmp_ino).
   seam.Step("committing");
   if (flags & kRenameNoReplace) {
     r = SysRenameat2(AT_FDCWD, rec->tmp, AT_FDCWD, p.dst, RENAME_NOREPLACE);
@@ -649,7 +660,7 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   seam.Step("renamed");
   FsyncDir(p.dst_parent);
   rec->phase = Phase::kCommitted;
-  WriteRecord(journal, *rec);  // if this fails, recovery still sees "committing" + tmp gone
+  WriteRecord(journal, *rec);  // if this fails, recovery sees "copied" with the temp gone: forward
   seam.Step("committed");
 
   long kept = 0;

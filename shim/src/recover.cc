@@ -1,7 +1,7 @@
 // Recovery: finish or roll back every move whose process died.
-//   prepared, copied -> roll back: remove the temp copy (the source is intact)
-//   committing       -> temp still there: roll back; temp renamed onto dst: roll forward
-//   committed        -> roll forward: delete the unchanged source entries
+//   prepared  -> roll back: remove the (partial) temp copy; the source is intact
+//   copied    -> temp still there: roll back; temp renamed onto dst: roll forward
+//   committed -> roll forward: delete the unchanged source entries
 // A record whose process still holds its lock is left alone.
 #include <dirent.h>
 #include <fcntl.h>
@@ -85,18 +85,20 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
   const char* phase = PhaseName(rec->phase);
   char parent[PATH_MAX], name[NAME_MAX + 1];
   bool forward = false;
-  if (rec->phase == Phase::kCommitting || rec->phase == Phase::kCommitted) {
+  if (rec->phase == Phase::kCommitted) {
+    forward = true;  // the rename happened: whatever is at dst now came after it
+  } else if (rec->phase == Phase::kCopied) {
     Entry tmp, dst;
     bool tmp_there = StatEntry(rec->tmp, &tmp) == 0;
     bool dst_ours = StatEntry(rec->dst, &dst) == 0 && dst.ino == rec->tmp_ino;
-    if (rec->phase == Phase::kCommitting && tmp_there && tmp.ino == rec->tmp_ino) {
+    if (tmp_there) {
       forward = false;  // the commit rename never happened
-    } else if (dst_ours && !tmp_there) {
-      forward = true;
+    } else if (dst_ours) {
+      forward = true;  // renamed, but the process died before the committed record
     } else {
       Emit(fn, ctx,
-           "unresolved %s: %s -> %s (phase %s): the destination is not the committed copy; "
-           "source left in place",
+           "unresolved %s: %s -> %s (phase %s): neither the temp copy nor the committed copy is "
+           "there; source left in place",
            id, rec->src, rec->dst, phase);
       return 1;
     }
@@ -187,7 +189,13 @@ int RecoverMoves(const char* journal_dir, RecoverLineFn on_line, void* ctx, Reco
       close(lfd);
       continue;
     }
-    struct stat st;
+    struct stat st, held, named;
+    char lock_path[PATH_MAX];
+    snprintf(lock_path, sizeof lock_path, "%s/%s.lock", journal_dir, mid);
+    if (fstat(lfd, &held) != 0 || stat(lock_path, &named) != 0 || held.st_ino != named.st_ino) {
+      close(lfd);  // replaced under us by a starting move: it is alive
+      continue;
+    }
     if (stat(path, &st) == 0) {
       if (RecoverOne(journal_dir, mid, rec, on_line, ctx, &seam) == 0) {
         ++result->resolved;

@@ -282,6 +282,46 @@ TEST_F(ShimTest, ErrnoTableMatchesTheSameCallInsideOneMount) {
   }
 }
 
+// Obsidian runs as an ordinary user: permissions are checked like rename(2)
+// checks them, and a user's own move works with a journal of their own.
+TEST_F(ShimTest, AnOrdinaryUserGetsEaccesAndMovesTheirOwnNotes) {
+  const std::string user = "1000";
+  for (const std::string& side : {a_, b_}) {
+    MakeDirs(side + "/locked");
+    MakeDirs(side + "/open");
+    ASSERT_EQ(chmod((side + "/open").c_str(), 0777), 0);
+    WriteFile(side + "/locked/f", "root's");
+  }
+  WriteFile(a_ + "/open/mine.md", "my note");
+  ASSERT_EQ(chown((a_ + "/open/mine.md").c_str(), 1000, 1000), 0);
+  std::string ujournal = box_->Path("user-state/journal");
+  MakeDirs(ujournal);
+  ASSERT_EQ(chown(ujournal.c_str(), 1000, 1000), 0);
+  ASSERT_EQ(chmod(box_->root().c_str(), 0755), 0);
+  auto as_user = [&](const std::string& src, const std::string& dst, bool preload) {
+    std::vector<std::string> env = ShimEnv();
+    env.push_back("VAULTD_JOURNAL_DIR=" + ujournal);
+    if (!preload) env = {};
+    ProcResult r = RunProc({"setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups", kProbe,
+                            "rename", src, dst},
+                           env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ErrnoName(std::atoi(r.out.c_str()));
+  };
+  std::string before = Describe(vault_);
+  std::string cross = as_user(a_ + "/locked/f", b_ + "/open/f", true);
+  std::string same = as_user(a_ + "/locked/f", a_ + "/open/f", false);
+  EXPECT_EQ(cross, same);
+  EXPECT_EQ(cross, "EACCES");
+  EXPECT_EQ(as_user(a_ + "/open/mine.md", b_ + "/locked/mine.md", true),
+            as_user(a_ + "/open/mine.md", a_ + "/locked/mine.md", false));
+  EXPECT_EQ(Describe(vault_), before);
+  std::string mine = Describe(a_ + "/open/mine.md");
+  EXPECT_EQ(as_user(a_ + "/open/mine.md", b_ + "/open/mine.md", true), "OK");
+  EXPECT_EQ(Describe(b_ + "/open/mine.md"), mine);
+  EXPECT_FALSE(Exists(a_ + "/open/mine.md"));
+}
+
 TEST_F(ShimTest, PathsOutsideTheRootsStillGetExdev) {
   std::string c = box_->MountTmpfs("other/c");
   box_->MountTmpfs("other/d");
