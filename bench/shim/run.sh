@@ -10,11 +10,11 @@
 # `mv` under LD_PRELOAD=libvaultshim.so (its renameat2 gets EXDEV and the shim
 # does the journaled, fsynced move, so mv never copies itself). `mv+sync` is
 # mv followed by sync(1): the anchor with the same durability.
-# Prints a Markdown table (median of REPS runs, default 3). SETUPS="tmpfs ext4 xfs"
+# Prints a Markdown table (median of REPS interleaved runs, default 5). SETUPS="tmpfs ext4 xfs"
 # selects setups.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
-reps=${REPS:-3}
+reps=${REPS:-5}
 shim=$build/lib/libvaultshim.so
 [ -f "$shim" ] || { echo "run.sh: $shim missing (build first)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root (mount namespaces, loop devices)" >&2; exit 2; }
@@ -68,12 +68,19 @@ measure() {
 
 row() {
   local label=$1 src=$2 dst=$3 name=$4 what=$5
-  local mv mvs sh
-  mv=$(for _ in $(seq "$reps"); do measure "$src" "$dst" "$name" mv; done | median)
-  mvs=$(for _ in $(seq "$reps"); do measure "$src" "$dst" "$name" mvsync; done | median)
-  sh=$(for _ in $(seq "$reps"); do measure "$src" "$dst" "$name" shim; done | median)
-  printf '| %s | %s | %.3f | %.3f | %.3f | %.2f× | %.2f× |\n' "$label" "$what" "$mv" "$mvs" "$sh" \
-    "$(echo "$sh / $mv" | bc -l)" "$(echo "$sh / $mvs" | bc -l)"
+  local mv=() mvs=() sh=()
+  # Interleaved, so the three see the same background load (the machine is shared).
+  for _ in $(seq "$reps"); do
+    mv+=("$(measure "$src" "$dst" "$name" mv)")
+    mvs+=("$(measure "$src" "$dst" "$name" mvsync)")
+    sh+=("$(measure "$src" "$dst" "$name" shim)")
+  done
+  local m s x
+  m=$(printf '%s\n' "${mv[@]}" | median)
+  s=$(printf '%s\n' "${mvs[@]}" | median)
+  x=$(printf '%s\n' "${sh[@]}" | median)
+  printf '| %s | %s | %.3f | %.3f | %.3f | %.2f× | %.2f× |\n' "$label" "$what" "$m" "$s" "$x" \
+    "$(echo "$x / $m" | bc -l)" "$(echo "$x / $s" | bc -l)"
 }
 
 mkloop() {  # mkloop NAME MKFS... -> mounts an image at $work/NAME

@@ -17,11 +17,16 @@ namespace {
 constexpr const char kRecordMagic[] = "vaultd-move-journal 1";
 constexpr const char kEntriesMagic[] = "vaultd-move-entries 1";
 
-void AppendChecksum(Buf* b) {
+// Seals `b` with its checksum line and writes it as <journal>/<id><suffix>.
+int WriteSealed(const char* journal_dir, const char* id, const char* suffix, Buf* b) {
   uint64_t h = Fnv1a64(b->data, b->len);
   b->Append("checksum ");
   b->AppendHex64(h);
   b->AppendChar('\n');
+  if (!b->ok) return -ENOMEM;
+  char name[128];
+  snprintf(name, sizeof name, "%s%s", id, suffix);
+  return WriteFileDurable(journal_dir, name, b->data, b->len);
 }
 
 // Verifies and strips the trailing "checksum <hex>\n" line. Returns the body
@@ -70,6 +75,17 @@ char* NextLine(char* p) {
   return nl + 1;
 }
 
+// Checks the checksum and the first line; returns the first body line or null.
+char* OpenSealed(char* text, const char* magic, const char** why) {
+  if (CheckChecksum(text, why) < 0) return nullptr;
+  char* next = NextLine(text);
+  if (!next || strcmp(text, magic) != 0) {
+    *why = "unknown format or version";
+    return nullptr;
+  }
+  return next;
+}
+
 bool CopyPath(char* value, char* out, size_t size) {
   if (!Unescape(value)) return false;
   size_t n = strlen(value);
@@ -106,57 +122,38 @@ bool Tree::Add(Entry e, const char* rel) {
 
 int WriteRecord(const char* journal_dir, const Record& r) {
   Buf b;
-  b.Append(kRecordMagic);
-  b.Append("\nid ");
-  b.Append(r.id);
-  b.Append("\nphase ");
-  b.Append(PhaseName(r.phase));
-  b.Append("\nkind ");
-  b.AppendChar(r.kind);
-  b.Append("\nflags ");
-  b.AppendU64(r.flags);
-  b.Append("\nsrc ");
-  b.AppendEscaped(r.src);
-  b.Append("\ndst ");
-  b.AppendEscaped(r.dst);
-  b.Append("\ntmp ");
-  b.AppendEscaped(r.tmp);
-  b.Append("\nsrc_id ");
-  const Entry& s = r.src_id;
-  uint64_t nums[] = {s.dev, s.ino, s.size, s.nlink, s.mode};
-  for (uint64_t v : nums) {
-    b.AppendU64(v);
+  char text[512];
+  snprintf(text, sizeof text, "%s\nid %s\nphase %s\nkind %c\nflags %u", kRecordMagic, r.id,
+           PhaseName(r.phase), r.kind, r.flags);
+  b.Append(text);
+  const struct {
+    const char* key;
+    const char* path;
+  } paths[] = {{"src", r.src}, {"dst", r.dst}, {"tmp", r.tmp}};
+  for (const auto& p : paths) {
+    b.AppendChar('\n');
+    b.Append(p.key);
     b.AppendChar(' ');
+    b.AppendEscaped(p.path);
   }
-  b.AppendI64(s.mtime_ns);
-  b.AppendChar(' ');
-  b.AppendI64(s.ctime_ns);
-  b.Append("\ndst_existed ");
-  b.AppendU64(r.dst_existed ? 1 : 0);
-  b.Append("\ntmp_ino ");
-  b.AppendU64(r.tmp_ino);
-  b.Append("\nentries ");
-  b.AppendI64(r.entry_count);
-  b.Append("\nstarted ");
-  b.AppendI64(r.started_ns);
-  b.AppendChar('\n');
-  AppendChecksum(&b);
-  if (!b.ok) return -ENOMEM;
-  char name[128];
-  snprintf(name, sizeof name, "%s.move", r.id);
-  return WriteFileDurable(journal_dir, name, b.data, b.len);
+  const Entry& s = r.src_id;
+  using ull = unsigned long long;
+  snprintf(text, sizeof text,
+           "\nsrc_id %llu %llu %llu %u %u %lld %lld\ndst_existed %d\ntmp_ino %llu\nentries %ld"
+           "\nstarted %lld\n",
+           static_cast<ull>(s.dev), static_cast<ull>(s.ino), static_cast<ull>(s.size), s.nlink,
+           s.mode, static_cast<long long>(s.mtime_ns), static_cast<long long>(s.ctime_ns),
+           r.dst_existed ? 1 : 0, static_cast<ull>(r.tmp_ino), r.entry_count,
+           static_cast<long long>(r.started_ns));
+  b.Append(text);
+  return WriteSealed(journal_dir, r.id, ".move", &b);
 }
 
 bool ParseRecord(char* text, Record* r, const char** why) {
-  if (CheckChecksum(text, why) < 0) return false;
-  char* line = text;
-  char* next = NextLine(line);
-  if (!next || strcmp(line, kRecordMagic) != 0) {
-    *why = "unknown format or version";
-    return false;
-  }
+  char* next = OpenSealed(text, kRecordMagic, why);
+  if (!next) return false;
   unsigned seen = 0;
-  for (line = next; line && *line; line = next) {
+  for (char* line = next; line && *line; line = next) {
     next = NextLine(line);
     if (!next) break;
     char* value = strchr(line, ' ');
@@ -276,22 +273,13 @@ int WriteEntries(const char* journal_dir, const char* id, const Tree& t) {
     }
     b.AppendChar('\n');
   }
-  AppendChecksum(&b);
-  if (!b.ok) return -ENOMEM;
-  char name[128];
-  snprintf(name, sizeof name, "%s.entries", id);
-  return WriteFileDurable(journal_dir, name, b.data, b.len);
+  return WriteSealed(journal_dir, id, ".entries", &b);
 }
 
 bool ParseEntries(char* text, Tree* t, const char** why) {
-  if (CheckChecksum(text, why) < 0) return false;
-  char* line = text;
-  char* next = NextLine(line);
-  if (!next || strcmp(line, kEntriesMagic) != 0) {
-    *why = "unknown entries format or version";
-    return false;
-  }
-  for (line = next; line && *line; line = next) {
+  char* next = OpenSealed(text, kEntriesMagic, why);
+  if (!next) return false;
+  for (char* line = next; line && *line; line = next) {
     next = NextLine(line);
     if (!next) break;
     char kind;

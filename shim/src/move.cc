@@ -43,6 +43,41 @@ bool IsUnsupported(int e) {
          e == EBADF || e == ENOTSUP;
 }
 
+// One chunk of an in-kernel copy at offset `off`; bytes copied or -1/errno.
+using ChunkFn = ssize_t (*)(int in, int out, uint64_t off, size_t len);
+
+ssize_t CopyFileRangeChunk(int in, int out, uint64_t off, size_t len) {
+  loff_t off_in = static_cast<loff_t>(off), off_out = static_cast<loff_t>(off);
+  return copy_file_range(in, &off_in, out, &off_out, len, 0);
+}
+
+ssize_t SendfileChunk(int in, int out, uint64_t off, size_t len) {
+  off_t off_in = static_cast<off_t>(off);
+  return sendfile(out, in, &off_in, len);  // writes at out's position, which is `off` too
+}
+
+// 1 when the method does not work for this pair of files (nothing copied),
+// 0 when all `size` bytes are copied, -EBUSY when the source ended early (it
+// changed), else -errno.
+int KernelCopy(ChunkFn fn, unsigned used_bit, int in, int out, uint64_t size, CopyState* cs,
+               CrashSeam* seam) {
+  uint64_t done = 0;
+  while (done < size) {
+    size_t want = size - done < kChunk ? static_cast<size_t>(size - done) : kChunk;
+    ssize_t n = fn(in, out, done, want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (done == 0 && IsUnsupported(errno)) return 1;
+      return -errno;
+    }
+    if (n == 0) return -EBUSY;
+    done += static_cast<uint64_t>(n);
+    cs->used |= used_bit;
+    seam->Step("copy");
+  }
+  return 0;
+}
+
 // Copies `size` bytes; -EBUSY when the source ended early (it changed).
 int CopyData(int in, int out, uint64_t size, CopyState* cs, CrashSeam* seam) {
   if (size == 0) return 0;
@@ -55,47 +90,17 @@ int CopyData(int in, int out, uint64_t size, CopyState* cs, CrashSeam* seam) {
     if (!IsUnsupported(errno)) return -errno;
     cs->no_clone = true;
   }
-  uint64_t done = 0;
   if (!cs->no_cfr) {
-    loff_t off_in = 0, off_out = 0;
-    while (done < size) {
-      size_t want = size - done < kChunk ? static_cast<size_t>(size - done) : kChunk;
-      ssize_t n = copy_file_range(in, &off_in, out, &off_out, want, 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (done == 0 && IsUnsupported(errno)) {
-          cs->no_cfr = true;
-          break;
-        }
-        return -errno;
-      }
-      if (n == 0) return -EBUSY;
-      done += static_cast<uint64_t>(n);
-      cs->used |= 2;
-      seam->Step("copy");
-    }
-    if (done == size) return 0;
+    int r = KernelCopy(&CopyFileRangeChunk, 2, in, out, size, cs, seam);
+    if (r <= 0) return r;
+    cs->no_cfr = true;
   }
   if (!cs->no_sendfile) {
-    off_t off = 0;
-    while (done < size) {
-      size_t want = size - done < kChunk ? static_cast<size_t>(size - done) : kChunk;
-      ssize_t n = sendfile(out, in, &off, want);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (done == 0 && IsUnsupported(errno)) {
-          cs->no_sendfile = true;
-          break;
-        }
-        return -errno;
-      }
-      if (n == 0) return -EBUSY;
-      done += static_cast<uint64_t>(n);
-      cs->used |= 4;
-      seam->Step("copy");
-    }
-    if (done == size) return 0;
+    int r = KernelCopy(&SendfileChunk, 4, in, out, size, cs, seam);
+    if (r <= 0) return r;
+    cs->no_sendfile = true;
   }
+  uint64_t done = 0;
   constexpr size_t kBuf = 1u << 20;
   if (!cs->buf && !(cs->buf = static_cast<char*>(malloc(kBuf)))) return -ENOMEM;
   uint64_t since_step = 0;

@@ -91,6 +91,17 @@ std::map<pid_t, std::pair<int, int>>& CaptureTable() {
 
 }  // namespace
 
+void TwoMountsTest::SetUp() {
+  std::string why = EnterPrivateMountNamespace();
+  if (!why.empty()) GTEST_SKIP() << why;
+  box_ = std::make_unique<Sandbox>();
+  vault_ = box_->Path("vault");
+  a_ = box_->MountTmpfs("vault/a");
+  b_ = box_->MountTmpfs("vault/b");
+  journal_ = box_->Path("state/journal");
+  MakeDirs(journal_);
+}
+
 pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   std::map<std::string, std::string> vars;
   for (char** e = environ; *e; ++e) {

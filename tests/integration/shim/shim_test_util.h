@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+#include <gtest/gtest.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +32,16 @@ class Sandbox {
  private:
   std::string root_;
   std::vector<std::string> mounts_;
+};
+
+// A test in a private mount namespace with two tmpfs mounts, <root>/vault/a
+// and <root>/vault/b (a cross-device pair), and a journal directory outside
+// them. Skips when the namespace cannot be entered (not root).
+class TwoMountsTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  std::unique_ptr<Sandbox> box_;
+  std::string vault_, a_, b_, journal_;
 };
 
 struct ProcResult {

@@ -29,17 +29,8 @@ using move::RecoverResult;
 
 void Lines(void* ctx, const char* line) { static_cast<std::string*>(ctx)->append(line).append("\n"); }
 
-class ShimMoveTest : public ::testing::Test {
+class ShimMoveTest : public TwoMountsTest {
  protected:
-  void SetUp() override {
-    std::string why = EnterPrivateMountNamespace();
-    if (!why.empty()) GTEST_SKIP() << why;
-    box_ = std::make_unique<Sandbox>();
-    a_ = box_->MountTmpfs("a");
-    b_ = box_->MountTmpfs("b");
-    journal_ = box_->Path("journal");
-  }
-
   void MakeTree(const std::string& root) {
     MakeDirs(root + "/x/y");
     WriteFile(root + "/one.md", "one");
@@ -72,8 +63,6 @@ class ShimMoveTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<Sandbox> box_;
-  std::string a_, b_, journal_;
 };
 
 TEST_F(ShimMoveTest, MovesATreeWithHardLinksSymlinksAndAFifo) {
@@ -114,7 +103,7 @@ TEST_F(ShimMoveTest, RefusesWhatItCannotEmulate) {
   EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), 0, "relative/journal"), -EINVAL);
   // A tree holding a mount point: rename would carry the mount, a copy cannot.
   MakeDirs(a_ + "/m");
-  box_->MountTmpfs("a/m/inner");
+  box_->MountTmpfs("vault/a/m/inner");
   EXPECT_EQ(MovePaths((a_ + "/m").c_str(), (b_ + "/m").c_str(), 0, journal_.c_str()), -EXDEV);
   EXPECT_TRUE(Exists(a_ + "/m/inner"));
   EXPECT_FALSE(Exists(b_ + "/m"));
