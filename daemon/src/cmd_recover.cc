@@ -22,7 +22,8 @@ int RunRecover(const std::vector<std::string>& argv) {
     return cli::kExitUsage;
   }
   if (!args.positional().empty()) {
-    std::fprintf(stderr, "vaultd recover: unexpected argument '%s'\n", args.positional()[0].c_str());
+    std::fprintf(stderr, "vaultd recover: unexpected argument '%s'\n",
+                 args.positional()[0].c_str());
     return cli::kExitUsage;
   }
   std::string journal;
@@ -34,7 +35,8 @@ int RunRecover(const std::vector<std::string>& argv) {
     if (r != 0) {
       std::fprintf(stderr,
                    "vaultd recover: no journal directory: set --journal, VAULTD_JOURNAL_DIR, "
-                   "XDG_STATE_HOME or HOME (%s)\n", std::strerror(-r));
+                   "XDG_STATE_HOME or HOME (%s)\n",
+                   std::strerror(-r));
       return cli::kExitUsage;
     }
     journal = buf;

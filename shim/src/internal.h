@@ -4,14 +4,14 @@
 // processes.
 #pragma once
 
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <sys/stat.h>
-#include <sys/types.h>
 
 namespace vaultd::move::internal {
 
@@ -100,6 +100,11 @@ int SplitPath(const char* path, char* parent, size_t parent_size, char* name, si
 // Fault-injection seam: VAULTD_MOVE_CRASH_AT=<N> kills the process with
 // SIGKILL at the N-th step of a move (or recovery), =<phase name> at the first
 // step of that name. See docs/move-journal.md for the step names.
+// Unit tests only: a function called at every step after the crash check
+// (e.g. to change the source at "copied"). Never set in the preloaded library.
+using StepHook = void (*)(const char* name, void* ctx);
+void SetStepHookForTesting(StepHook hook, void* ctx);
+
 struct CrashSeam {
   int step = 0;
   long crash_step = 0;

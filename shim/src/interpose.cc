@@ -56,9 +56,9 @@ void Log(const char* fmt, const char* a, const char* b, const char* c) {
   if (n < 0 || static_cast<size_t>(n) >= sizeof line) return;
   int m = snprintf(line + n, sizeof line - static_cast<size_t>(n) - 1, fmt, a, b, c);
   if (m < 0) return;
-  size_t len = static_cast<size_t>(n) + (static_cast<size_t>(m) < sizeof line - n - 1
-                                             ? static_cast<size_t>(m)
-                                             : sizeof line - n - 2);
+  size_t len =
+      static_cast<size_t>(n) +
+      (static_cast<size_t>(m) < sizeof line - n - 1 ? static_cast<size_t>(m) : sizeof line - n - 2);
   line[len++] = '\n';
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;
@@ -184,7 +184,8 @@ int Finish(int r, int saved_errno, int olddirfd, const char* oldpath, int newdir
 
 extern "C" {
 
-__attribute__((visibility("default"))) int rename(const char* oldpath, const char* newpath) __THROW {
+__attribute__((visibility("default"))) int rename(const char* oldpath,
+                                                  const char* newpath) __THROW {
   int saved = errno;
   auto fn = reinterpret_cast<RenameFn>(Real(g_rename, "rename"));
   int r = fn ? fn(oldpath, newpath)
@@ -206,8 +207,9 @@ __attribute__((visibility("default"))) int renameat2(int olddirfd, const char* o
                                                      unsigned int flags) __THROW {
   int saved = errno;
   auto fn = reinterpret_cast<Renameat2Fn>(Real(g_renameat2, "renameat2"));
-  int r = fn ? fn(olddirfd, oldpath, newdirfd, newpath, flags)
-             : static_cast<int>(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags));
+  int r =
+      fn ? fn(olddirfd, oldpath, newdirfd, newpath, flags)
+         : static_cast<int>(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags));
   return Finish(r, saved, olddirfd, oldpath, newdirfd, newpath, flags);
 }
 

@@ -99,9 +99,12 @@ std::atomic<unsigned> g_counter{0};
 
 const char* PhaseName(Phase p) {
   switch (p) {
-    case Phase::kPrepared: return "prepared";
-    case Phase::kCopied: return "copied";
-    case Phase::kCommitted: return "committed";
+    case Phase::kPrepared:
+      return "prepared";
+    case Phase::kCopied:
+      return "copied";
+    case Phase::kCommitted:
+      return "committed";
   }
   return "?";
 }
@@ -205,8 +208,8 @@ bool ParseRecord(char* text, Record* r, const char** why) {
     } else if (strcmp(line, "src_id") == 0) {
       unsigned long long dev, ino, size, nlink, mode;
       long long mt, ct;
-      if (sscanf(value, "%llu %llu %llu %llu %llu %lld %lld", &dev, &ino, &size, &nlink, &mode,
-                 &mt, &ct) != 7) {
+      if (sscanf(value, "%llu %llu %llu %llu %llu %lld %lld", &dev, &ino, &size, &nlink, &mode, &mt,
+                 &ct) != 7) {
         *why = "bad src_id";
         return false;
       }
@@ -375,7 +378,8 @@ int MoveId(char* out, size_t size) {
   if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    rnd = static_cast<uint64_t>(ts.tv_nsec) * 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(ts.tv_sec);
+    rnd = static_cast<uint64_t>(ts.tv_nsec) * 0x9e3779b97f4a7c15ull ^
+          static_cast<uint64_t>(ts.tv_sec);
   }
   unsigned c = g_counter.fetch_add(1, std::memory_order_relaxed);
   int n = snprintf(out, size, "%x-%lx-%x-%016llx", static_cast<unsigned>(getpid()),

@@ -39,9 +39,9 @@ struct Record {
   char src[PATH_MAX] = {0};
   char dst[PATH_MAX] = {0};
   char tmp[PATH_MAX] = {0};
-  Entry src_id;            // the source root (dev ino size mtime ctime nlink)
+  Entry src_id;  // the source root (dev ino size mtime ctime nlink)
   int dst_existed = 0;
-  uint64_t tmp_ino = 0;    // inode of the complete copy (phase copied and later)
+  uint64_t tmp_ino = 0;  // inode of the complete copy (phase copied and later)
   long entry_count = 1;
   int64_t started_ns = 0;
 };

@@ -39,8 +39,8 @@ struct CopyState {
 };
 
 bool IsUnsupported(int e) {
-  return e == EXDEV || e == EOPNOTSUPP || e == ENOTTY || e == EINVAL || e == ENOSYS ||
-         e == EBADF || e == ENOTSUP;
+  return e == EXDEV || e == EOPNOTSUPP || e == ENOTTY || e == EINVAL || e == ENOSYS || e == EBADF ||
+         e == ENOTSUP;
 }
 
 // One chunk of an in-kernel copy at offset `off`; bytes copied or -1/errno.
@@ -112,7 +112,8 @@ int CopyData(int in, int out, uint64_t size, CopyState* cs, CrashSeam* seam) {
     }
     if (n == 0) return -EBUSY;
     for (ssize_t w = 0; w < n;) {
-      ssize_t k = pwrite(out, cs->buf + w, static_cast<size_t>(n - w), static_cast<off_t>(done + w));
+      ssize_t k =
+          pwrite(out, cs->buf + w, static_cast<size_t>(n - w), static_cast<off_t>(done + w));
       if (k < 0) {
         if (errno == EINTR) continue;
         return -errno;
@@ -143,7 +144,8 @@ int CopyXattrs(const char* src, const char* dst, int src_fd, int dst_fd) {
   for (ssize_t off = 0; off < n;) {
     const char* name = list.data + off;
     off += static_cast<ssize_t>(strlen(name)) + 1;
-    ssize_t vn = src_fd >= 0 ? fgetxattr(src_fd, name, nullptr, 0) : lgetxattr(src, name, nullptr, 0);
+    ssize_t vn =
+        src_fd >= 0 ? fgetxattr(src_fd, name, nullptr, 0) : lgetxattr(src, name, nullptr, 0);
     if (vn < 0) continue;
     if (!value.Reserve(static_cast<size_t>(vn) + 1)) return -ENOMEM;
     vn = src_fd >= 0 ? fgetxattr(src_fd, name, value.data, static_cast<size_t>(vn))
@@ -657,6 +659,11 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
       // A file system without RENAME_NOREPLACE: link() refuses an existing name atomically.
       r = link(rec->tmp, p.dst) == 0 ? 0 : -errno;
       if (r == 0) unlink(rec->tmp);
+    } else if (r == -EINVAL) {
+      // No atomic way for a directory there: check, then rename (a narrow race, documented).
+      Entry there;
+      r = StatEntry(p.dst, &there) == 0 ? -EEXIST
+                                        : SysRenameat2(AT_FDCWD, rec->tmp, AT_FDCWD, p.dst, 0);
     }
   } else {
     r = SysRenameat2(AT_FDCWD, rec->tmp, AT_FDCWD, p.dst, 0);
@@ -685,8 +692,12 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
     stats->entries = static_cast<long>(tree.entries.size);
     stats->kept_changed = kept;
     unsigned u = cs.used;
-    stats->data_path = u == 0 ? "" : u == 1 ? "ficlone" : u == 2 ? "copy_file_range"
-                     : u == 4 ? "sendfile" : u == 8 ? "read-write" : "mixed";
+    stats->data_path = u == 0   ? ""
+                       : u == 1 ? "ficlone"
+                       : u == 2 ? "copy_file_range"
+                       : u == 4 ? "sendfile"
+                       : u == 8 ? "read-write"
+                                : "mixed";
   }
   if (stats) stats->steps = seam.step;
   return 0;

@@ -44,8 +44,7 @@ bool IdFromName(const char* name, char* id, size_t size) {
   return true;
 }
 
-__attribute__((format(printf, 3, 4))) void Emit(RecoverLineFn fn, void* ctx, const char* fmt,
-                                                ...) {
+__attribute__((format(printf, 3, 4))) void Emit(RecoverLineFn fn, void* ctx, const char* fmt, ...) {
   if (!fn) return;
   char line[4 * PATH_MAX];
   va_list ap;
@@ -123,8 +122,10 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
     Buf etext;
     r = ReadSmallFile(path, 512u << 20, &etext);
     if (r != 0 || !ParseEntries(etext.data, &tree, &why)) {
-      Emit(fn, ctx, "unresolved %s: %s -> %s (phase %s): entries list %s unreadable (%s); source "
-           "left in place", id, rec->src, rec->dst, phase, path, r != 0 ? strerror(-r) : why);
+      Emit(fn, ctx,
+           "unresolved %s: %s -> %s (phase %s): entries list %s unreadable (%s); source "
+           "left in place",
+           id, rec->src, rec->dst, phase, path, r != 0 ? strerror(-r) : why);
       return 1;
     }
   } else if (!tree.Add(rec->src_id, "")) {
@@ -135,7 +136,11 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
   if (SplitPath(rec->src, parent, sizeof parent, name, sizeof name) == 0) {
     int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
-      if (tree.entries.size > 1) syncfs(fd); else fsync(fd);
+      if (tree.entries.size > 1) {
+        syncfs(fd);
+      } else {
+        fsync(fd);
+      }
       close(fd);
     }
   }

@@ -263,6 +263,16 @@ int SplitPath(const char* path, char* parent, size_t parent_size, char* name, si
   return 0;
 }
 
+namespace {
+StepHook g_step_hook = nullptr;
+void* g_step_hook_ctx = nullptr;
+}  // namespace
+
+void SetStepHookForTesting(StepHook hook, void* ctx) {
+  g_step_hook = hook;
+  g_step_hook_ctx = ctx;
+}
+
 void CrashSeam::Init() {
   step = 0;
   crash_step = 0;
@@ -284,6 +294,7 @@ void CrashSeam::Step(const char* name) {
       (crash_name[0] != '\0' && strcmp(crash_name, name) == 0)) {
     raise(SIGKILL);
   }
+  if (g_step_hook) g_step_hook(name, g_step_hook_ctx);
 }
 
 }  // namespace vaultd::move::internal

@@ -65,7 +65,8 @@ void MakeSampleTree(const std::string& root, int extra_files = 3) {
   std::string big(300 * 1024, 'x');
   for (size_t i = 0; i < big.size(); i += 97) big[i] = static_cast<char>('a' + i % 26);
   WriteFile(root + "/sub/big.bin", big);
-  for (int i = 0; i < extra_files; ++i) WriteFile(root + "/sub/f" + std::to_string(i), std::to_string(i));
+  for (int i = 0; i < extra_files; ++i)
+    WriteFile(root + "/sub/f" + std::to_string(i), std::to_string(i));
   ASSERT_EQ(symlink("sub/a.md", (root + "/link").c_str()), 0);
   ASSERT_EQ(link((root + "/sub/a.md").c_str(), (root + "/sub/deeper/hard.md").c_str()), 0);
   SetXattr(root + "/sub", "user.folder", "yes");
@@ -92,9 +93,10 @@ void ClearDir(const std::string& dir) {
 
 std::string ErrnoName(int e) {
   static const std::map<int, std::string> names = {
-      {0, "OK"},          {ENOENT, "ENOENT"}, {EEXIST, "EEXIST"}, {EISDIR, "EISDIR"},
-      {ENOTDIR, "ENOTDIR"}, {ENOTEMPTY, "ENOTEMPTY"}, {EINVAL, "EINVAL"}, {EROFS, "EROFS"},
-      {EXDEV, "EXDEV"},   {EBUSY, "EBUSY"},   {EACCES, "EACCES"}, {EPERM, "EPERM"}};
+      {0, "OK"},          {ENOENT, "ENOENT"},   {EEXIST, "EEXIST"},
+      {EISDIR, "EISDIR"}, {ENOTDIR, "ENOTDIR"}, {ENOTEMPTY, "ENOTEMPTY"},
+      {EINVAL, "EINVAL"}, {EROFS, "EROFS"},     {EXDEV, "EXDEV"},
+      {EBUSY, "EBUSY"},   {EACCES, "EACCES"},   {EPERM, "EPERM"}};
   auto it = names.find(e);
   return it == names.end() ? "errno " + std::to_string(e) : it->second;
 }
@@ -116,16 +118,13 @@ class ShimTest : public TwoMountsTest {
     return std::atoi(r.out.c_str());
   }
 
-  ProcResult Recover() {
-    return RunProc({kVaultd, "recover", "--journal", journal_}, {}, 120);
-  }
+  ProcResult Recover() { return RunProc({kVaultd, "recover", "--journal", journal_}, {}, 120); }
 
   void ExpectNoLeftovers() {
     EXPECT_EQ(TempLeftovers(a_), std::vector<std::string>{});
     EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
     EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
   }
-
 };
 
 // --- every caller the issue names, file and tree -----------------------------
@@ -138,8 +137,12 @@ struct Caller {
 
 TEST_F(ShimTest, EveryCallerMovesAFileAndATreeAcrossMounts) {
   std::vector<Caller> callers = {
-      {"python os.rename", {"python3", "-c", "import os,sys; os.rename(sys.argv[1], sys.argv[2])"}, ""},
-      {"node fs.renameSync", {"node", "-e", "require('fs').renameSync(process.argv[1], process.argv[2])"}, ""},
+      {"python os.rename",
+       {"python3", "-c", "import os,sys; os.rename(sys.argv[1], sys.argv[2])"},
+       ""},
+      {"node fs.renameSync",
+       {"node", "-e", "require('fs').renameSync(process.argv[1], process.argv[2])"},
+       ""},
       {"node fs.promises.rename",
        {"node", "-e",
         "require('fs').promises.rename(process.argv[1], process.argv[2])"
@@ -164,8 +167,9 @@ TEST_F(ShimTest, EveryCallerMovesAFileAndATreeAcrossMounts) {
       }
       std::string before = Describe(src);
       if (!c.probe_fn.empty()) {
-        EXPECT_EQ(ErrnoName(Probe(c.probe_fn, src, dst, c.probe_fn == "renameat2" ? "noreplace" : "")),
-                  "OK");
+        EXPECT_EQ(
+            ErrnoName(Probe(c.probe_fn, src, dst, c.probe_fn == "renameat2" ? "noreplace" : "")),
+            "OK");
       } else {
         std::vector<std::string> argv = c.argv;
         argv.push_back(src);
@@ -203,10 +207,10 @@ TEST_F(ShimTest, TheLauncherSetsUpTheEnvironment) {
 TEST_F(ShimTest, RelativePathsResolveAgainstTheWorkingDirectory) {
   MakeSampleFile(a_ + "/rel.md");
   std::string before = Describe(a_ + "/rel.md");
-  ProcResult r = RunProc({"python3", "-c",
-                      "import os,sys; os.chdir(sys.argv[1]); os.rename('rel.md', '../b/./rel.md')",
-                      a_},
-                     ShimEnv());
+  ProcResult r =
+      RunProc({"python3", "-c",
+               "import os,sys; os.chdir(sys.argv[1]); os.rename('rel.md', '../b/./rel.md')", a_},
+              ShimEnv());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Describe(b_ + "/rel.md"), before);
   EXPECT_FALSE(Exists(a_ + "/rel.md"));
@@ -266,7 +270,8 @@ TEST_F(ShimTest, ErrnoTableMatchesTheSameCallInsideOneMount) {
     SCOPED_TRACE("RENAME_" + flag);
     std::string before = Describe(vault_);
     int shim = Probe("renameat2", a_ + "/f", b_ + (flag == "exchange" ? "/g" : "/new"), flag);
-    int plain = Probe("renameat2", a_ + "/f", b_ + (flag == "exchange" ? "/g" : "/new"), flag, false);
+    int plain =
+        Probe("renameat2", a_ + "/f", b_ + (flag == "exchange" ? "/g" : "/new"), flag, false);
     EXPECT_EQ(ErrnoName(shim), ErrnoName(plain));
     EXPECT_EQ(ErrnoName(shim), "EXDEV");
     EXPECT_EQ(Describe(vault_), before);
@@ -293,8 +298,8 @@ TEST_F(ShimTest, AnOrdinaryUserGetsEaccesAndMovesTheirOwnNotes) {
     std::vector<std::string> env = ShimEnv();
     env.push_back("VAULTD_JOURNAL_DIR=" + ujournal);
     if (!preload) env = {};
-    ProcResult r = RunProc({"setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups", kProbe,
-                            "rename", src, dst},
+    ProcResult r = RunProc({"setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups",
+                            kProbe, "rename", src, dst},
                            env);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return ErrnoName(std::atoi(r.out.c_str()));
@@ -373,8 +378,8 @@ TEST_F(ShimTest, ManyThreadsAndProcessesMoveAtOnce) {
       "print('\\n'.join(errs)); sys.exit(1 if errs else 0)\n";
   std::vector<pid_t> pids;
   for (int p = 0; p < kProcs; ++p) {
-    pids.push_back(Spawn({"python3", "-c", script, a_, b_, std::to_string(p), std::to_string(kThreads),
-                          std::to_string(kFiles)},
+    pids.push_back(Spawn({"python3", "-c", script, a_, b_, std::to_string(p),
+                          std::to_string(kThreads), std::to_string(kFiles)},
                          ShimEnv()));
   }
   for (pid_t pid : pids) {
@@ -421,7 +426,8 @@ class ShimCrashTest : public ShimTest {
   }
 
   ProcResult MoveWithCrash(const Scenario& s, const std::string& crash_at) {
-    return RunProc({kTool, s.src, s.dst, "--journal", journal_}, {"VAULTD_MOVE_CRASH_AT=" + crash_at});
+    return RunProc({kTool, s.src, s.dst, "--journal", journal_},
+                   {"VAULTD_MOVE_CRASH_AT=" + crash_at});
   }
 
   // After recovery the data is in exactly one place, complete. Returns true
@@ -445,7 +451,7 @@ class ShimCrashTest : public ShimTest {
 };
 
 TEST_F(ShimCrashTest, SigkillAtEveryJournalPhaseThenRecover) {
-  const char* phases[] = {"prepared", "copy",    "copied", "committing",
+  const char* phases[] = {"prepared", "copy",      "copied", "committing",
                           "renamed",  "committed", "delete", "deleted"};
   for (Shape shape : {Shape::kFile, Shape::kTree}) {
     for (bool dst_exists : {false, true}) {
@@ -468,8 +474,10 @@ TEST_F(ShimCrashTest, SigkillAtEveryJournalPhaseThenRecover) {
 
 TEST_F(ShimCrashTest, RandomizedCrashPoints) {
   unsigned seed = std::random_device{}();
-  if (const char* s = std::getenv("VAULTD_TEST_SEED")) seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
-  std::cout << "RandomizedCrashPoints seed=" << seed << " (replay: VAULTD_TEST_SEED=" << seed << ")\n";
+  if (const char* s = std::getenv("VAULTD_TEST_SEED"))
+    seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
+  std::cout << "RandomizedCrashPoints seed=" << seed << " (replay: VAULTD_TEST_SEED=" << seed
+            << ")\n";
   RecordProperty("seed", std::to_string(seed));
   std::mt19937 rng(seed);
   const int kWanted = 200;
@@ -525,20 +533,23 @@ TEST_F(ShimCrashTest, KillDashNineDuringA300MBMove) {
   fresh();
   auto t0 = std::chrono::steady_clock::now();
   ProcResult r = RunProc({kTool, src, dst, "--journal", journal_});
-  double full_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double full_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(RunProc({"cmp", "-s", ref, dst}).exit_code, 0);
   std::cout << "300 MB move: " << full_ms << " ms (" << r.out.substr(0, r.out.size() - 1) << ")\n";
 
   unsigned seed = std::random_device{}();
-  if (const char* s = std::getenv("VAULTD_TEST_SEED")) seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
+  if (const char* s = std::getenv("VAULTD_TEST_SEED"))
+    seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
   std::cout << "KillDashNine seed=" << seed << "\n";
   std::mt19937 rng(seed);
   const int kRuns = kSanitized ? 3 : 5;
   for (int i = 0; i < kRuns; ++i) {
     fresh();
     long delay_us = static_cast<long>(rng() % static_cast<unsigned>(full_ms * 1100 + 1));
-    SCOPED_TRACE("seed=" + std::to_string(seed) + " kill after " + std::to_string(delay_us) + " us");
+    SCOPED_TRACE("seed=" + std::to_string(seed) + " kill after " + std::to_string(delay_us) +
+                 " us");
     pid_t pid = Spawn({kTool, src, dst, "--journal", journal_}, {});
     // The random instant is the point of the test, not a synchronisation.
     struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
@@ -550,15 +561,16 @@ TEST_F(ShimCrashTest, KillDashNineDuringA300MBMove) {
     bool at_src = Exists(src), at_dst = Exists(dst);
     EXPECT_NE(at_src, at_dst) << "the data must be in exactly one place";
     EXPECT_EQ(RunProc({"cmp", "-s", ref, at_src ? src : dst}).exit_code, 0) << "incomplete data";
-    std::cout << "kill after " << delay_us / 1000 << " ms: "
-              << (killed.signal ? "killed" : "finished first") << ", data at "
+    std::cout << "kill after " << delay_us / 1000
+              << " ms: " << (killed.signal ? "killed" : "finished first") << ", data at "
               << (at_src ? "source" : "destination") << " | " << rec.out;
     ExpectNoLeftovers();
   }
 }
 
 TEST_F(ShimTest, RecoverReportsACorruptRecordAndLeavesItAlone) {
-  WriteFile(journal_ + "/1-2-3-00000000deadbeef.move", "vaultd-move-journal 1\nphase copied\nchecksum 0\n");
+  WriteFile(journal_ + "/1-2-3-00000000deadbeef.move",
+            "vaultd-move-journal 1\nphase copied\nchecksum 0\n");
   ProcResult r = Recover();
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("corrupt record"), std::string::npos) << r.out;

@@ -172,7 +172,7 @@ ProcResult Wait(pid_t pid, int timeout_s) {
 }
 
 ProcResult RunProc(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-               int timeout_s) {
+                   int timeout_s) {
   return Wait(Spawn(argv, env), timeout_s);
 }
 
@@ -183,11 +183,15 @@ void DescribeInto(const std::string& root, const std::string& rel, std::vector<s
   if (lstat(p.c_str(), &st) != 0) return;
   std::ostringstream line;
   line << (rel.empty() ? "." : rel) << " ";
-  char type = S_ISREG(st.st_mode) ? 'f' : S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'o';
+  char type = S_ISREG(st.st_mode)   ? 'f'
+              : S_ISDIR(st.st_mode) ? 'd'
+              : S_ISLNK(st.st_mode) ? 'l'
+                                    : 'o';
   line << type << " " << std::oct << (st.st_mode & 07777) << std::dec << " " << st.st_uid << ":"
        << st.st_gid << " mtime=" << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec;
   if (type == 'f') {
-    line << " size=" << st.st_size << " sha256=" << Sha256Hex(ReadFile(p)) << " nlink=" << st.st_nlink;
+    line << " size=" << st.st_size << " sha256=" << Sha256Hex(ReadFile(p))
+         << " nlink=" << st.st_nlink;
   } else if (type == 'l') {
     char target[4096];
     ssize_t n = readlink(p.c_str(), target, sizeof target);
@@ -196,7 +200,8 @@ void DescribeInto(const std::string& root, const std::string& rel, std::vector<s
   char names[8192];
   ssize_t n = llistxattr(p.c_str(), names, sizeof names);
   std::vector<std::string> xs;
-  for (ssize_t off = 0; n > 0 && off < n; off += static_cast<ssize_t>(std::strlen(names + off)) + 1) {
+  for (ssize_t off = 0; n > 0 && off < n;
+       off += static_cast<ssize_t>(std::strlen(names + off)) + 1) {
     std::string name = names + off;
     if (name.rfind("user.", 0) != 0) continue;
     char val[4096];

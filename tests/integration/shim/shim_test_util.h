@@ -55,7 +55,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 // Waits (with a deadline) and collects the output of a Spawn()ed process.
 ProcResult Wait(pid_t pid, int timeout_s = 120);
 ProcResult RunProc(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-               int timeout_s = 120);
+                   int timeout_s = 120);
 
 // Every object under `path`, one sorted line each: relative path, type, mode,
 // size, mtime (ns), uid/gid, sha256 of the content or the link target, and the

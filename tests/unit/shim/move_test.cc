@@ -12,11 +12,10 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 
+#include "internal.h"
 #include "shim_test_util.h"
 #include "vaultd/shim/move.h"
 
@@ -27,7 +26,9 @@ using move::MovePaths;
 using move::RecoverMoves;
 using move::RecoverResult;
 
-void Lines(void* ctx, const char* line) { static_cast<std::string*>(ctx)->append(line).append("\n"); }
+void Lines(void* ctx, const char* line) {
+  static_cast<std::string*>(ctx)->append(line).append("\n");
+}
 
 class ShimMoveTest : public TwoMountsTest {
  protected:
@@ -62,7 +63,6 @@ class ShimMoveTest : public TwoMountsTest {
     EXPECT_EQ(RecoverMoves(journal_.c_str(), &Lines, &out, res), 0);
     return out;
   }
-
 };
 
 TEST_F(ShimMoveTest, MovesATreeWithHardLinksSymlinksAndAFifo) {
@@ -83,9 +83,9 @@ TEST_F(ShimMoveTest, MovesATreeWithHardLinksSymlinksAndAFifo) {
 TEST_F(ShimMoveTest, ReplacesAFileAtomicallyUnlessNoReplace) {
   WriteFile(a_ + "/n", "new");
   WriteFile(b_ + "/n", "old");
-  EXPECT_EQ(MovePaths((a_ + "/n").c_str(), (b_ + "/n").c_str(), move::kRenameNoReplace,
-                      journal_.c_str()),
-            -EEXIST);
+  EXPECT_EQ(
+      MovePaths((a_ + "/n").c_str(), (b_ + "/n").c_str(), move::kRenameNoReplace, journal_.c_str()),
+      -EEXIST);
   EXPECT_EQ(ReadFile(a_ + "/n"), "new");
   EXPECT_EQ(ReadFile(b_ + "/n"), "old");
   EXPECT_EQ(MovePaths((a_ + "/n").c_str(), (b_ + "/n").c_str(), 0, journal_.c_str()), 0);
@@ -95,10 +95,12 @@ TEST_F(ShimMoveTest, ReplacesAFileAtomicallyUnlessNoReplace) {
 
 TEST_F(ShimMoveTest, RefusesWhatItCannotEmulate) {
   WriteFile(a_ + "/f", "f");
-  EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), move::kRenameExchange, journal_.c_str()),
-            -EXDEV);
-  EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), move::kRenameWhiteout, journal_.c_str()),
-            -EXDEV);
+  EXPECT_EQ(
+      MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), move::kRenameExchange, journal_.c_str()),
+      -EXDEV);
+  EXPECT_EQ(
+      MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), move::kRenameWhiteout, journal_.c_str()),
+      -EXDEV);
   EXPECT_EQ(MovePaths("relative", (b_ + "/f").c_str(), 0, journal_.c_str()), -EINVAL);
   EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), 0, "relative/journal"), -EINVAL);
   // A tree holding a mount point: rename would carry the mount, a copy cannot.
@@ -108,7 +110,8 @@ TEST_F(ShimMoveTest, RefusesWhatItCannotEmulate) {
   EXPECT_TRUE(Exists(a_ + "/m/inner"));
   EXPECT_FALSE(Exists(b_ + "/m"));
   // A mount point itself is busy, as for rename(2).
-  EXPECT_EQ(MovePaths((a_ + "/m/inner").c_str(), (b_ + "/inner").c_str(), 0, journal_.c_str()), -EBUSY);
+  EXPECT_EQ(MovePaths((a_ + "/m/inner").c_str(), (b_ + "/inner").c_str(), 0, journal_.c_str()),
+            -EBUSY);
   // Trailing slash on a file.
   EXPECT_EQ(MovePaths((a_ + "/f/").c_str(), (b_ + "/f").c_str(), 0, journal_.c_str()), -ENOTDIR);
   EXPECT_EQ(ReadFile(a_ + "/f"), "f");
@@ -123,29 +126,55 @@ TEST_F(ShimMoveTest, TwoNamesOfOneFileAreANoOp) {
   EXPECT_TRUE(Exists(a_ + "/g"));
 }
 
-TEST_F(ShimMoveTest, ASourceChangingDuringTheCopyIsNotMoved) {
-  MakeDirs(a_ + "/busy");
-  for (int i = 0; i < 200; ++i) WriteFile(a_ + "/busy/f" + std::to_string(i), std::string(4096, 'q'));
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    std::string p = a_ + "/busy/f199";
-    for (long i = 1; !stop.load(); ++i) {
-      struct timespec ts[2] = {{i, 0}, {i, 0}};
-      utimensat(AT_FDCWD, p.c_str(), ts, 0);
+// Changes one source file when the move reaches the step `when`.
+struct Meddler {
+  const char* when;
+  std::string path;
+  int fired = 0;
+  static void Hook(const char* name, void* ctx) {
+    auto* m = static_cast<Meddler*>(ctx);
+    if (m->fired == 0 && std::strcmp(name, m->when) == 0) {
+      ++m->fired;
+      WriteFile(m->path, "changed while it was being moved");
     }
-  });
+  }
+};
+
+TEST_F(ShimMoveTest, ASourceChangedBeforeTheCommitIsNotMoved) {
+  MakeDirs(a_ + "/busy");
+  for (int i = 0; i < 20; ++i) WriteFile(a_ + "/busy/f" + std::to_string(i), "original");
+  Meddler m{"copied", a_ + "/busy/f7"};
+  move::internal::SetStepHookForTesting(&Meddler::Hook, &m);
   int r = MovePaths((a_ + "/busy").c_str(), (b_ + "/busy").c_str(), 0, journal_.c_str());
-  stop = true;
-  writer.join();
+  move::internal::SetStepHookForTesting(nullptr, nullptr);
+  EXPECT_EQ(m.fired, 1);
   EXPECT_EQ(r, -EBUSY);
   EXPECT_FALSE(Exists(b_ + "/busy"));
-  EXPECT_TRUE(Exists(a_ + "/busy/f0"));
+  EXPECT_EQ(ReadFile(a_ + "/busy/f7"), "changed while it was being moved");
+  EXPECT_EQ(ReadFile(a_ + "/busy/f0"), "original");
   EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
   EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
 }
 
+TEST_F(ShimMoveTest, ASourceChangedAfterTheCommitIsKeptNotLost) {
+  MakeDirs(a_ + "/late");
+  for (int i = 0; i < 5; ++i) WriteFile(a_ + "/late/f" + std::to_string(i), "original");
+  Meddler m{"committed", a_ + "/late/f3"};
+  move::internal::SetStepHookForTesting(&Meddler::Hook, &m);
+  move::MoveStats stats;
+  int r = MovePaths((a_ + "/late").c_str(), (b_ + "/late").c_str(), 0, journal_.c_str(), &stats);
+  move::internal::SetStepHookForTesting(nullptr, nullptr);
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(stats.kept_changed, 2) << "the changed file and its folder stay";
+  EXPECT_EQ(ReadFile(a_ + "/late/f3"), "changed while it was being moved");
+  EXPECT_FALSE(Exists(a_ + "/late/f0"));
+  EXPECT_EQ(ReadFile(b_ + "/late/f3"), "original");
+  EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+}
+
 TEST_F(ShimMoveTest, RecoversACrashAtEveryPhaseInProcess) {
-  const char* phases[] = {"prepared", "copy", "copied", "committing", "renamed", "committed", "delete", "deleted"};
+  const char* phases[] = {"prepared", "copy",      "copied", "committing",
+                          "renamed",  "committed", "delete", "deleted"};
   for (const char* phase : phases) {
     SCOPED_TRACE(phase);
     std::system(("rm -rf " + a_ + "/t " + b_ + "/t").c_str());

@@ -23,10 +23,11 @@ inline constexpr unsigned kRenameExchange = 1u << 1;
 inline constexpr unsigned kRenameWhiteout = 1u << 2;
 
 struct MoveStats {
-  int steps = 0;           // fault-injection steps passed (see VAULTD_MOVE_CRASH_AT)
-  long entries = 0;        // files, dirs and links moved (1 for a file)
-  long kept_changed = 0;   // source entries changed after the commit, left in place
-  const char* data_path = "";  // "ficlone", "copy_file_range", "sendfile", "read-write", "mixed" or ""
+  int steps = 0;          // fault-injection steps passed (see VAULTD_MOVE_CRASH_AT)
+  long entries = 0;       // files, dirs and links moved (1 for a file)
+  long kept_changed = 0;  // source entries changed after the commit, left in place
+  // "ficlone", "copy_file_range", "sendfile", "read-write", "mixed" or "".
+  const char* data_path = "";
 };
 
 // Moves `src` to `dst` (absolute, lexically normal paths whose parent
