@@ -336,6 +336,23 @@ TEST_F(ShimTest, PathsOutsideTheRootsStillGetExdev) {
   EXPECT_EQ(state(), before);
 }
 
+TEST_F(ShimTest, RootsAreAListAndMayBeSymlinks) {
+  ASSERT_EQ(symlink(vault_.c_str(), box_->Path("vault-link").c_str()), 0);
+  WriteFile(a_ + "/one", "1");
+  WriteFile(a_ + "/two", "2");
+  // Two roots, one per folder; the paths are given through a symlink.
+  std::vector<std::string> env = ShimEnv();
+  env.push_back("VAULTD_SHIM_ROOTS=" + a_ + ":" + box_->Path("vault-link") + "/b/");
+  ProcResult r = RunProc({kProbe, "rename", box_->Path("vault-link/a/one"), b_ + "/one"}, env);
+  EXPECT_EQ(ErrnoName(std::atoi(r.out.c_str())), "OK");
+  EXPECT_EQ(ReadFile(b_ + "/one"), "1");
+  // Only one of the two folders is a root: not ours.
+  env.back() = "VAULTD_SHIM_ROOTS=" + a_;
+  r = RunProc({kProbe, "rename", a_ + "/two", b_ + "/two"}, env);
+  EXPECT_EQ(ErrnoName(std::atoi(r.out.c_str())), "EXDEV");
+  EXPECT_EQ(ReadFile(a_ + "/two"), "2");
+}
+
 TEST_F(ShimTest, BindMountsOfOneFilesystemMoveToo) {
   // Two bind mounts of one directory tree of the root file system: the
   // kernel says EXDEV although it is one file system (copy_file_range works).
