@@ -347,15 +347,37 @@ bool SameObject(const Entry& snap, const Entry& now, bool relaxed_ctime) {
   return relaxed_ctime && snap.nlink > 1 && now.nlink < snap.nlink;
 }
 
+namespace {
+int EntryPath(char* out, const char* root, const char* rel) {
+  int n = *rel ? snprintf(out, PATH_MAX, "%s/%s", root, rel) : snprintf(out, PATH_MAX, "%s", root);
+  return n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+}  // namespace
+
 int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept) {
   char path[PATH_MAX];
   *kept = 0;
+  // rename(2) moves a tree whose inner directories are read-only; deleting
+  // its copy-source needs them writable. Such directories (ours, unchanged)
+  // get u+wx first, and their old mode back if they have to stay.
+  uint32_t* restore = static_cast<uint32_t*>(calloc(t.entries.size, sizeof(uint32_t)));
+  if (!restore) return -ENOMEM;
+  for (size_t k = 0; k < t.entries.size; ++k) {
+    const Entry& e = t.entries[k];
+    Entry now;
+    if (!S_ISDIR(e.mode) || EntryPath(path, root, t.Rel(e)) != 0) continue;
+    if (faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) == 0) continue;
+    if (StatEntry(path, &now) == 0 && SameObject(e, now, true) &&
+        chmod(path, (now.mode | S_IWUSR | S_IXUSR) & 07777) == 0) {
+      restore[k] = (now.mode & 07777) | 0x80000000u;
+    }
+  }
   for (size_t k = t.entries.size; k-- > 0;) {
     const Entry& e = t.entries[k];
-    const char* rel = t.Rel(e);
-    int n = *rel ? snprintf(path, sizeof path, "%s/%s", root, rel)
-                 : snprintf(path, sizeof path, "%s", root);
-    if (n >= PATH_MAX) return -ENAMETOOLONG;
+    if (EntryPath(path, root, t.Rel(e)) != 0) {
+      ++*kept;
+      continue;
+    }
     Entry now;
     int r = StatEntry(path, &now);
     if (r == -ENOENT) continue;  // already gone (an earlier, interrupted attempt)
@@ -364,12 +386,16 @@ int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept) {
       continue;
     }
     if (S_ISDIR(e.mode)) {
-      if (rmdir(path) != 0 && errno != ENOENT) ++*kept;
+      if (rmdir(path) != 0 && errno != ENOENT) {
+        ++*kept;
+        if (restore[k]) chmod(path, restore[k] & 07777);
+      }
     } else if (unlink(path) != 0 && errno != ENOENT) {
       ++*kept;
     }
     if (seam) seam->Step("delete");
   }
+  free(restore);
   return 0;
 }
 

@@ -316,6 +316,16 @@ TEST_F(ShimTest, AnOrdinaryUserGetsEaccesAndMovesTheirOwnNotes) {
   EXPECT_EQ(as_user(a_ + "/open/mine.md", b_ + "/open/mine.md", true), "OK");
   EXPECT_EQ(Describe(b_ + "/open/mine.md"), mine);
   EXPECT_FALSE(Exists(a_ + "/open/mine.md"));
+  // The user's folder with a read-only folder inside: rename(2) moves it, so must we.
+  std::string folder = a_ + "/open/project";
+  MakeDirs(folder + "/frozen");
+  WriteFile(folder + "/frozen/spec.md", "frozen spec");
+  ASSERT_EQ(std::system(("chown -R 1000:1000 '" + folder + "'").c_str()), 0);
+  ASSERT_EQ(chmod((folder + "/frozen").c_str(), 0555), 0);
+  std::string tree = Describe(folder);
+  EXPECT_EQ(as_user(folder, b_ + "/open/project", true), "OK");
+  EXPECT_EQ(Describe(b_ + "/open/project"), tree);
+  EXPECT_FALSE(Exists(folder));
 }
 
 TEST_F(ShimTest, PathsOutsideTheRootsStillGetExdev) {
