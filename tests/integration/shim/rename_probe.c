@@ -4,7 +4,8 @@
  *   rename_probe rename    OLD NEW
  *   rename_probe renameat  OLD NEW      (dirfds of both parents + the last names)
  *   rename_probe renameat2 OLD NEW [noreplace|exchange|whiteout]
- * Prints "0" on success or the errno number; exit 0 when the call ran. */
+ * Prints "0" (and the errno left behind) on success or the errno number;
+ * exit 0 when the call ran. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int r;
-  errno = 0;
+  errno = ENOTTY; /* a success must leave errno alone */
   if (strcmp(argv[1], "rename") == 0) {
     r = rename(argv[2], argv[3]);
   } else {
@@ -55,6 +56,10 @@ int main(int argc, char** argv) {
       r = renameat2(ofd, on, nfd, nn, flags);
     }
   }
-  printf("%d\n", r == 0 ? 0 : errno);
+  if (r == 0) {
+    printf("0\nerrno_after_success=%d\n", errno);
+  } else {
+    printf("%d\n", errno);
+  }
   return 0;
 }

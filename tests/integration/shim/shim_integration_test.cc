@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 
 #include "shim_test_util.h"
 
@@ -189,6 +190,30 @@ TEST_F(ShimTest, EveryCallerMovesAFileAndATreeAcrossMounts) {
   // Without the shim the same call really fails: the mounts are distinct.
   MakeSampleFile(a_ + "/plain");
   EXPECT_EQ(ErrnoName(Probe("rename", a_ + "/plain", b_ + "/plain", "", false)), "EXDEV");
+}
+
+TEST_F(ShimTest, TheLibraryExportsOnlyRenameAndNeedsOnlyLibc) {
+  ProcResult syms = RunProc({"nm", "-D", "--defined-only", kShim});
+  ASSERT_EQ(syms.exit_code, 0) << syms.err;
+  std::vector<std::string> names;
+  std::istringstream in(syms.out);
+  for (std::string line; std::getline(in, line);) names.push_back(line.substr(line.rfind(' ') + 1));
+  EXPECT_EQ(names, (std::vector<std::string>{"rename", "renameat", "renameat2"}));
+  ProcResult dyn = RunProc({"readelf", "-d", kShim});
+  ASSERT_EQ(dyn.exit_code, 0) << dyn.err;
+  std::vector<std::string> needed;
+  std::istringstream din(dyn.out);
+  for (std::string line; std::getline(din, line);) {
+    auto at = line.find("Shared library: [");
+    if (at != std::string::npos) needed.push_back(line.substr(at + 17, line.find(']') - at - 17));
+  }
+  EXPECT_EQ(needed, (std::vector<std::string>{"libc.so.6"}));
+}
+
+TEST_F(ShimTest, ASuccessfulMoveLeavesErrnoAlone) {
+  WriteFile(a_ + "/e", "e");
+  ProcResult r = RunProc({kProbe, "renameat", a_ + "/e", b_ + "/e"}, ShimEnv());
+  EXPECT_EQ(r.out, "0\nerrno_after_success=" + std::to_string(ENOTTY) + "\n");
 }
 
 TEST_F(ShimTest, TheLauncherSetsUpTheEnvironment) {
