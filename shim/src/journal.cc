@@ -86,6 +86,18 @@ char* OpenSealed(char* text, const char* magic, const char** why) {
   return next;
 }
 
+// "a/b.md" yes; "", "/a", "a//b", "./a", "a/../b" no ("v1..2.md" is a fine name).
+bool IsSafeRelative(const char* rel) {
+  if (*rel == '\0') return false;
+  for (const char* p = rel;;) {
+    const char* slash = strchr(p, '/');
+    size_t n = slash ? static_cast<size_t>(slash - p) : strlen(p);
+    if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return false;
+    if (!slash) return true;
+    p = slash + 1;
+  }
+}
+
 bool CopyPath(char* value, char* out, size_t size) {
   if (!Unescape(value)) return false;
   size_t n = strlen(value);
@@ -298,7 +310,7 @@ bool ParseEntries(char* text, Tree* t, const char** why) {
     char* rel = line + consumed;
     if (strcmp(rel, ".") == 0) {
       rel[0] = '\0';
-    } else if (!Unescape(rel) || rel[0] == '/' || strstr(rel, "..") != nullptr) {
+    } else if (!Unescape(rel) || !IsSafeRelative(rel)) {
       *why = "bad entry path";
       return false;
     }
