@@ -10,8 +10,6 @@ cli::Registrar first_launch(Commands(),
                             {"first-launch",
                              "session start: fetch the mount set, verify mounts, write config",
                              "first-launch [--orchestrator URL] [--vault /vault]", nullptr});
-cli::Registrar recover(Commands(), {"recover", "finish or roll back interrupted cross-mount moves",
-                                     "recover [--journal DIR]", nullptr});
 cli::Registrar status(Commands(), {"status", "show the daemon's rooms, files and health",
                                    "status [--config vaultd.yaml]", nullptr});
 }  // namespace

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmark: cross-mount moves through libvaultshim.so vs coreutils mv.
+#
+#   bench/shim/run.sh [BUILD_DIR]          (root; default BUILD_DIR=build)
+#
+# Runs in a private mount namespace. For each setup — two tmpfs mounts; two
+# bind mounts of one ext4 file system (loop image); two bind mounts of one
+# xfs file system with reflink (loop image) — it moves a 1 GiB file and a
+# 10,000-file tree with `mv` (the anchor, which never fsyncs) and with the same
+# `mv` under LD_PRELOAD=libvaultshim.so (its renameat2 gets EXDEV and the shim
+# does the journaled, fsynced move, so mv never copies itself). `mv+sync` is
+# mv followed by sync(1): the anchor with the same durability.
+# Prints a Markdown table (median of REPS interleaved runs, default 5). SETUPS="tmpfs ext4 xfs"
+# selects setups.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+reps=${REPS:-5}
+shim=$build/lib/libvaultshim.so
+[ -f "$shim" ] || { echo "run.sh: $shim missing (build first)" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root (mount namespaces, loop devices)" >&2; exit 2; }
+if [ -z "${VAULTD_BENCH_NS:-}" ]; then
+  exec unshare -m --propagation private env VAULTD_BENCH_NS=1 "$0" "$@"
+fi
+
+work=$(mktemp -d /tmp/vaultd-bench-shim.XXXXXX)
+cleanup() {
+  for m in $(grep -o " $work[^ ]*" /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/ref" "$work/journal" "$work/vault"
+mount -t tmpfs -o size=3g tmpfs "$work/ref"
+
+echo "preparing 1 GiB file and 10,000-file tree..." >&2
+head -c 1073741824 /dev/urandom > "$work/ref/big"
+python3 - "$work/ref/tree" <<'PY'
+import os, sys, random
+root = sys.argv[1]
+rnd = random.Random(7)
+for d in range(100):
+    p = os.path.join(root, "folder%03d" % d)
+    os.makedirs(p)
+    for f in range(100):
+        with open(os.path.join(p, "note%03d.md" % f), "wb") as fh:
+            fh.write(rnd.randbytes(rnd.randint(200, 8000)))
+PY
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# measure SRCDIR DSTDIR NAME MODE -> seconds (prepares the source first, not timed)
+measure() {
+  local src=$1 dst=$2 name=$3 mode=$4 t0 t1
+  rm -rf "$src/$name" "$dst/$name"
+  cp -a --reflink=never "$work/ref/$name" "$src/$name"
+  sync
+  t0=$(now)
+  case $mode in
+    mv) mv "$src/$name" "$dst/$name" ;;
+    mvsync) mv "$src/$name" "$dst/$name"; sync ;;
+    shim) LD_PRELOAD=$shim VAULTD_SHIM_ROOTS=$work/vault VAULTD_JOURNAL_DIR=$work/journal \
+            mv "$src/$name" "$dst/$name" ;;
+  esac
+  t1=$(now)
+  [ ! -e "$src/$name" ] && [ -e "$dst/$name" ] || { echo "run.sh: $mode did not move $name" >&2; exit 1; }
+  echo "$t1 - $t0" | bc -l
+}
+
+row() {
+  local label=$1 src=$2 dst=$3 name=$4 what=$5
+  local mv=() mvs=() sh=()
+  # Interleaved, so the three see the same background load (the machine is shared).
+  for _ in $(seq "$reps"); do
+    mv+=("$(measure "$src" "$dst" "$name" mv)")
+    mvs+=("$(measure "$src" "$dst" "$name" mvsync)")
+    sh+=("$(measure "$src" "$dst" "$name" shim)")
+  done
+  local m s x
+  m=$(printf '%s\n' "${mv[@]}" | median)
+  s=$(printf '%s\n' "${mvs[@]}" | median)
+  x=$(printf '%s\n' "${sh[@]}" | median)
+  printf '| %s | %s | %.3f | %.3f | %.3f | %.2f× | %.2f× |\n' "$label" "$what" "$m" "$s" "$x" \
+    "$(echo "$x / $m" | bc -l)" "$(echo "$x / $s" | bc -l)"
+}
+
+mkloop() {  # mkloop NAME MKFS... -> mounts an image at $work/NAME
+  local name=$1; shift
+  truncate -s 4G "$work/$name.img"
+  "$@" "$work/$name.img" >/dev/null
+  mkdir -p "$work/$name"
+  mount -o loop "$work/$name.img" "$work/$name"
+  mkdir -p "$work/$name/x" "$work/$name/y" "$work/vault/$name-x" "$work/vault/$name-y"
+  mount --bind "$work/$name/x" "$work/vault/$name-x"
+  mount --bind "$work/$name/y" "$work/vault/$name-y"
+}
+
+mkdir -p "$work/vault/tmpfs-a" "$work/vault/tmpfs-b"
+mount -t tmpfs -o size=3g tmpfs "$work/vault/tmpfs-a"
+mount -t tmpfs -o size=3g tmpfs "$work/vault/tmpfs-b"
+mkloop ext4 mkfs.ext4 -q -F
+mkloop xfs mkfs.xfs -q -f -m reflink=1
+
+echo "| setup | workload | mv (s) | mv+sync (s) | shim (s) | shim / mv | shim / mv+sync |"
+echo "|---|---|---|---|---|---|---|"
+for setup in ${SETUPS:-tmpfs ext4 xfs}; do
+  case $setup in
+    tmpfs) s=$work/vault/tmpfs-a; d=$work/vault/tmpfs-b; label="two tmpfs mounts" ;;
+    ext4) s=$work/vault/ext4-x; d=$work/vault/ext4-y; label="two bind mounts of one ext4 (loop)" ;;
+    xfs) s=$work/vault/xfs-x; d=$work/vault/xfs-y; label="two bind mounts of one xfs, reflink=1 (loop)" ;;
+  esac
+  row "$label" "$s" "$d" big "1 GiB file"
+  row "$label" "$s" "$d" tree "10,000 files (100 dirs)"
+done

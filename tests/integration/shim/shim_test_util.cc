@@ -1,0 +1,302 @@
+#include "shim_test_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "vaultd/common/sha256.h"
+
+extern char** environ;
+
+namespace vaultd::shimtest {
+
+namespace {
+void Check(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+}  // namespace
+
+std::string EnterPrivateMountNamespace() {
+  static std::string result = [] {
+    if (unshare(CLONE_NEWNS) != 0) {
+      return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno) + " (tests need root)";
+    }
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      return std::string("mount --make-rprivate /: ") + std::strerror(errno);
+    }
+    return std::string();
+  }();
+  return result;
+}
+
+Sandbox::Sandbox() {
+  char tmpl[] = "/tmp/vaultd-shim-XXXXXX";
+  Check(mkdtemp(tmpl) != nullptr, "mkdtemp");
+  root_ = tmpl;
+}
+
+Sandbox::~Sandbox() {
+  for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
+  std::string cmd = "rm -rf '" + root_ + "'";
+  if (std::system(cmd.c_str()) != 0) {
+    // Leftovers in /tmp are harmless; the mounts are gone with the namespace.
+  }
+}
+
+std::string Sandbox::MountTmpfs(const std::string& rel) {
+  std::string p = Path(rel);
+  MakeDirs(p);
+  Check(mount("tmpfs", p.c_str(), "tmpfs", 0, "size=2g") == 0, "mount tmpfs " + p);
+  mounts_.push_back(p);
+  return p;
+}
+
+std::string Sandbox::Bind(const std::string& from, const std::string& to) {
+  std::string f = Path(from), t = Path(to);
+  MakeDirs(t);
+  Check(mount(f.c_str(), t.c_str(), nullptr, MS_BIND, nullptr) == 0, "bind " + f + " " + t);
+  mounts_.push_back(t);
+  return t;
+}
+
+void Sandbox::RemountReadOnly(const std::string& rel) {
+  std::string p = Path(rel);
+  Check(mount(nullptr, p.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0,
+        "remount,bind,ro " + p);
+}
+
+namespace {
+// Output capture files of spawned processes, by pid.
+std::map<pid_t, std::pair<int, int>>& CaptureTable() {
+  static std::map<pid_t, std::pair<int, int>> t;
+  return t;
+}
+
+}  // namespace
+
+void TwoMountsTest::SetUp() {
+  std::string why = EnterPrivateMountNamespace();
+  if (!why.empty()) GTEST_SKIP() << why;
+  box_ = std::make_unique<Sandbox>();
+  vault_ = box_->Path("vault");
+  a_ = box_->MountTmpfs("vault/a");
+  b_ = box_->MountTmpfs("vault/b");
+  journal_ = box_->Path("state/journal");
+  MakeDirs(journal_);
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& kv : env) {
+    auto eq = kv.find('=');
+    vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  std::vector<std::string> envs;
+  for (const auto& [k, v] : vars) envs.push_back(k + "=" + v);
+  std::vector<char*> cargv, cenv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
+  int out = memfd_create("out", 0), err = memfd_create("err", 0);
+  Check(out >= 0 && err >= 0, "memfd_create");
+  pid_t pid = fork();
+  Check(pid >= 0, "fork");
+  if (pid == 0) {
+    dup2(out, 1);
+    dup2(err, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    execvpe(cargv[0], cargv.data(), cenv.data());
+    dprintf(2, "exec %s: %s\n", cargv[0], std::strerror(errno));
+    _exit(127);
+  }
+  CaptureTable()[pid] = {out, err};
+  return pid;
+}
+
+static std::string ReadAllFd(int fd) {
+  std::string s;
+  char buf[65536];
+  lseek(fd, 0, SEEK_SET);
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return s;
+}
+
+ProcResult Wait(pid_t pid, int timeout_s) {
+  ProcResult r;
+  int pfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pfd >= 0) {
+    struct pollfd p = {pfd, POLLIN, 0};
+    if (poll(&p, 1, timeout_s * 1000) == 0) {
+      kill(pid, SIGKILL);
+      r.err = "timeout after " + std::to_string(timeout_s) + " s\n";
+    }
+    close(pfd);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  auto it = CaptureTable().find(pid);
+  if (it != CaptureTable().end()) {
+    r.out = ReadAllFd(it->second.first);
+    r.err += ReadAllFd(it->second.second);
+    CaptureTable().erase(it);
+  }
+  return r;
+}
+
+ProcResult RunProc(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                   int timeout_s) {
+  return Wait(Spawn(argv, env), timeout_s);
+}
+
+namespace {
+void DescribeInto(const std::string& root, const std::string& rel, std::vector<std::string>* out) {
+  std::string p = rel.empty() ? root : root + "/" + rel;
+  struct stat st;
+  if (lstat(p.c_str(), &st) != 0) return;
+  std::ostringstream line;
+  line << (rel.empty() ? "." : rel) << " ";
+  char type = S_ISREG(st.st_mode)   ? 'f'
+              : S_ISDIR(st.st_mode) ? 'd'
+              : S_ISLNK(st.st_mode) ? 'l'
+                                    : 'o';
+  line << type << " " << std::oct << (st.st_mode & 07777) << std::dec << " " << st.st_uid << ":"
+       << st.st_gid << " mtime=" << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec;
+  if (type == 'f') {
+    line << " size=" << st.st_size << " sha256=" << Sha256Hex(ReadFile(p))
+         << " nlink=" << st.st_nlink;
+  } else if (type == 'l') {
+    char target[4096];
+    ssize_t n = readlink(p.c_str(), target, sizeof target);
+    line << " -> " << std::string(target, n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  char names[8192];
+  ssize_t n = llistxattr(p.c_str(), names, sizeof names);
+  std::vector<std::string> xs;
+  for (ssize_t off = 0; n > 0 && off < n;
+       off += static_cast<ssize_t>(std::strlen(names + off)) + 1) {
+    std::string name = names + off;
+    if (name.rfind("user.", 0) != 0) continue;
+    char val[4096];
+    ssize_t vn = lgetxattr(p.c_str(), name.c_str(), val, sizeof val);
+    xs.push_back(name + "=" + std::string(val, vn > 0 ? static_cast<size_t>(vn) : 0));
+  }
+  std::sort(xs.begin(), xs.end());
+  for (const auto& x : xs) line << " " << x;
+  out->push_back(line.str());
+  if (type == 'd') {
+    DIR* d = opendir(p.c_str());
+    if (!d) return;
+    std::vector<std::string> kids;
+    for (dirent* de; (de = readdir(d));) {
+      std::string nm = de->d_name;
+      if (nm != "." && nm != "..") kids.push_back(nm);
+    }
+    closedir(d);
+    std::sort(kids.begin(), kids.end());
+    for (const auto& k : kids) DescribeInto(root, rel.empty() ? k : rel + "/" + k, out);
+  }
+}
+
+void FindTemps(const std::string& dir, const std::string& rel, std::vector<std::string>* out) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  for (dirent* de; (de = readdir(d));) {
+    std::string nm = de->d_name;
+    if (nm == "." || nm == "..") continue;
+    std::string r = rel.empty() ? nm : rel + "/" + nm;
+    if (nm.rfind(".vaultd-move-", 0) == 0) out->push_back(r);
+    if (de->d_type == DT_DIR) FindTemps(dir + "/" + nm, r, out);
+  }
+  closedir(d);
+}
+}  // namespace
+
+std::string Describe(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return "<absent>";
+  std::vector<std::string> lines;
+  DescribeInto(path, "", &lines);
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
+std::vector<std::string> TempLeftovers(const std::string& dir) {
+  std::vector<std::string> out;
+  FindTemps(dir, "", &out);
+  return out;
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << content;
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+void MakeDirs(const std::string& path) {
+  std::string cur;
+  std::istringstream in(path);
+  for (std::string part; std::getline(in, part, '/');) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw std::runtime_error("mkdir " + cur + ": " + std::strerror(errno));
+    }
+  }
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> JournalFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  for (dirent* de; (de = readdir(d));) {
+    std::string nm = de->d_name;
+    if (nm == "." || nm == ".." || nm.rfind("stripe-", 0) == 0) continue;
+    out.push_back(nm);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace vaultd::shimtest

@@ -1,0 +1,291 @@
+// libvaultd_move in-process: the move, its error recomputation, the journal
+// and recovery. Each test runs in its own process (gtest_discover_tests) and
+// enters a private mount namespace, so two tmpfs mounts give a real
+// cross-device situation. Crashes are real: a forked child SIGKILLs itself at
+// a journal phase and the parent recovers in-process.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "internal.h"
+#include "shim_test_util.h"
+#include "vaultd/shim/move.h"
+
+namespace vaultd::shimtest {
+namespace {
+
+using move::MovePaths;
+using move::RecoverMoves;
+using move::RecoverResult;
+
+void Lines(void* ctx, const char* line) {
+  static_cast<std::string*>(ctx)->append(line).append("\n");
+}
+
+class ShimMoveTest : public TwoMountsTest {
+ protected:
+  void MakeTree(const std::string& root) {
+    MakeDirs(root + "/x/y");
+    WriteFile(root + "/one.md", "one");
+    WriteFile(root + "/x/two.md", std::string(200000, 't'));
+    WriteFile(root + "/x/y/three.md", "three");
+    WriteFile(root + "/x/v1..2 %odd name.md", "dots, percent and a space");
+    ASSERT_EQ(link((root + "/one.md").c_str(), (root + "/x/y/one-again.md").c_str()), 0);
+    ASSERT_EQ(symlink("../one.md", (root + "/x/link").c_str()), 0);
+    ASSERT_EQ(mkfifo((root + "/x/fifo").c_str(), 0600), 0);
+    ASSERT_EQ(chmod((root + "/x/y").c_str(), 0555), 0);
+  }
+
+  // Runs a move in a child that SIGKILLs itself at `phase`.
+  void CrashChild(const std::string& src, const std::string& dst, const char* phase,
+                  unsigned flags = 0) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      setenv("VAULTD_MOVE_CRASH_AT", phase, 1);
+      MovePaths(src.c_str(), dst.c_str(), flags, journal_.c_str());
+      _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "phase " << phase;
+  }
+
+  std::string Recover(RecoverResult* res) {
+    std::string out;
+    EXPECT_EQ(RecoverMoves(journal_.c_str(), &Lines, &out, res), 0);
+    return out;
+  }
+};
+
+TEST_F(ShimMoveTest, MovesATreeWithHardLinksSymlinksAndAFifo) {
+  MakeTree(a_ + "/t");
+  std::string before = Describe(a_ + "/t");
+  move::MoveStats stats;
+  ASSERT_EQ(MovePaths((a_ + "/t").c_str(), (b_ + "/t").c_str(), 0, journal_.c_str(), &stats), 0);
+  EXPECT_EQ(Describe(b_ + "/t"), before);
+  EXPECT_FALSE(Exists(a_ + "/t"));
+  EXPECT_EQ(stats.entries, 10);
+  struct stat s1, s2;
+  ASSERT_EQ(lstat((b_ + "/t/one.md").c_str(), &s1), 0);
+  ASSERT_EQ(lstat((b_ + "/t/x/y/one-again.md").c_str(), &s2), 0);
+  EXPECT_EQ(s1.st_ino, s2.st_ino) << "hard links inside the tree stay one inode";
+  EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+}
+
+TEST_F(ShimMoveTest, ReplacesAFileAtomicallyUnlessNoReplace) {
+  WriteFile(a_ + "/n", "new");
+  WriteFile(b_ + "/n", "old");
+  EXPECT_EQ(
+      MovePaths((a_ + "/n").c_str(), (b_ + "/n").c_str(), move::kRenameNoReplace, journal_.c_str()),
+      -EEXIST);
+  EXPECT_EQ(ReadFile(a_ + "/n"), "new");
+  EXPECT_EQ(ReadFile(b_ + "/n"), "old");
+  EXPECT_EQ(MovePaths((a_ + "/n").c_str(), (b_ + "/n").c_str(), 0, journal_.c_str()), 0);
+  EXPECT_EQ(ReadFile(b_ + "/n"), "new");
+  EXPECT_FALSE(Exists(a_ + "/n"));
+}
+
+TEST_F(ShimMoveTest, RefusesWhatItCannotEmulate) {
+  WriteFile(a_ + "/f", "f");
+  EXPECT_EQ(
+      MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), move::kRenameExchange, journal_.c_str()),
+      -EXDEV);
+  EXPECT_EQ(
+      MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), move::kRenameWhiteout, journal_.c_str()),
+      -EXDEV);
+  EXPECT_EQ(MovePaths("relative", (b_ + "/f").c_str(), 0, journal_.c_str()), -EINVAL);
+  EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (b_ + "/f").c_str(), 0, "relative/journal"), -EINVAL);
+  // A tree holding a mount point: rename would carry the mount, a copy cannot.
+  MakeDirs(a_ + "/m");
+  box_->MountTmpfs("vault/a/m/inner");
+  EXPECT_EQ(MovePaths((a_ + "/m").c_str(), (b_ + "/m").c_str(), 0, journal_.c_str()), -EXDEV);
+  EXPECT_TRUE(Exists(a_ + "/m/inner"));
+  EXPECT_FALSE(Exists(b_ + "/m"));
+  // A mount point itself is busy, as for rename(2).
+  EXPECT_EQ(MovePaths((a_ + "/m/inner").c_str(), (b_ + "/inner").c_str(), 0, journal_.c_str()),
+            -EBUSY);
+  // Trailing slash on a file.
+  EXPECT_EQ(MovePaths((a_ + "/f/").c_str(), (b_ + "/f").c_str(), 0, journal_.c_str()), -ENOTDIR);
+  EXPECT_EQ(ReadFile(a_ + "/f"), "f");
+  EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
+}
+
+TEST_F(ShimMoveTest, TwoNamesOfOneFileAreANoOp) {
+  WriteFile(a_ + "/f", "f");
+  ASSERT_EQ(link((a_ + "/f").c_str(), (a_ + "/g").c_str()), 0);
+  EXPECT_EQ(MovePaths((a_ + "/f").c_str(), (a_ + "/g").c_str(), 0, journal_.c_str()), 0);
+  EXPECT_TRUE(Exists(a_ + "/f"));
+  EXPECT_TRUE(Exists(a_ + "/g"));
+}
+
+// Changes one source file when the move reaches the step `when`.
+struct Meddler {
+  const char* when;
+  std::string path;
+  int fired = 0;
+  static void Hook(const char* name, void* ctx) {
+    auto* m = static_cast<Meddler*>(ctx);
+    if (m->fired == 0 && std::strcmp(name, m->when) == 0) {
+      ++m->fired;
+      WriteFile(m->path, "changed while it was being moved");
+    }
+  }
+};
+
+TEST_F(ShimMoveTest, ASourceChangedBeforeTheCommitIsNotMoved) {
+  MakeDirs(a_ + "/busy");
+  for (int i = 0; i < 20; ++i) WriteFile(a_ + "/busy/f" + std::to_string(i), "original");
+  Meddler m{"copied", a_ + "/busy/f7"};
+  move::internal::SetStepHookForTesting(&Meddler::Hook, &m);
+  int r = MovePaths((a_ + "/busy").c_str(), (b_ + "/busy").c_str(), 0, journal_.c_str());
+  move::internal::SetStepHookForTesting(nullptr, nullptr);
+  EXPECT_EQ(m.fired, 1);
+  EXPECT_EQ(r, -EBUSY);
+  EXPECT_FALSE(Exists(b_ + "/busy"));
+  EXPECT_EQ(ReadFile(a_ + "/busy/f7"), "changed while it was being moved");
+  EXPECT_EQ(ReadFile(a_ + "/busy/f0"), "original");
+  EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
+  EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+}
+
+TEST_F(ShimMoveTest, ASourceChangedAfterTheCommitIsKeptNotLost) {
+  MakeDirs(a_ + "/late");
+  for (int i = 0; i < 5; ++i) WriteFile(a_ + "/late/f" + std::to_string(i), "original");
+  Meddler m{"committed", a_ + "/late/f3"};
+  move::internal::SetStepHookForTesting(&Meddler::Hook, &m);
+  move::MoveStats stats;
+  int r = MovePaths((a_ + "/late").c_str(), (b_ + "/late").c_str(), 0, journal_.c_str(), &stats);
+  move::internal::SetStepHookForTesting(nullptr, nullptr);
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(stats.kept_changed, 2) << "the changed file and its folder stay";
+  EXPECT_EQ(ReadFile(a_ + "/late/f3"), "changed while it was being moved");
+  EXPECT_FALSE(Exists(a_ + "/late/f0"));
+  EXPECT_EQ(ReadFile(b_ + "/late/f3"), "original");
+  EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+}
+
+TEST_F(ShimMoveTest, RecoversACrashAtEveryPhaseInProcess) {
+  const char* phases[] = {"prepared", "copy",      "copied", "committing",
+                          "renamed",  "committed", "delete", "deleted"};
+  for (const char* phase : phases) {
+    SCOPED_TRACE(phase);
+    std::system(("rm -rf " + a_ + "/t " + b_ + "/t").c_str());
+    MakeTree(a_ + "/t");
+    std::string before = Describe(a_ + "/t");
+    CrashChild(a_ + "/t", b_ + "/t", phase);
+    RecoverResult res;
+    std::string out = Recover(&res);
+    EXPECT_EQ(res.resolved, 1) << out;
+    EXPECT_EQ(res.unresolved, 0) << out;
+    bool forward = std::strcmp(phase, "renamed") == 0 || std::strcmp(phase, "committed") == 0 ||
+                   std::strcmp(phase, "delete") == 0 || std::strcmp(phase, "deleted") == 0;
+    EXPECT_NE(out.find(forward ? "completed" : "rolled back"), std::string::npos) << out;
+    EXPECT_EQ(Describe(forward ? b_ + "/t" : a_ + "/t"), before);
+    EXPECT_FALSE(Exists(forward ? a_ + "/t" : b_ + "/t"));
+    EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
+    EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+    EXPECT_EQ(Recover(&res), "");
+  }
+}
+
+TEST_F(ShimMoveTest, RecoveryKeepsASourceThatChangedAfterTheCommit) {
+  WriteFile(a_ + "/f", "v1");
+  CrashChild(a_ + "/f", b_ + "/f", "committed");
+  WriteFile(a_ + "/f", "v2, written after the copy");
+  RecoverResult res;
+  std::string out = Recover(&res);
+  EXPECT_NE(out.find("kept 1 source entries"), std::string::npos) << out;
+  EXPECT_EQ(ReadFile(a_ + "/f"), "v2, written after the copy");
+  EXPECT_EQ(ReadFile(b_ + "/f"), "v1");
+}
+
+TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
+  MakeTree(a_ + "/t");
+  CrashChild(a_ + "/t", b_ + "/t", "copied");
+  std::vector<std::string> files = JournalFiles(journal_);
+  std::string record;
+  for (const auto& f : files) {
+    if (f.size() > 5 && f.substr(f.size() - 5) == ".move") record = journal_ + "/" + f;
+  }
+  ASSERT_FALSE(record.empty());
+  std::string text = ReadFile(record);
+  size_t at = text.find("phase copied");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 12, "phase commit");  // a flipped field: the checksum no longer matches
+  WriteFile(record, text);
+  RecoverResult res;
+  std::string out = Recover(&res);
+  EXPECT_EQ(res.unresolved, 1);
+  EXPECT_NE(out.find("corrupt record"), std::string::npos) << out;
+  EXPECT_NE(out.find("checksum mismatch"), std::string::npos) << out;
+  EXPECT_TRUE(Exists(a_ + "/t/one.md"));
+  EXPECT_EQ(TempLeftovers(b_).size(), 1u) << "the temp copy is left for a human";
+  // Truncated and foreign files are corrupt too.
+  WriteFile(record, text.substr(0, text.size() / 2));
+  EXPECT_NE(Recover(&res).find("corrupt record"), std::string::npos);
+  WriteFile(record, "hello\n");
+  EXPECT_NE(Recover(&res).find("corrupt record"), std::string::npos);
+  EXPECT_EQ(res.unresolved, 1);
+}
+
+TEST_F(ShimMoveTest, ALiveMoveIsLeftAlone) {
+  // A record whose lock is held by a live process is in progress.
+  MakeDirs(journal_);
+  std::string id = "1-1-1-0000000000000001";
+  WriteFile(journal_ + "/" + id + ".move", "whatever\n");
+  int fd = open((journal_ + "/" + id + ".lock").c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    // A different open file description in another process holds the flock.
+    int cfd = open((journal_ + "/" + id + ".lock").c_str(), O_RDWR);
+    flock(cfd, LOCK_EX);
+    char c = 1;
+    if (write(ready[1], &c, 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);  // the child holds the lock now
+  EXPECT_NE(flock(fd, LOCK_EX | LOCK_NB), 0);
+  RecoverResult res;
+  std::string out = Recover(&res);
+  EXPECT_EQ(res.busy, 1) << out;
+  EXPECT_TRUE(Exists(journal_ + "/" + id + ".move"));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  close(fd);
+}
+
+TEST(ShimJournalDir, FollowsTheEnvironment) {
+  char buf[4096];
+  setenv("VAULTD_JOURNAL_DIR", "/j", 1);
+  ASSERT_EQ(move::DefaultJournalDir(buf, sizeof buf), 0);
+  EXPECT_STREQ(buf, "/j");
+  unsetenv("VAULTD_JOURNAL_DIR");
+  setenv("XDG_STATE_HOME", "/state", 1);
+  ASSERT_EQ(move::DefaultJournalDir(buf, sizeof buf), 0);
+  EXPECT_STREQ(buf, "/state/vaultd/journal");
+  unsetenv("XDG_STATE_HOME");
+  setenv("HOME", "/home/u", 1);
+  ASSERT_EQ(move::DefaultJournalDir(buf, sizeof buf), 0);
+  EXPECT_STREQ(buf, "/home/u/.local/state/vaultd/journal");
+  unsetenv("HOME");
+  EXPECT_EQ(move::DefaultJournalDir(buf, sizeof buf), -ENOENT);
+  setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(move::DefaultJournalDir(buf, 8), -ENAMETOOLONG);
+}
+
+}  // namespace
+}  // namespace vaultd::shimtest
