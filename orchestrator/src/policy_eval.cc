@@ -124,38 +124,17 @@ void BuildTimeline(Scratch& s, const Folder& f, uint32_t index, WallTime at) {
   s.seg_len[index] = n;
 }
 
-std::string TimeText(WallTime t) {
-  auto since = t.time_since_epoch();
-  return since % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(t)
-                                                                         : FormatRfc3339Millis(t);
-}
-
-std::string FolderRef(const Policy& p, uint32_t index) {
-  return "folders[" + std::to_string(index) + "] '" + p.folders[index].name + "'";
-}
-
-std::string WindowText(const Rule& r) {
-  if (r.not_before && r.not_after) return " [" + TimeText(*r.not_before) + ", " + TimeText(*r.not_after) + ")";
-  if (r.not_before) return " from " + TimeText(*r.not_before);
-  if (r.not_after) return " until " + TimeText(*r.not_after);
-  return "";
-}
-
 std::vector<std::string> Because(const Policy& p, const Scratch& s, uint32_t index, Mode granted, WallTime at) {
   const Folder& f = p.folders[index];
   std::vector<std::string> out;
-  for (size_t i = 0; i < f.access.size(); ++i) {
-    const Rule& r = f.access[i];
-    if (r.ActiveAt(at) && GroupsMatch(s, r)) {
-      out.push_back(FolderRef(p, index) + " access[" + std::to_string(i) + "]: " + DescribeCondition(p, r) +
-                    WindowText(r) + " -> " + ModeName(r.mode));
-    }
+  for (const Rule& r : f.access) {
+    if (r.ActiveAt(at) && GroupsMatch(s, r)) out.push_back(r.because);
   }
   for (uint32_t src : f.inherit) {
     Mode m = ModeAt(s, src, at);
     if (m != Mode::kNone) {
-      out.push_back(FolderRef(p, index) + " inherit '" + p.folders[src].name + "' (granted " + ModeName(m) +
-                    ") -> " + ModeName(m));
+      out.push_back("folders[" + std::to_string(index) + "] '" + f.name + "' inherit '" + p.folders[src].name +
+                    "' (granted " + ModeName(m) + ") -> " + ModeName(m));
     }
   }
   (void)granted;
@@ -254,6 +233,10 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
     }
   }
 
+  // Sorting integer ranks is cheaper than sorting the mounts by target string.
+  std::sort(s.candidates.begin(), s.candidates.end(),
+            [&](uint32_t a, uint32_t b) { return p.folders[a].target_rank < p.folders[b].target_rank; });
+  out.mounts.reserve(s.candidates.size() + 1);
   for (uint32_t f : s.candidates) {
     const Segment* seg = &s.segs[s.seg_off[f]];
     uint32_t n = s.seg_len[f];
@@ -275,9 +258,11 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
 
   if (p.personal) {
     const Personal& pe = *p.personal;
-    if (!IsSafePathSegment(req.user) || req.user.find('{') != std::string::npos ||
+    if (!IsSafePathSegment(req.user) || !IsValidUtf8(req.user) || req.user.find('{') != std::string::npos ||
         req.user.find('}') != std::string::npos) {
-      out.warnings.push_back("username '" + req.user + "' is not a safe path segment: no personal folder");
+      std::string shown;  // the name may be hostile: keep the warning printable
+      for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
+      out.warnings.push_back("username '" + shown + "' is not a safe path segment: no personal folder");
     } else {
       Mount m;
       m.name = "personal";
@@ -286,11 +271,11 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
       m.mode = ModeName(pe.mode);
       m.room = SubstituteUsername(pe.room, req.user);
       m.because.push_back("personal");
-      out.mounts.push_back(std::move(m));
+      auto pos = std::lower_bound(out.mounts.begin(), out.mounts.end(), m.target,
+                                  [](const Mount& a, const std::string& t) { return a.target < t; });
+      out.mounts.insert(pos, std::move(m));
     }
   }
-  std::sort(out.mounts.begin(), out.mounts.end(),
-            [](const Mount& a, const Mount& b) { return a.target < b.target; });
 
   if (req.explain) {
     for (uint32_t f = 0; f < p.folders.size(); ++f) {

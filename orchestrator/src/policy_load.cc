@@ -51,6 +51,44 @@ bool IsSafeAbsolutePath(std::string_view p) {
   return IsSafeRelativePath(rest);
 }
 
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+namespace {
+
+// Diagnostics quote the input; keep them printable as JSON too.
+std::string SanitizeUtf8(const std::string& s) {
+  if (IsValidUtf8(s)) return s;
+  std::string out;
+  for (char c : s) out += (static_cast<unsigned char>(c) < 0x80) ? c : '?';
+  return out;
+}
+
 std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
   std::string out;
   size_t pos = 0;
@@ -100,6 +138,7 @@ class Loader {
     std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
       return a.line < b.line;
     });
+    for (Diagnostic& d : diags_) d.message = SanitizeUtf8(d.message);
     result.diagnostics = std::move(diags_);
     if (!HasErrors(result.diagnostics)) result.policy = std::move(policy);
     return result;
@@ -161,6 +200,10 @@ class Loader {
   std::optional<std::string> Str(const Field& f, const std::string& what) {
     if (!f.value.IsScalar()) {
       Error(f.value.IsNull() ? f.key : f.value, what + " must be a string");
+      return std::nullopt;
+    }
+    if (!IsValidUtf8(f.value.Scalar())) {
+      Error(f.value, what + " is not valid UTF-8");
       return std::nullopt;
     }
     return f.value.Scalar();
@@ -331,8 +374,8 @@ class Loader {
       } else {
         std::set<std::string> seen;
         for (size_t i = 0; i < g.size(); ++i) {
-          if (!g[i].IsScalar() || g[i].Scalar().empty()) {
-            Error(g[i], where + ".groups[" + std::to_string(i) + "] must be a non-empty group name");
+          if (!g[i].IsScalar() || g[i].Scalar().empty() || !IsValidUtf8(g[i].Scalar())) {
+            Error(g[i], where + ".groups[" + std::to_string(i) + "] must be a non-empty UTF-8 group name");
             ok = false;
             continue;
           }
@@ -485,7 +528,7 @@ class Loader {
         ok = false;
       } else if (list.IsSequence()) {
         for (size_t i = 0; i < list.size(); ++i) {
-          if (!list[i].IsScalar()) {
+          if (!list[i].IsScalar() || !IsValidUtf8(list[i].Scalar())) {
             Error(list[i], where + ".inherit[" + std::to_string(i) + "] must be a folder name");
             ok = false;
             continue;
@@ -598,6 +641,20 @@ class Loader {
     }
     if (p.topo_order.size() != n) ReportCycles(pending);
     if (HasErrors()) return;
+
+    std::vector<uint32_t> target_order(n);
+    for (uint32_t i = 0; i < n; ++i) target_order[i] = i;
+    std::sort(target_order.begin(), target_order.end(),
+              [&](uint32_t a, uint32_t b) { return p.folders[a].target < p.folders[b].target; });
+    for (uint32_t i = 0; i < n; ++i) p.folders[target_order[i]].target_rank = i;
+    for (uint32_t i = 0; i < n; ++i) {
+      Folder& fo = p.folders[i];
+      for (size_t j = 0; j < fo.access.size(); ++j) {
+        Rule& r = fo.access[j];
+        r.because = "folders[" + std::to_string(i) + "] '" + fo.name + "' access[" + std::to_string(j) +
+                    "]: " + DescribeCondition(p, r) + WindowText(r) + " -> " + ModeName(r.mode);
+      }
+    }
 
     p.folders_by_group.assign(p.group_names.size(), {});
     for (uint32_t f : p.topo_order) {

@@ -27,6 +27,7 @@ struct Rule {
   Mode mode = Mode::kNone;  // kNone for deny rules
   std::optional<WallTime> not_before;
   std::optional<WallTime> not_after;  // exclusive
+  std::string because;  // precomputed "folders[i] 'x' access[j]: member of ... -> rw" (access rules)
 
   bool Windowed() const { return not_before || not_after; }
   bool ActiveAt(WallTime t) const {
@@ -46,6 +47,7 @@ struct Folder {
   std::vector<uint32_t> inherit;     // folder indexes of the sources
   std::vector<uint32_t> dependents;  // folders that inherit from this one
   uint32_t topo_rank = 0;            // sources come before their dependents
+  uint32_t target_rank = 0;          // position in target order (mounts are sorted by target)
   bool windowed = false;             // any access or deny rule has a window
 };
 
@@ -76,8 +78,16 @@ class Policy {
   const std::string& GroupName(uint32_t id) const { return group_names[id]; }
 };
 
+// Strict UTF-8 (no overlongs, no surrogates): every string of a policy ends up in JSON.
+bool IsValidUtf8(std::string_view s);
+
 // Replaces every "{username}" in `tmpl`.
 std::string SubstituteUsername(std::string_view tmpl, std::string_view user);
+
+// "[2026-01-01T00:00:00Z, 2026-07-01T00:00:00Z)", " until ...", " from ..." or "".
+std::string WindowText(const Rule& r);
+// RFC 3339, with milliseconds only when the instant has a fraction of a second.
+std::string TimeText(WallTime t);
 
 // "a, b, c" from group ids.
 std::string GroupList(const Policy& p, const std::vector<uint32_t>& ids);
