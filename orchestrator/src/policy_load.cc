@@ -656,19 +656,33 @@ class Loader {
       }
     }
 
-    p.folders_by_group.assign(p.group_names.size(), {});
-    for (uint32_t f : p.topo_order) {
-      for (const Rule& r : p.folders[f].access) {
-        if (r.groups.empty()) {
-          if (p.folders_for_everyone.empty() || p.folders_for_everyone.back() != f) {
-            p.folders_for_everyone.push_back(f);
-          }
+    p.rules_by_group.assign(p.group_names.size(), {});
+    p.topo_rank_of.resize(n);
+    p.target_rank_of.resize(n);
+    p.folder_flags.assign(n, 0);
+    auto to_ns = [](const std::optional<WallTime>& t, int64_t open) {
+      return t ? static_cast<int64_t>(t->time_since_epoch().count()) : open;
+    };
+    for (uint32_t f = 0; f < n; ++f) {
+      const Folder& fo = p.folders[f];
+      p.topo_rank_of[f] = fo.topo_rank;
+      p.target_rank_of[f] = fo.target_rank;
+      if (fo.windowed) p.folder_flags[f] |= Policy::kWindowed;
+      if (!fo.inherit.empty()) p.folder_flags[f] |= Policy::kHasInherit;
+      if (!fo.dependents.empty()) p.folder_flags[f] |= Policy::kHasDependents;
+      auto flatten = [&](const std::vector<Rule>& rules, bool deny) {
+        for (uint32_t j = 0; j < rules.size(); ++j) {
+          const Rule& r = rules[j];
+          auto id = static_cast<uint32_t>(p.flat_rules.size());
+          uint32_t need = r.compound == Compound::kAll ? static_cast<uint32_t>(r.groups.size()) : 1;
+          p.flat_rules.push_back({f, j, need, static_cast<uint8_t>(deny ? 0 : static_cast<uint8_t>(r.mode)),
+                                  to_ns(r.not_before, INT64_MIN), to_ns(r.not_after, INT64_MAX)});
+          if (r.groups.empty()) p.rules_for_everyone.push_back(id);
+          for (uint32_t g : r.groups) p.rules_by_group[g].push_back(id);
         }
-        for (uint32_t g : r.groups) {
-          auto& list = p.folders_by_group[g];
-          if (list.empty() || list.back() != f) list.push_back(f);
-        }
-      }
+      };
+      flatten(fo.access, false);
+      flatten(fo.deny, true);
     }
   }
 
