@@ -1,8 +1,10 @@
 // Loading and validating vault-permissions.yaml. yaml-cpp exceptions stop here.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -89,6 +91,22 @@ std::string SanitizeUtf8(const std::string& s) {
   return out;
 }
 
+// Notes where a YAML document starts. Used instead of YAML::LoadAll, which
+// loops forever (allocating) on some inputs such as ",x" in yaml-cpp 0.7.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  std::vector<YAML::Mark> starts;
+};
+
 std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
   std::string out;
   size_t pos = 0;
@@ -118,13 +136,20 @@ class Loader {
                         std::to_string(kMaxPolicyBytes));
     } else {
       try {
-        std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-        if (docs.empty() || docs[0].IsNull()) {
+        std::string copy(text);
+        std::istringstream in(copy);
+        YAML::Parser parser(in);
+        DocumentStarts events;
+        // At most two calls, never a loop: a second document is an error.
+        if (parser.HandleNextDocument(events)) parser.HandleNextDocument(events);
+        YAML::Node root = YAML::Load(copy);
+        if (events.starts.size() > 1) {
+          const YAML::Mark& m = events.starts[1];
+          ErrorAt(m.line + 1, m.column + 1, "more than one YAML document; a policy is one document");
+        } else if (!root.IsDefined() || root.IsNull()) {
           ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
-        } else if (docs.size() > 1) {
-          Error(docs[1], "more than one YAML document; a policy is one document");
         } else {
-          Root(docs[0]);
+          Root(root);
         }
       } catch (const YAML::Exception& e) {
         ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
