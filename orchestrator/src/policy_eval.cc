@@ -150,17 +150,20 @@ void BuildTimeline(const Policy& p, Scratch& s, uint32_t f, int64_t at) {
 }
 
 std::vector<std::string> Because(const Policy& p, Scratch& s, uint32_t index, int64_t at) {
-  const Folder& f = p.folders[index];
-  std::vector<uint32_t>& locals = s.locals;  // matched access rules active now, in file order
-  locals.clear();
+  // Matched access rules active now; flat ids of one folder follow the file order.
+  std::vector<uint32_t>& ids = s.locals;
+  ids.clear();
   for (uint32_t r = s.Head(index); r != kNoRule; r = s.rule_next[r]) {
     const Policy::FlatRule& fr = p.flat_rules[r];
-    if (fr.mode != 0 && fr.ActiveAt(at)) locals.push_back(fr.local);
+    if (fr.mode != 0 && fr.ActiveAt(at)) ids.push_back(r);
   }
-  std::sort(locals.begin(), locals.end());
+  if (ids.size() > 1) std::sort(ids.begin(), ids.end());
   std::vector<std::string> out;
-  out.reserve(locals.size() + f.inherit.size());
-  for (uint32_t l : locals) out.push_back(f.access[l].because);
+  bool inherits = p.folder_flags[index] & Policy::kHasInherit;
+  out.reserve(ids.size() + (inherits ? p.folders[index].inherit.size() : 0));
+  for (uint32_t r : ids) out.push_back(p.rule_because[r]);
+  if (!inherits) return out;
+  const Folder& f = p.folders[index];
   for (uint32_t src : f.inherit) {
     Mode m = ModeAt(s, src, at);
     if (m != Mode::kNone) {
@@ -294,13 +297,13 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
     if (n > 1) change = seg[1].start_ns;
     if (change && (!valid_until || *change < *valid_until)) valid_until = change;
     if (seg[0].mode == Mode::kNone) continue;
-    const Folder& fo = p.folders[f];
+    const Policy::MountProto& proto = p.protos[f];
     Mount& m = out.mounts.emplace_back();
-    m.name = fo.name;
-    m.source = fo.path;
-    m.target = fo.target;
+    m.name = proto.name;
+    m.source = proto.source;
+    m.target = proto.target;
     m.mode = ModeName(seg[0].mode);
-    m.room = fo.room;
+    m.room = proto.room;
     if (change) m.expires_at = FromNs(*change);
     m.because = Because(p, s, f, at);
   }

@@ -702,12 +702,14 @@ class Loader {
           uint32_t need = r.compound == Compound::kAll ? static_cast<uint32_t>(r.groups.size()) : 1;
           p.flat_rules.push_back({f, j, need, static_cast<uint8_t>(deny ? 0 : static_cast<uint8_t>(r.mode)),
                                   to_ns(r.not_before, INT64_MIN), to_ns(r.not_after, INT64_MAX)});
+          p.rule_because.push_back(r.because);
           if (r.groups.empty()) p.rules_for_everyone.push_back(id);
           for (uint32_t g : r.groups) p.rules_by_group[g].push_back(id);
         }
       };
       flatten(fo.access, false);
       flatten(fo.deny, true);
+      p.protos.push_back({fo.name, fo.path, fo.target, fo.room});
     }
   }
 

@@ -85,6 +85,13 @@ class Policy {
     bool ActiveAt(int64_t t) const { return t >= not_before_ns && t < not_after_ns; }
   };
   std::vector<FlatRule> flat_rules;
+  std::vector<std::string> rule_because;  // flat rule id -> Rule::because (empty for deny rules)
+  // What a mount copies from its folder, packed together so building a large
+  // mount set reads a few contiguous lines per mount instead of the whole Folder.
+  struct MountProto {
+    std::string name, source, target, room;
+  };
+  std::vector<MountProto> protos;
   std::vector<std::vector<uint32_t>> rules_by_group;  // group id -> flat rule ids
   std::vector<uint32_t> rules_for_everyone;           // rules that name no groups
   std::vector<uint32_t> topo_rank_of;                 // folder -> topo rank (contiguous copy)
