@@ -8,6 +8,5 @@ cli::Registrar check(Commands(), {"check", "validate a policy file", "check --po
 cli::Registrar test(Commands(), {"test", "run policy unit tests", "test --policy P --cases CASES.yaml", nullptr});
 cli::Registrar drc(Commands(), {"docker-run-config", "Kasm Docker Run Config Override volumes", "docker-run-config --policy P --user U --groups ...", nullptr});
 cli::Registrar plan(Commands(), {"kasm-plan", "the Kasm-native (Pattern A) translation", "kasm-plan --policy P [--json] [--user U --groups ...]", nullptr});
-cli::Registrar serve(Commands(), {"serve", "the JWT-authenticated HTTP service", "serve --policy P --listen HOST:PORT --auth AUTH.yaml", nullptr});
 }  // namespace
 }  // namespace vaultd::orchestrator
