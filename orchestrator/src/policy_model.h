@@ -22,6 +22,7 @@ const char* ModeName(Mode m);
 struct Rule {
   int line = 0;
   std::vector<uint32_t> groups;  // interned ids, sorted, unique; empty = every user
+  std::vector<uint32_t> written;  // the same ids in the order the file lists them (messages)
   Compound compound = Compound::kAny;
   Mode mode = Mode::kNone;  // kNone for deny rules
   std::optional<WallTime> not_before;
@@ -74,5 +75,13 @@ class Policy {
 
   const std::string& GroupName(uint32_t id) const { return group_names[id]; }
 };
+
+// Replaces every "{username}" in `tmpl`.
+std::string SubstituteUsername(std::string_view tmpl, std::string_view user);
+
+// "a, b, c" from group ids.
+std::string GroupList(const Policy& p, const std::vector<uint32_t>& ids);
+// Human description of a rule's group condition: "member of all of [legal, executive]".
+std::string DescribeCondition(const Policy& p, const Rule& r);
 
 }  // namespace vaultd::orchestrator

@@ -1,0 +1,217 @@
+// The Kasm-native (Pattern A) translation. Kasm merges user, group and
+// workspace mappings additively, so a group mapping is the only native
+// building block: OR over groups works, everything else needs a workaround.
+#include "vaultd/orchestrator/kasm_plan.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "policy_model.h"
+
+namespace vaultd::orchestrator {
+namespace {
+
+// Kasm's session user is uid/gid 1000 (Kasm's volume mapping guide); a ro
+// mount cannot be chowned, so its ownership check is skipped.
+nlohmann::json VolumeMapping(const std::string& container_path, const std::string& mode) {
+  return {{"bind", container_path}, {"mode", mode}, {"uid", 1000}, {"gid", 1000},
+          {"required", true}, {"skip_check", mode == "ro"}};
+}
+
+std::string Bind(const std::string& target) { return std::string(kVaultRoot) + "/" + target; }
+
+}  // namespace
+
+nlohmann::json KasmPlanJson(const Policy& p) {
+  // kasm group name -> folder index -> mode
+  std::map<std::string, std::map<uint32_t, Mode>> by_group;
+  std::set<std::string> synthetic;
+  std::map<std::string, std::vector<uint32_t>> synthetic_members;
+  std::map<uint32_t, Mode> everyone;  // workspace-level mappings
+  nlohmann::json not_native = nlohmann::json::array();
+  nlohmann::json conflicts = nlohmann::json::array();
+
+  auto grant = [](std::map<uint32_t, Mode>& m, uint32_t f, Mode mode) {
+    Mode& cur = m[f];
+    if (mode > cur) cur = mode;
+  };
+  auto note = [&](const Folder& f, const std::string& rule, const char* kind, const std::string& reason) {
+    not_native.push_back({{"folder", f.name}, {"rule", rule}, {"kind", kind}, {"reason", reason}});
+  };
+
+  for (uint32_t fi : p.topo_order) {
+    const Folder& f = p.folders[fi];
+    for (size_t i = 0; i < f.access.size(); ++i) {
+      const Rule& r = f.access[i];
+      std::string rule = "access[" + std::to_string(i) + "]";
+      if (r.Windowed()) {
+        std::string window;
+        if (r.not_before) window += "from " + FormatRfc3339(*r.not_before);
+        if (r.not_after) window += std::string(window.empty() ? "" : " ") + "until " + FormatRfc3339(*r.not_after);
+        note(f, rule, "time-window",
+             "Kasm mappings have no validity period: an admin must add the mapping " + window +
+                 " by hand (planned below as if always open)");
+      }
+      if (r.groups.empty()) {
+        grant(everyone, fi, r.mode);
+        continue;
+      }
+      if (r.compound == Compound::kAll && r.groups.size() > 1) {
+        std::string name;
+        for (uint32_t g : r.written) name += (name.empty() ? "" : "+") + p.GroupName(g);
+        synthetic.insert(name);
+        synthetic_members[name] = r.written;
+        grant(by_group[name], fi, r.mode);
+        note(f, rule, "and",
+             "Kasm grants mappings to members of any one group (a union); 'all of [" + GroupList(p, r.written) +
+                 "]' needs a synthetic Kasm group '" + name + "' whose members an admin keeps equal to the intersection");
+        continue;
+      }
+      for (uint32_t g : r.groups) grant(by_group[p.GroupName(g)], fi, r.mode);
+    }
+    for (uint32_t src : f.inherit) {
+      // Derived permission: copy every mapping of the source, at the source's mode.
+      for (auto& [group, folders] : by_group) {
+        auto it = folders.find(src);
+        if (it != folders.end()) grant(folders, fi, it->second);
+      }
+      auto it = everyone.find(src);
+      if (it != everyone.end()) grant(everyone, fi, it->second);
+      note(f, "inherit '" + p.folders[src].name + "'", "inherit",
+           "Kasm has no derived permissions: each group mapping of '" + p.folders[src].name +
+               "' is copied to this folder and must be kept in sync by hand");
+    }
+    for (size_t i = 0; i < f.deny.size(); ++i) {
+      note(f, "deny[" + std::to_string(i) + "]", "deny",
+           "Kasm merges mappings additively and cannot subtract: members of " +
+               (f.deny[i].groups.empty() ? std::string("every group") : "[" + GroupList(p, f.deny[i].written) + "]") +
+               " still get the folder through the group mappings below; remove them from those groups instead");
+    }
+  }
+
+  nlohmann::json groups = nlohmann::json::array();
+  size_t group_mappings = 0;
+  // folder -> modes it is mapped with, to find ro/rw conflicts
+  std::map<uint32_t, std::map<std::string, std::vector<std::string>>> modes_of;
+  for (const auto& [group, folders] : by_group) {
+    nlohmann::json vm = nlohmann::json::object();
+    for (const auto& [fi, mode] : folders) {
+      const Folder& f = p.folders[fi];
+      vm[f.path] = VolumeMapping(Bind(f.target), ModeName(mode));
+      modes_of[fi][ModeName(mode)].push_back(group);
+      ++group_mappings;
+    }
+    nlohmann::json g = {{"name", group}, {"synthetic", synthetic.count(group) > 0}, {"volume_mappings", vm}};
+    if (synthetic.count(group)) g["members_must_be_in_all_of"] = nlohmann::json::array();
+    if (synthetic.count(group)) {
+      for (uint32_t id : synthetic_members[group]) g["members_must_be_in_all_of"].push_back(p.GroupName(id));
+    }
+    groups.push_back(std::move(g));
+  }
+  for (const auto& [fi, modes] : modes_of) {
+    if (modes.size() < 2) continue;
+    const Folder& f = p.folders[fi];
+    conflicts.push_back(
+        {{"folder", f.name},
+         {"reason", "mapped rw for [" + [&] { std::string s; for (auto& g : modes.at("rw")) s += (s.empty() ? "" : ", ") + g; return s; }() +
+                        "] and ro for [" + [&] { std::string s; for (auto& g : modes.at("ro")) s += (s.empty() ? "" : ", ") + g; return s; }() +
+                        "]: a user in both gets two mappings of " + f.path + " to " + Bind(f.target) +
+                        "; Kasm does not document which wins, so these groups must not overlap"}});
+  }
+
+  nlohmann::json workspace = nlohmann::json::object();
+  for (const auto& [fi, mode] : everyone) {
+    workspace[p.folders[fi].path] = VolumeMapping(Bind(p.folders[fi].target), ModeName(mode));
+  }
+  if (p.personal) {
+    // Kasm substitutes {username} in volume mappings itself.
+    workspace[p.personal->path] = VolumeMapping(Bind(p.personal->target), ModeName(p.personal->mode));
+  }
+
+  size_t m = p.group_names.size(), n = p.folders.size();
+  nlohmann::json counts = {
+      {"folders", n},
+      {"policy_groups", m},
+      {"folders_x_groups", n * m},
+      {"kasm_groups", by_group.size()},
+      {"synthetic_groups", synthetic.size()},
+      {"group_volume_mappings", group_mappings},
+      {"workspace_volume_mappings", workspace.size()},
+      {"admin_objects", by_group.size() + group_mappings + workspace.size()},
+      {"rules_not_native", not_native.size()},
+      {"conflicts", conflicts.size()},
+  };
+  return {{"schema", "vaultd.kasm-plan/1"},
+          {"policy", p.file},
+          {"policy_revision", p.revision},
+          {"vault_root", kVaultRoot},
+          {"kasm_groups", std::move(groups)},
+          {"workspace_volume_mappings", std::move(workspace)},
+          {"not_native", std::move(not_native)},
+          {"conflicts", std::move(conflicts)},
+          {"counts", std::move(counts)}};
+}
+
+std::string KasmPlanText(const nlohmann::json& plan) {
+  std::ostringstream o;
+  auto mapping_lines = [&](const nlohmann::json& vm, const char* indent) {
+    for (auto it = vm.begin(); it != vm.end(); ++it) {
+      o << indent << it.key() << " -> " << it.value()["bind"].get<std::string>() << " ("
+        << it.value()["mode"].get<std::string>() << ")\n";
+    }
+  };
+  o << "Kasm-native (Pattern A) plan for " << plan["policy"].get<std::string>() << " ("
+    << plan["policy_revision"].get<std::string>() << ")\n\n";
+  o << "Kasm groups, each with a Volume Mappings group setting:\n";
+  for (const auto& g : plan["kasm_groups"]) {
+    o << "  " << g["name"].get<std::string>();
+    if (g["synthetic"].get<bool>()) {
+      std::string all;
+      for (const auto& x : g["members_must_be_in_all_of"]) all += (all.empty() ? "" : ", ") + x.get<std::string>();
+      o << "  [synthetic: keep members = users in all of " << all << "]";
+    }
+    o << "\n";
+    mapping_lines(g["volume_mappings"], "    ");
+  }
+  o << "\nWorkspace Volume Mappings (every user of the workspace):\n";
+  if (plan["workspace_volume_mappings"].empty()) o << "  (none)\n";
+  mapping_lines(plan["workspace_volume_mappings"], "  ");
+  o << "\nRules Kasm cannot express natively (" << plan["not_native"].size() << "):\n";
+  if (plan["not_native"].empty()) o << "  (none)\n";
+  for (const auto& r : plan["not_native"]) {
+    o << "  " << r["folder"].get<std::string>() << " " << r["rule"].get<std::string>() << " ["
+      << r["kind"].get<std::string>() << "]: " << r["reason"].get<std::string>() << "\n";
+  }
+  if (!plan["conflicts"].empty()) {
+    o << "\nConflicts:\n";
+    for (const auto& c : plan["conflicts"]) {
+      o << "  " << c["folder"].get<std::string>() << ": " << c["reason"].get<std::string>() << "\n";
+    }
+  }
+  const auto& c = plan["counts"];
+  o << "\nCounts: " << c["folders"] << " folders x " << c["policy_groups"] << " groups = " << c["folders_x_groups"]
+    << " possible group mappings.\n"
+    << "  Kasm admin objects: " << c["kasm_groups"] << " groups (" << c["synthetic_groups"] << " synthetic) + "
+    << c["group_volume_mappings"] << " group volume mappings + " << c["workspace_volume_mappings"]
+    << " workspace volume mappings = " << c["admin_objects"] << "\n"
+    << "  Rules Kasm cannot express: " << c["rules_not_native"] << "; ro/rw conflicts: " << c["conflicts"] << "\n"
+    << "  With the orchestrator (Pattern B): 1 policy file, 1 Docker Run Config Override.\n";
+  return o.str();
+}
+
+Result<nlohmann::json> KasmUserVolumeMappings(const MountSet& m) {
+  nlohmann::json vm = nlohmann::json::object();
+  for (const Mount& mount : m.mounts) {
+    if (vm.contains(mount.source)) {
+      return Status::InvalidArgument("host path " + mount.source +
+                                     " is mounted twice; a Kasm Volume Mappings object cannot hold it "
+                                     "(use docker-run-config's list form)");
+    }
+    vm[mount.source] = VolumeMapping(m.vault_root + "/" + mount.target, mount.mode);
+  }
+  return vm;
+}
+
+}  // namespace vaultd::orchestrator

@@ -1,0 +1,683 @@
+// Loading and validating vault-permissions.yaml. yaml-cpp exceptions stop here.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "policy_lint.h"
+#include "policy_model.h"
+#include "vaultd/common/fs.h"
+#include "vaultd/common/sha256.h"
+
+namespace vaultd::orchestrator {
+
+std::string Diagnostic::ToString() const {
+  return file + ":" + std::to_string(line) + ": " + (error ? "error: " : "warning: ") + message;
+}
+
+const char* ModeName(Mode m) {
+  switch (m) {
+    case Mode::kRo: return "ro";
+    case Mode::kRw: return "rw";
+    default: return "none";
+  }
+}
+
+std::string PolicyRevision(const Policy& policy) { return policy.revision; }
+const std::string& PolicyFile(const Policy& policy) { return policy.file; }
+
+namespace {
+
+constexpr std::string_view kUsernameVar = "{username}";
+
+struct Field {
+  YAML::Node key;
+  YAML::Node value;
+};
+using Fields = std::map<std::string, Field>;
+
+bool HasBrace(std::string_view s) {
+  return s.find('{') != std::string_view::npos || s.find('}') != std::string_view::npos;
+}
+
+// An absolute host path made of safe segments ("/shared/wiki"; not "/", "a/b", "/a/../b", "/a//b").
+bool IsSafeAbsolutePath(std::string_view p) {
+  if (p.size() < 2 || p[0] != '/') return false;
+  std::string_view rest = p.substr(1);
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  return IsSafeRelativePath(rest);
+}
+
+std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    size_t at = tmpl.find(kUsernameVar, pos);
+    if (at == std::string_view::npos) break;
+    out.append(tmpl.substr(pos, at - pos));
+    out.append(user);
+    pos = at + kUsernameVar.size();
+  }
+  out.append(tmpl.substr(pos));
+  return out;
+}
+
+class Loader {
+ public:
+  Loader(std::string file, const LoadOptions& options) : file_(std::move(file)), options_(options) {}
+
+  LoadResult Run(std::string_view text) {
+    LoadResult result;
+    auto policy = std::make_shared<Policy>();
+    policy_ = policy.get();
+    policy_->file = file_;
+    policy_->revision = "sha256:" + Sha256Hex(text);
+    if (text.size() > kMaxPolicyBytes) {
+      ErrorAt(0, 0, "policy is " + std::to_string(text.size()) + " bytes; the limit is " +
+                        std::to_string(kMaxPolicyBytes));
+    } else {
+      try {
+        std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+        if (docs.empty() || docs[0].IsNull()) {
+          ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
+        } else if (docs.size() > 1) {
+          Error(docs[1], "more than one YAML document; a policy is one document");
+        } else {
+          Root(docs[0]);
+        }
+      } catch (const YAML::Exception& e) {
+        ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
+                "YAML: " + e.msg);
+      } catch (const std::exception& e) {
+        ErrorAt(0, 0, std::string("YAML: ") + e.what());
+      }
+    }
+    if (!HasErrors()) Link();
+    if (!HasErrors()) LintPolicy(*policy_, options_.now, &diags_);
+    std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return a.line < b.line;
+    });
+    result.diagnostics = std::move(diags_);
+    if (!HasErrors(result.diagnostics)) result.policy = std::move(policy);
+    return result;
+  }
+
+ private:
+  static bool HasErrors(const std::vector<Diagnostic>& d) {
+    return std::any_of(d.begin(), d.end(), [](const Diagnostic& x) { return x.error; });
+  }
+  bool HasErrors() const { return HasErrors(diags_); }
+
+  static int LineOf(const YAML::Node& n) {
+    if (!n.IsDefined()) return 0;
+    YAML::Mark m = n.Mark();
+    return m.is_null() ? 0 : m.line + 1;
+  }
+  static int ColumnOf(const YAML::Node& n) {
+    if (!n.IsDefined()) return 0;
+    YAML::Mark m = n.Mark();
+    return m.is_null() ? 0 : m.column + 1;
+  }
+  void ErrorAt(int line, int col, std::string msg) {
+    diags_.push_back({file_, line, col, std::move(msg), true});
+  }
+  void Error(const YAML::Node& n, std::string msg) { ErrorAt(LineOf(n), ColumnOf(n), std::move(msg)); }
+
+  // Reads a mapping, reporting unknown and duplicate keys; `where` names it in messages.
+  bool ReadMap(const YAML::Node& node, const std::string& where,
+               std::initializer_list<const char*> allowed, Fields* out) {
+    if (!node.IsMap()) {
+      Error(node, where + " must be a mapping");
+      return false;
+    }
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      YAML::Node k = it->first;
+      if (!k.IsScalar()) {
+        Error(k, where + ": keys must be plain strings");
+        continue;
+      }
+      std::string key = k.Scalar();
+      bool known = std::any_of(allowed.begin(), allowed.end(),
+                               [&](const char* a) { return key == a; });
+      if (!known) {
+        std::string list;
+        for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+        Error(k, where + ": unknown key '" + key + "' (expected one of: " + list + ")");
+        continue;
+      }
+      if (out->count(key)) {
+        Error(k, where + ": duplicate key '" + key + "' (first at line " +
+                     std::to_string(LineOf((*out)[key].key)) + ")");
+        continue;
+      }
+      (*out)[key] = Field{k, it->second};
+    }
+    return true;
+  }
+
+  std::optional<std::string> Str(const Field& f, const std::string& what) {
+    if (!f.value.IsScalar()) {
+      Error(f.value.IsNull() ? f.key : f.value, what + " must be a string");
+      return std::nullopt;
+    }
+    return f.value.Scalar();
+  }
+
+  bool NoUsername(const Field& f, const std::string& value, const std::string& what) {
+    if (value.find(kUsernameVar) != std::string::npos) {
+      Error(f.value, what + ": {username} is allowed only in personal.path and personal.room");
+      return false;
+    }
+    return true;
+  }
+
+  std::optional<WallTime> Time(const Field& f, const std::string& what) {
+    auto s = Str(f, what);
+    if (!s) return std::nullopt;
+    Result<WallTime> t = ParseRfc3339(*s);
+    if (!t.ok()) {
+      Error(f.value, what + ": " + t.status().message());
+      return std::nullopt;
+    }
+    return *t;
+  }
+
+  std::optional<Mode> ReadMode(const Field& f, const std::string& what) {
+    auto s = Str(f, what);
+    if (!s) return std::nullopt;
+    if (*s == "ro") return Mode::kRo;
+    if (*s == "rw") return Mode::kRw;
+    Error(f.value, what + ": unknown mode '" + *s + "' (expected ro or rw)");
+    return std::nullopt;
+  }
+
+  uint32_t Intern(const std::string& group) {
+    auto [it, inserted] = policy_->group_ids.try_emplace(group, policy_->group_names.size());
+    if (inserted) policy_->group_names.push_back(group);
+    return it->second;
+  }
+
+  void Root(const YAML::Node& root) {
+    Fields f;
+    if (!ReadMap(root, "policy", {"version", "sync", "personal", "folders"}, &f)) return;
+    if (!f.count("version")) {
+      ErrorAt(LineOf(root), ColumnOf(root), "missing required key 'version' (use version: 1)");
+    } else {
+      const Field& v = f["version"];
+      if (!v.value.IsScalar() || v.value.Scalar() != "1") {
+        Error(v.value, "version must be 1 (this is the only format version)");
+      }
+    }
+    if (f.count("sync")) Sync(f["sync"]);
+    if (f.count("personal")) PersonalSection(f["personal"]);
+    if (f.count("folders")) {
+      const YAML::Node& list = f["folders"].value;
+      if (list.IsNull()) return;  // "folders:" with nothing: no shared folders
+      if (!list.IsSequence()) {
+        Error(list, "folders must be a list");
+        return;
+      }
+      for (size_t i = 0; i < list.size(); ++i) FolderEntry(list[i], i);
+    }
+  }
+
+  void Sync(const Field& section) {
+    Fields f;
+    if (!ReadMap(section.value, "sync", {"url"}, &f)) return;
+    if (!f.count("url")) {
+      Error(section.key, "sync: missing required key 'url'");
+      return;
+    }
+    auto url = Str(f["url"], "sync.url");
+    if (!url) return;
+    if (!NoUsername(f["url"], *url, "sync.url")) return;
+    if (url->rfind("ws://", 0) != 0 && url->rfind("wss://", 0) != 0) {
+      Error(f["url"].value, "sync.url must start with ws:// or wss:// (got '" + *url + "')");
+      return;
+    }
+    policy_->sync_url = *url;
+  }
+
+  void PersonalSection(const Field& section) {
+    Fields f;
+    if (!ReadMap(section.value, "personal", {"path", "target", "mode", "room"}, &f)) return;
+    Personal p;
+    p.line = LineOf(section.key);
+    bool ok = true;
+    if (!f.count("path")) {
+      Error(section.key, "personal: missing required key 'path' (e.g. /users/{username}/personal)");
+      ok = false;
+    } else if (auto path = Str(f["path"], "personal.path")) {
+      p.path = *path;
+      // Check the shape with a stand-in safe user name; the real one is checked per request.
+      std::string sample = ReplaceUsername(*path, "user");
+      if (path->find(kUsernameVar) == std::string::npos) {
+        Error(f["path"].value, "personal.path must contain {username}: without it every user shares one folder");
+        ok = false;
+      } else if (HasBrace(sample) || !IsSafeAbsolutePath(sample)) {
+        Error(f["path"].value, "personal.path '" + *path +
+                                   "' must be an absolute path without '.', '..' or empty segments");
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (f.count("target")) {
+      if (auto t = Str(f["target"], "personal.target")) {
+        p.target = *t;
+        if (!NoUsername(f["target"], *t, "personal.target")) {
+          ok = false;
+        } else if (!CheckTarget(f["target"].value, *t, "personal.target")) {
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    if (f.count("mode")) {
+      if (auto m = ReadMode(f["mode"], "personal.mode")) p.mode = *m; else ok = false;
+    }
+    if (f.count("room")) {
+      if (auto r = Str(f["room"], "personal.room")) {
+        p.room = *r;
+        std::string sample = ReplaceUsername(*r, "user");
+        if (r->find(kUsernameVar) == std::string::npos) {
+          Error(f["room"].value, "personal.room must contain {username}: two users' rooms must never coincide");
+          ok = false;
+        } else if (HasBrace(sample) || !IsSafePathSegment(sample)) {
+          Error(f["room"].value, "personal.room '" + *r + "' must be one safe name (no '/', '.', '..')");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    personal_target_node_ = f.count("target") ? f["target"].value : section.key;
+    personal_room_node_ = f.count("room") ? f["room"].value : section.key;
+    if (ok) policy_->personal = p;
+  }
+
+  bool CheckTarget(const YAML::Node& node, const std::string& t, const std::string& what) {
+    if (HasBrace(t) || !IsSafeRelativePath(t)) {
+      Error(node, what + " '" + t + "' must be a relative path of safe segments (no leading '/', '.', '..')");
+      return false;
+    }
+    std::string first = t.substr(0, t.find('/'));
+    if (first == ".obsidian" || first == ".vaultd") {
+      Error(node, what + " '" + t + "' is reserved for vaultd's own files at the vault root");
+      return false;
+    }
+    return true;
+  }
+
+  std::optional<Rule> RuleEntry(const YAML::Node& node, const std::string& where, bool deny) {
+    Fields f;
+    bool ok = deny ? ReadMap(node, where, {"groups", "compound", "not_before", "not_after"}, &f)
+                   : ReadMap(node, where, {"groups", "compound", "mode", "not_before", "not_after"}, &f);
+    if (!ok) return std::nullopt;
+    Rule r;
+    r.line = LineOf(node);
+    if (!f.count("groups")) {
+      Error(node, where + ": missing required key 'groups' (use [] to match every user)");
+      ok = false;
+    } else {
+      const YAML::Node& g = f["groups"].value;
+      if (!g.IsSequence()) {
+        Error(g.IsNull() ? f["groups"].key : g, where + ".groups must be a list of group names");
+        ok = false;
+      } else {
+        std::set<std::string> seen;
+        for (size_t i = 0; i < g.size(); ++i) {
+          if (!g[i].IsScalar() || g[i].Scalar().empty()) {
+            Error(g[i], where + ".groups[" + std::to_string(i) + "] must be a non-empty group name");
+            ok = false;
+            continue;
+          }
+          const std::string& name = g[i].Scalar();
+          if (name.find(kUsernameVar) != std::string::npos) {
+            Error(g[i], where + ".groups: {username} is allowed only in personal.path and personal.room");
+            ok = false;
+            continue;
+          }
+          if (!seen.insert(name).second) {
+            diags_.push_back({file_, LineOf(g[i]), ColumnOf(g[i]),
+                              where + ".groups: group '" + name + "' listed twice", false});
+            continue;
+          }
+          r.groups.push_back(Intern(name));
+        }
+        r.written = r.groups;
+        std::sort(r.groups.begin(), r.groups.end());
+      }
+    }
+    if (f.count("compound")) {
+      auto c = Str(f["compound"], where + ".compound");
+      if (!c) {
+        ok = false;
+      } else if (*c == "any") {
+        r.compound = Compound::kAny;
+      } else if (*c == "all") {
+        r.compound = Compound::kAll;
+      } else {
+        Error(f["compound"].value, where + ".compound: unknown value '" + *c + "' (expected any or all)");
+        ok = false;
+      }
+    }
+    if (!deny) {
+      if (!f.count("mode")) {
+        Error(node, where + ": missing required key 'mode' (ro or rw)");
+        ok = false;
+      } else if (auto m = ReadMode(f["mode"], where + ".mode")) {
+        r.mode = *m;
+      } else {
+        ok = false;
+      }
+    }
+    if (f.count("not_before")) {
+      r.not_before = Time(f["not_before"], where + ".not_before");
+      if (!r.not_before) ok = false;
+    }
+    if (f.count("not_after")) {
+      r.not_after = Time(f["not_after"], where + ".not_after");
+      if (!r.not_after) ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return r;
+  }
+
+  void FolderEntry(const YAML::Node& node, size_t index) {
+    std::string where = "folders[" + std::to_string(index) + "]";
+    Fields f;
+    if (!ReadMap(node, where, {"name", "path", "target", "room", "access", "deny", "inherit"}, &f)) return;
+    Folder folder;
+    folder.line = LineOf(node);
+    bool ok = true;
+    auto required = [&](const char* key) -> std::optional<std::string> {
+      if (!f.count(key)) {
+        Error(node, where + ": missing required key '" + key + "'");
+        return std::nullopt;
+      }
+      auto s = Str(f[key], where + "." + key);
+      if (s && !NoUsername(f[key], *s, where + "." + key)) return std::nullopt;
+      return s;
+    };
+    auto name = required("name");
+    if (name) {
+      where += " '" + *name + "'";
+      if (HasBrace(*name) || !IsSafePathSegment(*name)) {
+        Error(f["name"].value, where + ": name must be one safe path segment (no '/', '.', '..')");
+        ok = false;
+      } else {
+        folder.name = *name;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto path = required("path")) {
+      if (HasBrace(*path) || !IsSafeAbsolutePath(*path)) {
+        Error(f["path"].value, where + ".path '" + *path +
+                                   "' must be an absolute host path without '.', '..' or empty segments");
+        ok = false;
+      } else {
+        folder.path = *path;
+        if (folder.path.size() > 1 && folder.path.back() == '/') folder.path.pop_back();
+      }
+    } else {
+      ok = false;
+    }
+    YAML::Node target_node = f.count("name") ? f["name"].value : node;
+    if (f.count("target")) {
+      target_node = f["target"].value;
+      auto t = Str(f["target"], where + ".target");
+      if (t && NoUsername(f["target"], *t, where + ".target") &&
+          CheckTarget(f["target"].value, *t, where + ".target")) {
+        folder.target = *t;
+      } else {
+        ok = false;
+      }
+    } else {
+      folder.target = folder.name;
+    }
+    YAML::Node room_node = f.count("name") ? f["name"].value : node;
+    if (f.count("room")) {
+      room_node = f["room"].value;
+      auto r = Str(f["room"], where + ".room");
+      if (r && NoUsername(f["room"], *r, where + ".room")) {
+        if (HasBrace(*r) || !IsSafePathSegment(*r)) {
+          Error(f["room"].value, where + ".room '" + *r + "' must be one safe name (no '/', '.', '..')");
+          ok = false;
+        } else {
+          folder.room = *r;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      folder.room = folder.name;
+    }
+    auto rules = [&](const char* key, bool deny, std::vector<Rule>* out) {
+      if (!f.count(key)) return;
+      const YAML::Node& list = f[key].value;
+      if (list.IsNull()) return;
+      if (!list.IsSequence()) {
+        Error(list, where + "." + key + " must be a list of rules");
+        ok = false;
+        return;
+      }
+      for (size_t i = 0; i < list.size(); ++i) {
+        auto r = RuleEntry(list[i], where + "." + key + "[" + std::to_string(i) + "]", deny);
+        if (r) out->push_back(std::move(*r)); else ok = false;
+      }
+    };
+    rules("access", false, &folder.access);
+    rules("deny", true, &folder.deny);
+    if (f.count("inherit")) {
+      const YAML::Node& list = f["inherit"].value;
+      if (!list.IsNull() && !list.IsSequence()) {
+        Error(list, where + ".inherit must be a list of folder names");
+        ok = false;
+      } else if (list.IsSequence()) {
+        for (size_t i = 0; i < list.size(); ++i) {
+          if (!list[i].IsScalar()) {
+            Error(list[i], where + ".inherit[" + std::to_string(i) + "] must be a folder name");
+            ok = false;
+            continue;
+          }
+          folder.inherit_names.push_back(list[i].Scalar());
+          inherit_nodes_.push_back({policy_->folders.size(), list[i]});
+        }
+      }
+    }
+    for (const Rule& r : folder.access) folder.windowed |= r.Windowed();
+    for (const Rule& r : folder.deny) folder.windowed |= r.Windowed();
+    // Keep the folder even when broken so later cross-checks still line up indexes;
+    // any error makes the whole load fail anyway.
+    if (!ok) folder.name.clear();
+    name_nodes_.push_back(f.count("name") ? f["name"].value : node);
+    target_nodes_.push_back(target_node);
+    room_nodes_.push_back(room_node);
+    policy_->folders.push_back(std::move(folder));
+  }
+
+  // Cross-folder checks, inherit resolution and the evaluation indexes.
+  void Link() {
+    Policy& p = *policy_;
+    std::unordered_map<std::string, size_t> by_name, by_target, by_room;
+    auto dup = [&](std::unordered_map<std::string, size_t>& seen, const std::string& key, size_t i,
+                   const std::vector<YAML::Node>& nodes, const char* what) {
+      auto [it, inserted] = seen.try_emplace(key, i);
+      if (!inserted) {
+        Error(nodes[i], std::string("duplicate ") + what + " '" + key + "' (also folder '" +
+                            p.folders[it->second].name + "' at line " +
+                            std::to_string(p.folders[it->second].line) + ")");
+      }
+    };
+    for (size_t i = 0; i < p.folders.size(); ++i) {
+      const Folder& fo = p.folders[i];
+      dup(by_name, fo.name, i, name_nodes_, "folder name");
+      dup(by_target, fo.target, i, target_nodes_, "target");
+      dup(by_room, fo.room, i, room_nodes_, "room");
+      if (p.personal) {
+        if (fo.name == "personal") {
+          Error(name_nodes_[i], "folder name 'personal' is reserved for the personal folder");
+        }
+        if (fo.target == p.personal->target) {
+          Error(target_nodes_[i], "duplicate target '" + fo.target + "' (also personal.target)");
+        }
+        // Rooms of the form <prefix><anything><suffix> belong to the personal template.
+        const std::string& tmpl = p.personal->room;
+        size_t at = tmpl.find(kUsernameVar);
+        std::string prefix = tmpl.substr(0, at), suffix = tmpl.substr(at + kUsernameVar.size());
+        if (fo.room.size() > prefix.size() + suffix.size() && fo.room.rfind(prefix, 0) == 0 &&
+            fo.room.compare(fo.room.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          Error(room_nodes_[i], "room '" + fo.room + "' can coincide with personal.room '" + tmpl +
+                                    "' of user '" +
+                                    fo.room.substr(prefix.size(), fo.room.size() - prefix.size() - suffix.size()) +
+                                    "'");
+        }
+      }
+    }
+    // Nested targets: a target that is a parent directory of another would hide it.
+    std::unordered_map<std::string, int> targets;  // target -> folder index, -1 = personal
+    for (size_t i = 0; i < p.folders.size(); ++i) targets.emplace(p.folders[i].target, static_cast<int>(i));
+    if (p.personal) targets.emplace(p.personal->target, -1);
+    auto nested = [&](const std::string& t, const YAML::Node& node) {
+      for (size_t slash = t.find('/'); slash != std::string::npos; slash = t.find('/', slash + 1)) {
+        auto it = targets.find(t.substr(0, slash));
+        if (it != targets.end()) {
+          std::string owner = it->second < 0 ? "personal.target" : "folder '" + p.folders[it->second].name + "'";
+          Error(node, "target '" + t + "' is nested inside target '" + it->first + "' of " + owner +
+                          "; mounts must not overlap");
+        }
+      }
+    };
+    for (size_t i = 0; i < p.folders.size(); ++i) nested(p.folders[i].target, target_nodes_[i]);
+    if (p.personal) nested(p.personal->target, personal_target_node_);
+
+    // Inherit: resolve names, then order sources before dependents (Kahn); leftovers are cycles.
+    for (const auto& [fi, node] : inherit_nodes_) {
+      Folder& fo = p.folders[fi];
+      const std::string& src = node.Scalar();
+      auto it = by_name.find(src);
+      if (it == by_name.end()) {
+        Error(node, "folder '" + fo.name + "' inherits from unknown folder '" + src + "'");
+        continue;
+      }
+      uint32_t si = static_cast<uint32_t>(it->second);
+      if (std::find(fo.inherit.begin(), fo.inherit.end(), si) != fo.inherit.end()) {
+        diags_.push_back({file_, LineOf(node), ColumnOf(node),
+                          "folder '" + fo.name + "' inherits from '" + src + "' twice", false});
+        continue;
+      }
+      fo.inherit.push_back(si);
+      p.folders[si].dependents.push_back(static_cast<uint32_t>(fi));
+    }
+    if (HasErrors()) return;
+    size_t n = p.folders.size();
+    std::vector<uint32_t> pending(n);
+    std::vector<uint32_t> ready;
+    for (size_t i = 0; i < n; ++i) {
+      pending[i] = static_cast<uint32_t>(p.folders[i].inherit.size());
+      if (pending[i] == 0) ready.push_back(static_cast<uint32_t>(i));
+    }
+    while (!ready.empty()) {
+      uint32_t f = ready.back();
+      ready.pop_back();
+      p.folders[f].topo_rank = static_cast<uint32_t>(p.topo_order.size());
+      p.topo_order.push_back(f);
+      for (uint32_t d : p.folders[f].dependents) {
+        if (--pending[d] == 0) ready.push_back(d);
+      }
+    }
+    if (p.topo_order.size() != n) ReportCycles(pending);
+    if (HasErrors()) return;
+
+    p.folders_by_group.assign(p.group_names.size(), {});
+    for (uint32_t f : p.topo_order) {
+      for (const Rule& r : p.folders[f].access) {
+        if (r.groups.empty()) {
+          if (p.folders_for_everyone.empty() || p.folders_for_everyone.back() != f) {
+            p.folders_for_everyone.push_back(f);
+          }
+        }
+        for (uint32_t g : r.groups) {
+          auto& list = p.folders_by_group[g];
+          if (list.empty() || list.back() != f) list.push_back(f);
+        }
+      }
+    }
+  }
+
+  void ReportCycles(const std::vector<uint32_t>& pending) {
+    Policy& p = *policy_;
+    std::vector<uint8_t> reported(p.folders.size(), 0);
+    for (size_t start = 0; start < p.folders.size(); ++start) {
+      if (pending[start] == 0 || reported[start]) continue;
+      // Walk unresolved sources until a folder repeats: that loop is a cycle.
+      std::vector<uint32_t> path;
+      std::unordered_map<uint32_t, size_t> pos;
+      uint32_t cur = static_cast<uint32_t>(start);
+      bool hit_reported = false;
+      while (!pos.count(cur)) {
+        if (reported[cur]) {
+          hit_reported = true;
+          break;
+        }
+        pos[cur] = path.size();
+        path.push_back(cur);
+        uint32_t next = cur;
+        for (uint32_t s : p.folders[cur].inherit) {
+          if (pending[s] != 0) {
+            next = s;
+            break;
+          }
+        }
+        cur = next;
+      }
+      for (uint32_t f : path) reported[f] = 1;
+      if (hit_reported) continue;
+      std::string chain;
+      for (size_t i = pos[cur]; i < path.size(); ++i) chain += "'" + p.folders[path[i]].name + "' -> ";
+      chain += "'" + p.folders[cur].name + "'";
+      const Folder& first = p.folders[cur];
+      int line = first.line;
+      for (const auto& [fi, node] : inherit_nodes_) {
+        if (fi == cur) { line = LineOf(node); break; }
+      }
+      ErrorAt(line, 0, "inherit cycle: " + chain + " (each folder inherits from the next)");
+    }
+  }
+
+  std::string file_;
+  LoadOptions options_;
+  std::vector<Diagnostic> diags_;
+  Policy* policy_ = nullptr;
+  std::vector<YAML::Node> name_nodes_, target_nodes_, room_nodes_;
+  std::vector<std::pair<size_t, YAML::Node>> inherit_nodes_;
+  YAML::Node personal_target_node_, personal_room_node_;
+};
+
+}  // namespace
+
+LoadResult LoadPolicyString(std::string_view yaml, std::string_view filename, const LoadOptions& options) {
+  return Loader(std::string(filename), options).Run(yaml);
+}
+
+LoadResult LoadPolicyFile(const std::string& path, const LoadOptions& options) {
+  Result<std::string> text = ReadFile(path, kMaxPolicyBytes);
+  if (!text.ok()) {
+    LoadResult r;
+    r.diagnostics.push_back({path, 0, 0, text.status().message(), true});
+    return r;
+  }
+  return LoadPolicyString(*text, path, options);
+}
+
+std::string SubstituteUsername(std::string_view tmpl, std::string_view user) {
+  return ReplaceUsername(tmpl, user);
+}
+
+}  // namespace vaultd::orchestrator

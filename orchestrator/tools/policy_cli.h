@@ -1,0 +1,29 @@
+// Shared plumbing of the policy subcommands (eval, check, test, docker-run-config, kasm-plan).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vaultd/common/cli.h"
+#include "vaultd/orchestrator/policy.h"
+
+namespace vaultd::orchestrator {
+
+// Parses `args`; on a bad command line prints "vault-orchestrator CMD: ..." and returns nullopt.
+std::optional<cli::Args> ParseCommandLine(const char* command, const std::vector<std::string>& args,
+                                          const std::vector<std::string>& value_flags,
+                                          const std::vector<std::string>& bool_flags);
+
+// Loads --policy, printing every diagnostic ("file:line: error: ...") to stderr.
+// Null when the flag is missing or the policy has errors.
+std::shared_ptr<const Policy> LoadPolicyForCommand(const char* command, const cli::Args& args);
+
+// --user, --groups (comma-separated, repeatable) and --at (default: now) into a request.
+// Prints the problem and returns nullopt on bad input.
+std::optional<EvalRequest> RequestFromArgs(const char* command, const cli::Args& args, bool user_required = true);
+
+void PrintUsageError(const char* command, const std::string& message);
+
+}  // namespace vaultd::orchestrator
