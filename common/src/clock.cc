@@ -101,6 +101,8 @@ Result<WallTime> ParseRfc3339(std::string_view s) {
   if (M < 1 || M > 12 || D < 1 || D > DaysInMonth(Y, M) || h > 23 || m > 59 || sec > 60) {
     return bad("field out of range");
   }
+  // WallTime counts int64 nanoseconds: outside these years the conversion overflows.
+  if (Y < 1678 || Y > 2261) return bad("year outside the supported range 1678..2261");
   if (sec == 60) sec = 59;  // leap second: clamp, as most systems do
   size_t pos = 19;
   int64_t nanos = 0;

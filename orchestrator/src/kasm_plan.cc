@@ -20,6 +20,12 @@ nlohmann::json VolumeMapping(const std::string& container_path, const std::strin
           {"required", true}, {"skip_check", mode == "ro"}};
 }
 
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& s : parts) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
 std::string Bind(const std::string& target) { return std::string(kVaultRoot) + "/" + target; }
 
 }  // namespace
@@ -115,8 +121,8 @@ nlohmann::json KasmPlanJson(const Policy& p) {
     const Folder& f = p.folders[fi];
     conflicts.push_back(
         {{"folder", f.name},
-         {"reason", "mapped rw for [" + [&] { std::string s; for (auto& g : modes.at("rw")) s += (s.empty() ? "" : ", ") + g; return s; }() +
-                        "] and ro for [" + [&] { std::string s; for (auto& g : modes.at("ro")) s += (s.empty() ? "" : ", ") + g; return s; }() +
+         {"reason", "mapped rw for [" + Join(modes.at("rw")) +
+                        "] and ro for [" + Join(modes.at("ro")) +
                         "]: a user in both gets two mappings of " + f.path + " to " + Bind(f.target) +
                         "; Kasm does not document which wins, so these groups must not overlap"}});
   }

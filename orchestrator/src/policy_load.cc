@@ -390,6 +390,11 @@ class Loader {
 
   void FolderEntry(const YAML::Node& node, size_t index) {
     std::string where = "folders[" + std::to_string(index) + "]";
+    // Name the folder in every message, including unknown keys that come before 'name'.
+    if (node.IsMap()) {
+      const YAML::Node name_node = node["name"];
+      if (name_node.IsDefined() && name_node.IsScalar()) where += " '" + name_node.Scalar() + "'";
+    }
     Fields f;
     if (!ReadMap(node, where, {"name", "path", "target", "room", "access", "deny", "inherit"}, &f)) return;
     Folder folder;
@@ -406,7 +411,6 @@ class Loader {
     };
     auto name = required("name");
     if (name) {
-      where += " '" + *name + "'";
       if (HasBrace(*name) || !IsSafePathSegment(*name)) {
         Error(f["name"].value, where + ": name must be one safe path segment (no '/', '.', '..')");
         ok = false;

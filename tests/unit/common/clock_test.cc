@@ -37,7 +37,8 @@ TEST(ClockTest, Rfc3339OffsetsAndFractions) {
 TEST(ClockTest, Rfc3339RejectsBadInput) {
   for (const char* bad : {"", "2026-01-01", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
                           "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00Zjunk",
-                          "2026-01-01T00:00:00+5", "yesterday"}) {
+                          "2026-01-01T00:00:00+5", "yesterday", "7332-01-01T00:00:00Z",
+                          "0001-01-01T00:00:00Z"}) {
     auto r = ParseRfc3339(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -1,0 +1,380 @@
+// Evaluation semantics: the seed scenarios, time windows and expiry, inherit, deny, explain.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "policy_test_util.h"
+
+namespace vaultd::orchestrator {
+namespace {
+
+using testing::FindMount;
+using testing::Modes;
+using testing::MustLoad;
+using testing::T;
+using ModeMap = std::map<std::string, std::string>;
+
+std::shared_ptr<const Policy> Example() {
+  LoadOptions o;
+  o.now = T(testing::kNow);
+  LoadResult r = LoadPolicyFile(VAULTD_SOURCE_DIR "/orchestrator/examples/vault-permissions.yaml", o);
+  EXPECT_TRUE(r.ok()) << testing::Diagnostics(r);
+  return r.policy;
+}
+
+// --- the seed's scenarios, on the example policy --------------------------------------
+
+TEST(SeedScenarios, DealRoomNeedsLegalAndExecutive) {
+  auto p = Example();
+  EXPECT_EQ(Modes(*p, "a", {"legal", "executive"}).count("deal-room-acme"), 1u);
+  EXPECT_EQ(Modes(*p, "a", {"legal", "executive"})["deal-room-acme"], "rw");
+  EXPECT_EQ(Modes(*p, "a", {"legal"}).count("deal-room-acme"), 0u);
+  EXPECT_EQ(Modes(*p, "a", {"executive"}).count("deal-room-acme"), 0u);
+}
+
+TEST(SeedScenarios, HrEditsOwnDepartmentReadsOthers) {
+  auto p = Example();
+  ModeMap m = Modes(*p, "h", {"hr", "engineering"});
+  EXPECT_EQ(m["hr-engineering"], "rw");
+  EXPECT_EQ(m["hr-marketing"], "ro");
+  m = Modes(*p, "h", {"hr"});
+  EXPECT_EQ(m["hr-engineering"], "ro");
+  EXPECT_EQ(m["hr-marketing"], "ro");
+  EXPECT_EQ(Modes(*p, "e", {"engineering"}).count("hr-engineering"), 0u);
+}
+
+TEST(SeedScenarios, AuditorsAndRegion) {
+  auto p = Example();
+  ModeMap m = Modes(*p, "a", {"auditors", "region-emea"});
+  EXPECT_EQ(m["audit-emea"], "ro");
+  EXPECT_EQ(m.count("audit-apac"), 0u);
+  EXPECT_EQ(Modes(*p, "a", {"auditors"}).count("audit-emea"), 0u);
+  EXPECT_EQ(Modes(*p, "a", {"region-emea"}).count("audit-emea"), 0u);
+}
+
+TEST(SeedScenarios, ProjectTeamAndFinance) {
+  auto p = Example();
+  EXPECT_EQ(Modes(*p, "f", {"project-alpha", "finance"})["project-alpha-budget"], "rw");
+  EXPECT_EQ(Modes(*p, "f", {"finance"}).count("project-alpha-budget"), 0u);
+  EXPECT_EQ(Modes(*p, "f", {"project-alpha"}).count("project-alpha-budget"), 0u);
+}
+
+TEST(SeedScenarios, CrossFunctionalProjectAndDepartment) {
+  auto p = Example();
+  EXPECT_EQ(Modes(*p, "e", {"project-alpha", "engineering"})["project-alpha"], "rw");
+  EXPECT_EQ(Modes(*p, "m", {"project-alpha", "marketing"})["project-alpha"], "ro");
+  EXPECT_EQ(Modes(*p, "e", {"engineering"}).count("project-alpha"), 0u);
+}
+
+TEST(SeedScenarios, ExternalConsultantAndEngagement) {
+  auto p = Example();
+  EXPECT_EQ(Modes(*p, "x", {"external-consultant", "engagement-globex"})["client-globex"], "rw");
+  EXPECT_EQ(Modes(*p, "x", {"external-consultant"}).count("client-globex"), 0u);
+  EXPECT_EQ(Modes(*p, "x", {"external-consultant", "engagement-initech"}).count("client-globex"), 0u);
+}
+
+TEST(SeedScenarios, WikiEditorsRwReadersRo) {
+  auto p = Example();
+  EXPECT_EQ(Modes(*p, "w", {"wiki-editors", "all-employees"})["wiki"], "rw");
+  EXPECT_EQ(Modes(*p, "r", {"all-employees"})["wiki"], "ro");
+  EXPECT_EQ(Modes(*p, "n", {"visitors"}).count("wiki"), 0u);
+}
+
+TEST(SeedScenarios, PersonalFolderPerUser) {
+  auto p = Example();
+  MountSet a = Evaluate(*p, {"alice", {}, T(testing::kNow), false});
+  MountSet b = Evaluate(*p, {"bob", {}, T(testing::kNow), false});
+  const Mount* pa = FindMount(a, "personal");
+  const Mount* pb = FindMount(b, "personal");
+  ASSERT_TRUE(pa && pb);
+  EXPECT_EQ(pa->source, "/users/alice/personal");
+  EXPECT_EQ(pa->target, "personal");
+  EXPECT_EQ(pa->mode, "rw");
+  EXPECT_EQ(pa->room, "personal-alice");
+  EXPECT_EQ(pb->room, "personal-bob");
+  EXPECT_NE(pa->room, pb->room);
+  EXPECT_EQ(a.sync_url.value_or(""), "ws://relay.internal:1234");
+}
+
+TEST(SeedScenarios, DefaultDenyAndUnknownGroupsIgnored) {
+  auto p = Example();
+  EXPECT_EQ(Modes(*p, "z", {"nobody-knows-this-group"}), (ModeMap{{"personal", "rw"}}));
+}
+
+// --- unsafe user names ------------------------------------------------------------------
+
+TEST(Personal, UnsafeUserNamesGetNoPersonalFolder) {
+  auto p = Example();
+  for (const char* user : {"../x", "a/b", "..", "", ".", "{username}", "a\nb"}) {
+    SCOPED_TRACE(user);
+    MountSet m = Evaluate(*p, {user, {"all-employees"}, T(testing::kNow), false});
+    EXPECT_EQ(FindMount(m, "personal"), nullptr);
+    ASSERT_EQ(m.warnings.size(), 1u);
+    EXPECT_NE(m.warnings[0].find("not a safe path segment"), std::string::npos);
+    EXPECT_NE(FindMount(m, "wiki"), nullptr);  // the rest of the mount set is unaffected
+  }
+}
+
+// --- time windows -------------------------------------------------------------------------
+
+const char* kWindowed = R"(version: 1
+folders:
+  - name: c
+    path: /c
+    access:
+      - groups: [contractors]
+        mode: rw
+        not_before: "2026-01-01T00:00:00Z"
+        not_after: "2026-07-01T00:00:00Z"
+)";
+
+TEST(TimeWindows, BeforeInsideAtNotAfterAndAfter) {
+  auto p = MustLoad(kWindowed);
+  ASSERT_TRUE(p);
+  auto eval = [&](const char* at) { return Evaluate(*p, {"u", {"contractors"}, T(at), false}); };
+
+  MountSet before = eval("2025-12-31T23:59:59Z");
+  EXPECT_TRUE(before.mounts.empty());
+  EXPECT_EQ(before.valid_until, T("2026-01-01T00:00:00Z"));  // the folder appears then
+
+  MountSet start = eval("2026-01-01T00:00:00Z");  // not_before is inclusive
+  ASSERT_EQ(start.mounts.size(), 1u);
+  EXPECT_EQ(start.mounts[0].mode, "rw");
+  EXPECT_EQ(start.mounts[0].expires_at, T("2026-07-01T00:00:00Z"));
+  EXPECT_EQ(start.valid_until, T("2026-07-01T00:00:00Z"));
+
+  MountSet inside = eval("2026-03-01T00:00:00Z");
+  ASSERT_EQ(inside.mounts.size(), 1u);
+  EXPECT_EQ(inside.mounts[0].expires_at, T("2026-07-01T00:00:00Z"));
+
+  MountSet at_end = eval("2026-07-01T00:00:00Z");  // not_after is exclusive
+  EXPECT_TRUE(at_end.mounts.empty());
+  EXPECT_FALSE(at_end.valid_until.has_value());
+
+  MountSet after = eval("2027-01-01T00:00:00Z");
+  EXPECT_TRUE(after.mounts.empty());
+  EXPECT_FALSE(after.valid_until.has_value());
+}
+
+TEST(TimeWindows, ExpiresAtIsWhenTheModeReallyChanges) {
+  auto p = MustLoad(R"(version: 1
+folders:
+  - name: overlap
+    path: /o
+    access:
+      - {groups: [g], mode: rw, not_before: "2026-01-01T00:00:00Z", not_after: "2026-07-01T00:00:00Z"}
+      - {groups: [g], mode: rw, not_before: "2026-06-01T00:00:00Z", not_after: "2026-12-01T00:00:00Z"}
+  - name: downgrade
+    path: /d
+    access:
+      - {groups: [g], mode: ro}
+      - {groups: [g], mode: rw, not_after: "2026-05-01T00:00:00Z"}
+  - name: other-user
+    path: /x
+    access:
+      - {groups: [h], mode: rw, not_after: "2026-02-01T00:00:00Z"}
+  - name: suspended
+    path: /s
+    access:
+      - {groups: [g], mode: rw}
+    deny:
+      - {groups: [g], not_before: "2026-04-01T00:00:00Z", not_after: "2026-04-02T00:00:00Z"}
+)");
+  ASSERT_TRUE(p);
+  MountSet m = Evaluate(*p, {"u", {"g"}, T("2026-03-01T00:00:00Z"), false});
+  // The boundary at 2026-06-01 and 2026-07-01 change nothing: rw continues until 2026-12-01.
+  ASSERT_TRUE(FindMount(m, "overlap"));
+  EXPECT_EQ(FindMount(m, "overlap")->expires_at, T("2026-12-01T00:00:00Z"));
+  // rw until 2026-05-01, then ro forever: the mode changes at 2026-05-01.
+  ASSERT_TRUE(FindMount(m, "downgrade"));
+  EXPECT_EQ(FindMount(m, "downgrade")->mode, "rw");
+  EXPECT_EQ(FindMount(m, "downgrade")->expires_at, T("2026-05-01T00:00:00Z"));
+  // A windowed deny removes the folder at its start.
+  ASSERT_TRUE(FindMount(m, "suspended"));
+  EXPECT_EQ(FindMount(m, "suspended")->expires_at, T("2026-04-01T00:00:00Z"));
+  // Rules of groups the user is not in never shorten validity.
+  EXPECT_EQ(m.valid_until, T("2026-04-01T00:00:00Z"));
+
+  MountSet later = Evaluate(*p, {"u", {"g"}, T("2026-06-15T00:00:00Z"), false});
+  EXPECT_EQ(FindMount(later, "downgrade")->mode, "ro");
+  EXPECT_FALSE(FindMount(later, "downgrade")->expires_at.has_value());
+  EXPECT_FALSE(FindMount(later, "suspended")->expires_at.has_value());
+}
+
+// --- inherit ------------------------------------------------------------------------------
+
+const char* kInherit = R"(version: 1
+folders:
+  - name: alpha
+    path: /alpha
+    access:
+      - {groups: [alpha-rw], mode: rw}
+      - {groups: [alpha-ro], mode: ro}
+      - {groups: [alpha-temp], mode: rw, not_after: "2026-09-01T00:00:00Z"}
+  - name: resources
+    path: /resources
+    inherit: [alpha]
+    access:
+      - {groups: [res-rw], mode: rw}
+    deny:
+      - {groups: [blocked]}
+  - name: archive
+    path: /archive
+    inherit: [resources]
+)";
+
+TEST(Inherit, GrantedWithTheSourceAtMostItsMode) {
+  auto p = MustLoad(kInherit);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(Modes(*p, "u", {"alpha-rw"}), (ModeMap{{"alpha", "rw"}, {"resources", "rw"}, {"archive", "rw"}}));
+  // Capped: the source is only ro, so the dependents are ro.
+  EXPECT_EQ(Modes(*p, "u", {"alpha-ro"}), (ModeMap{{"alpha", "ro"}, {"resources", "ro"}, {"archive", "ro"}}));
+  // The dependent's own rule can give more than the source.
+  EXPECT_EQ(Modes(*p, "u", {"alpha-ro", "res-rw"}),
+            (ModeMap{{"alpha", "ro"}, {"resources", "rw"}, {"archive", "rw"}}));
+  // Nothing without the source.
+  EXPECT_EQ(Modes(*p, "u", {"other"}), ModeMap{});
+}
+
+TEST(Inherit, BecauseNamesTheSource) {
+  auto p = MustLoad(kInherit);
+  MountSet m = Evaluate(*p, {"u", {"alpha-ro"}, T(testing::kNow), false});
+  const Mount* archive = FindMount(m, "archive");
+  ASSERT_TRUE(archive);
+  ASSERT_EQ(archive->because.size(), 1u);
+  EXPECT_NE(archive->because[0].find("inherit 'resources'"), std::string::npos) << archive->because[0];
+}
+
+TEST(Inherit, ExpiryFollowsTheSourceTransitively) {
+  auto p = MustLoad(kInherit);
+  MountSet m = Evaluate(*p, {"u", {"alpha-temp"}, T(testing::kNow), false});
+  ASSERT_EQ(m.mounts.size(), 3u);
+  for (const Mount& mount : m.mounts) {
+    EXPECT_EQ(mount.mode, "rw") << mount.name;
+    EXPECT_EQ(mount.expires_at, T("2026-09-01T00:00:00Z")) << mount.name;
+  }
+  MountSet both = Evaluate(*p, {"u", {"alpha-temp", "alpha-ro"}, T(testing::kNow), false});
+  EXPECT_EQ(FindMount(both, "archive")->expires_at, T("2026-09-01T00:00:00Z"));  // rw -> ro
+  MountSet after = Evaluate(*p, {"u", {"alpha-temp", "alpha-ro"}, T("2026-10-01T00:00:00Z"), false});
+  EXPECT_EQ(FindMount(after, "archive")->mode, "ro");
+}
+
+TEST(Inherit, DenyBeatsInherit) {
+  auto p = MustLoad(kInherit);
+  // 'blocked' removes resources, and archive inherits only from resources.
+  EXPECT_EQ(Modes(*p, "u", {"alpha-rw", "blocked"}), (ModeMap{{"alpha", "rw"}}));
+}
+
+TEST(Inherit, CycleIsRejectedWithTheLine) {
+  LoadResult r = testing::LoadYaml(R"(version: 1
+folders:
+  - name: a
+    path: /a
+    inherit: [c]
+  - name: b
+    path: /b
+    inherit: [a]
+  - name: c
+    path: /c
+    inherit:
+      - b
+  - name: d
+    path: /d
+    inherit: [c]
+)");
+  ASSERT_FALSE(r.ok());
+  int cycles = 0;
+  for (const Diagnostic& d : r.diagnostics) {
+    if (d.message.find("inherit cycle") == std::string::npos) continue;
+    ++cycles;
+    EXPECT_TRUE(d.line == 5 || d.line == 8 || d.line == 12) << d.ToString();
+    EXPECT_NE(d.message.find("'a'"), std::string::npos) << d.ToString();
+  }
+  EXPECT_EQ(cycles, 1) << testing::Diagnostics(r);  // d only hangs off the cycle
+}
+
+// --- deny ---------------------------------------------------------------------------------
+
+TEST(Deny, BeatsRw) {
+  auto p = MustLoad(R"(version: 1
+folders:
+  - name: a
+    path: /a
+    access:
+      - {groups: [eng, all], mode: rw}
+    deny:
+      - {groups: [contractor, intern], compound: all}
+)");
+  EXPECT_EQ(Modes(*p, "u", {"eng"}), (ModeMap{{"a", "rw"}}));
+  EXPECT_EQ(Modes(*p, "u", {"eng", "contractor"}), (ModeMap{{"a", "rw"}}));  // deny needs both
+  EXPECT_EQ(Modes(*p, "u", {"eng", "contractor", "intern"}), ModeMap{});
+}
+
+TEST(Deny, EmptyGroupsWindowIsABlackout) {
+  auto p = MustLoad(R"(version: 1
+folders:
+  - name: a
+    path: /a
+    access:
+      - {groups: [eng], mode: rw}
+    deny:
+      - {groups: [], not_before: "2026-12-24T00:00:00Z", not_after: "2026-12-27T00:00:00Z"}
+)");
+  EXPECT_EQ(Modes(*p, "u", {"eng"}, "2026-12-25T00:00:00Z"), ModeMap{});
+  MountSet m = Evaluate(*p, {"u", {"eng"}, T("2026-12-01T00:00:00Z"), false});
+  ASSERT_EQ(m.mounts.size(), 1u);
+  EXPECT_EQ(m.mounts[0].expires_at, T("2026-12-24T00:00:00Z"));
+  MountSet during = Evaluate(*p, {"u", {"eng"}, T("2026-12-25T00:00:00Z"), false});
+  EXPECT_EQ(during.valid_until, T("2026-12-27T00:00:00Z"));  // granted again after the blackout
+}
+
+// --- explain --------------------------------------------------------------------------------
+
+TEST(Explain, SaysWhyEachFolderIsNotGranted) {
+  auto p = MustLoad(R"(version: 1
+folders:
+  - name: deal
+    path: /deal
+    access:
+      - {groups: [legal, executive], compound: all, mode: rw}
+  - name: either
+    path: /either
+    access:
+      - {groups: [x, y], mode: ro}
+  - name: later
+    path: /later
+    access:
+      - {groups: [legal], mode: ro, not_before: "2027-01-01T00:00:00Z"}
+  - name: ended
+    path: /ended
+    access:
+      - {groups: [legal], mode: ro, not_after: "2026-01-01T00:00:00Z"}
+  - name: walled
+    path: /walled
+    access:
+      - {groups: [legal], mode: rw}
+    deny:
+      - {groups: [conflicted]}
+  - name: derived
+    path: /derived
+    inherit: [either]
+)");
+  MountSet m = Evaluate(*p, {"u", {"legal", "conflicted"}, T(testing::kNow), true});
+  EXPECT_TRUE(m.mounts.empty());
+  std::map<std::string, std::vector<std::string>> why;
+  for (const NotGranted& n : m.not_granted) why[n.name] = n.reasons;
+  ASSERT_EQ(why.size(), 6u);
+  EXPECT_EQ(why["deal"], std::vector<std::string>{"access[0]: missing group executive"});
+  EXPECT_EQ(why["either"], std::vector<std::string>{"access[0]: missing all of [x, y] (needs any one)"});
+  EXPECT_EQ(why["later"], std::vector<std::string>{"access[0]: outside window (starts at 2027-01-01T00:00:00Z)"});
+  EXPECT_EQ(why["ended"], std::vector<std::string>{"access[0]: outside window (ended at 2026-01-01T00:00:00Z)"});
+  ASSERT_FALSE(why["walled"].empty());
+  EXPECT_EQ(why["walled"][0], "denied by deny[0] (member of any of [conflicted])");
+  EXPECT_EQ(why["derived"], std::vector<std::string>{"inherit 'either': source not granted"});
+  // Explain off: no not_granted in the JSON at all.
+  nlohmann::json j = MountSetToJson(Evaluate(*p, {"u", {"legal"}, T(testing::kNow), false}));
+  EXPECT_FALSE(j.contains("not_granted"));
+}
+
+}  // namespace
+}  // namespace vaultd::orchestrator
