@@ -105,7 +105,7 @@ void FuzzJwtOne(const uint8_t* data, size_t size) {
     }
     case 'A': {
       auto cfg = ParseAuthConfig(in, "AUTH.yaml");
-      if (cfg.ok()) Check(!cfg->issuer.empty() && !cfg->algorithms.empty(), "a parsed AUTH.yaml is complete");
+      if (cfg.ok()) Check(!cfg->token.issuer.empty() && !cfg->token.algorithms.empty(), "a parsed AUTH.yaml is complete");
       else Check(cfg.status().message().rfind("AUTH.yaml", 0) == 0, "AUTH.yaml errors name the file");
       break;
     }

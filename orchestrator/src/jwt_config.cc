@@ -92,9 +92,9 @@ class ConfigParser {
         const std::string k = key.Scalar();
         if (!seen.insert(k).second) return Error(key, "duplicate key '" + k + "'");
         if (k == "issuer") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.issuer, String(value, k));
+          VAULTD_ASSIGN_OR_RETURN(cfg.token.issuer, String(value, k));
         } else if (k == "audience") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.audience, String(value, k));
+          VAULTD_ASSIGN_OR_RETURN(cfg.token.audience, String(value, k));
         } else if (k == "algorithms") {
           if (!value.IsSequence() || value.size() == 0)
             return Error(value, "'algorithms' must be a non-empty list of RS256, ES256, HS256");
@@ -103,9 +103,9 @@ class ConfigParser {
             if (!alg)
               return Error(a, "unsupported algorithm '" + (a.IsScalar() ? a.Scalar() : std::string("?")) +
                                   "' (allowed: RS256, ES256, HS256)");
-            if (std::find(cfg.algorithms.begin(), cfg.algorithms.end(), *alg) != cfg.algorithms.end())
+            if (std::find(cfg.token.algorithms.begin(), cfg.token.algorithms.end(), *alg) != cfg.token.algorithms.end())
               return Error(a, "algorithm '" + a.Scalar() + "' listed twice");
-            cfg.algorithms.push_back(*alg);
+            cfg.token.algorithms.push_back(*alg);
           }
         } else if (k == "keys") {
           if (value.IsMap()) {
@@ -116,19 +116,19 @@ class ConfigParser {
             return Error(value, "'keys' must be {pem: PATH} / {jwks: PATH} or a list of them");
           }
         } else if (k == "username_claim") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.username_claim, String(value, k));
+          VAULTD_ASSIGN_OR_RETURN(cfg.token.username_claim, String(value, k));
         } else if (k == "groups_claim") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.groups_claim, String(value, k));
+          VAULTD_ASSIGN_OR_RETURN(cfg.token.groups_claim, String(value, k));
         } else if (k == "group_path") {
           VAULTD_ASSIGN_OR_RETURN(std::string gp, String(value, k));
-          if (gp == "last") cfg.group_path = GroupPath::kLast;
-          else if (gp == "full") cfg.group_path = GroupPath::kFull;
+          if (gp == "last") cfg.token.group_path = GroupPath::kLast;
+          else if (gp == "full") cfg.token.group_path = GroupPath::kFull;
           else return Error(value, "'group_path' must be 'last' or 'full', got '" + gp + "'");
         } else if (k == "leeway_seconds") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.leeway_seconds, Integer(value, k, 0, 600));
+          VAULTD_ASSIGN_OR_RETURN(cfg.token.leeway_seconds, Integer(value, k, 0, 600));
         } else if (k == "max_token_bytes") {
           VAULTD_ASSIGN_OR_RETURN(int64_t v, Integer(value, k, 256, 1 << 20));
-          cfg.max_token_bytes = static_cast<size_t>(v);
+          cfg.token.max_token_bytes = static_cast<size_t>(v);
         } else if (k == "token_cache_entries") {
           VAULTD_ASSIGN_OR_RETURN(int64_t v, Integer(value, k, 0, 10'000'000));
           cfg.token_cache_entries = static_cast<size_t>(v);
@@ -152,17 +152,17 @@ class ConfigParser {
       return Status::InvalidArgument(path_ + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
     }
     const YAML::Node top = root;
-    if (cfg.issuer.empty()) return Error(top, "missing 'issuer'");
-    if (cfg.audience.empty()) return Error(top, "missing 'audience'");
-    if (cfg.algorithms.empty()) return Error(top, "missing 'algorithms'");
-    const bool hs = std::find(cfg.algorithms.begin(), cfg.algorithms.end(), JwtAlg::kHS256) != cfg.algorithms.end();
+    if (cfg.token.issuer.empty()) return Error(top, "missing 'issuer'");
+    if (cfg.token.audience.empty()) return Error(top, "missing 'audience'");
+    if (cfg.token.algorithms.empty()) return Error(top, "missing 'algorithms'");
+    const bool hs = std::find(cfg.token.algorithms.begin(), cfg.token.algorithms.end(), JwtAlg::kHS256) != cfg.token.algorithms.end();
     if (hs && cfg.hs256_secret_file.empty())
       return Error(root["algorithms"], "HS256 is allowed but no 'hs256_secret_file' is configured");
     if (!hs && !cfg.hs256_secret_file.empty())
       return Error(root["hs256_secret_file"], "'hs256_secret_file' is set but HS256 is not in 'algorithms'");
     if (!cfg.hs256_kid.empty() && cfg.hs256_secret_file.empty())
       return Error(root["hs256_kid"], "'hs256_kid' needs 'hs256_secret_file'");
-    const bool asym = std::any_of(cfg.algorithms.begin(), cfg.algorithms.end(),
+    const bool asym = std::any_of(cfg.token.algorithms.begin(), cfg.token.algorithms.end(),
                                   [](JwtAlg a) { return a != JwtAlg::kHS256; });
     if (asym && cfg.keys.empty()) return Error(top, "missing 'keys' for RS256/ES256");
     return cfg;
@@ -211,22 +211,13 @@ Result<std::unique_ptr<JwtVerifier>> JwtVerifier::FromConfig(const AuthConfig& c
   for (const auto& k : keys)
     if (!k->kid.empty() && !kids.insert(k->kid).second)
       return Status::InvalidArgument(config.source + ": kid '" + k->kid + "' is used by two keys");
-  for (JwtAlg alg : config.algorithms) {
+  for (JwtAlg alg : config.token.algorithms) {
     bool any = std::any_of(keys.begin(), keys.end(), [&](const JwtKeyPtr& k) { return k->Fits(alg); });
     if (!any)
       return Status::InvalidArgument(config.source + ": 'algorithms' lists " + std::string(JwtAlgName(alg)) +
                                      " but no configured key can verify it");
   }
-  JwtVerifierOptions options;
-  options.issuer = config.issuer;
-  options.audience = config.audience;
-  options.algorithms = config.algorithms;
-  options.username_claim = config.username_claim;
-  options.groups_claim = config.groups_claim;
-  options.group_path = config.group_path;
-  options.leeway_seconds = config.leeway_seconds;
-  options.max_token_bytes = config.max_token_bytes;
-  return std::make_unique<JwtVerifier>(std::move(options), std::move(keys));
+  return std::make_unique<JwtVerifier>(config.token, std::move(keys));
 }
 
 }  // namespace vaultd::orchestrator

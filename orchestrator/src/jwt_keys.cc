@@ -22,30 +22,20 @@ namespace {
 constexpr int kMinRsaBits = 2048;
 constexpr size_t kMinHmacSecretBytes = 32;
 
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
+// unique_ptr deleter calling an OpenSSL free function.
+template <auto Free>
+struct Freer {
+  template <typename T>
+  void operator()(T* p) const { Free(p); }
 };
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct ParamBldDeleter {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamDeleter {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct EcdsaSigDeleter {
-  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
-};
+using BioPtr = std::unique_ptr<BIO, Freer<BIO_free>>;
+using X509Ptr = std::unique_ptr<X509, Freer<X509_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, Freer<BN_free>>;
+using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Freer<OSSL_PARAM_BLD_free>>;
+using ParamPtr = std::unique_ptr<OSSL_PARAM, Freer<OSSL_PARAM_free>>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Freer<EVP_PKEY_CTX_free>>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Freer<EVP_MD_CTX_free>>;
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Freer<ECDSA_SIG_free>>;
 
 std::string OpenSslError() {
   unsigned long e = ERR_get_error();
@@ -99,8 +89,8 @@ Result<std::string> B64Field(const nlohmann::json& jwk, const char* name, const 
 }
 
 Result<EvpPkeyPtr> FromData(const char* type, OSSL_PARAM_BLD* bld, const std::string& what) {
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* raw = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0)
@@ -111,11 +101,11 @@ Result<EvpPkeyPtr> FromData(const char* type, OSSL_PARAM_BLD* bld, const std::st
 Result<EvpPkeyPtr> RsaFromJwk(const nlohmann::json& jwk, const std::string& what) {
   VAULTD_ASSIGN_OR_RETURN(std::string n, B64Field(jwk, "n", what));
   VAULTD_ASSIGN_OR_RETURN(std::string e, B64Field(jwk, "e", what));
-  std::unique_ptr<BIGNUM, BnDeleter> bn_n(
+  BnPtr bn_n(
       BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr));
-  std::unique_ptr<BIGNUM, BnDeleter> bn_e(
+  BnPtr bn_e(
       BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), static_cast<int>(e.size()), nullptr));
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bn_n || !bn_e || !bld || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
       !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()))
     return Status::Internal(what + ": " + OpenSslError());
@@ -131,13 +121,13 @@ Result<EvpPkeyPtr> EcFromJwk(const nlohmann::json& jwk, const std::string& what)
   if (x.size() != 32 || y.size() != 32)
     return Status::InvalidArgument(what + ": P-256 coordinates must be 32 bytes each");
   std::string point = "\x04" + x + y;  // uncompressed SEC1 point
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
       !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()))
     return Status::Internal(what + ": " + OpenSslError());
   VAULTD_ASSIGN_OR_RETURN(EvpPkeyPtr pkey, FromData("EC", bld.get(), what));
   // fromdata does not prove the point is on the curve; a bogus point must not become a key.
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+  PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1)
     return Status::InvalidArgument(what + ": EC point is not on P-256");
   return pkey;
@@ -146,7 +136,7 @@ Result<EvpPkeyPtr> EcFromJwk(const nlohmann::json& jwk, const std::string& what)
 // ES256 signatures in JWS are R||S (32 bytes each); EVP wants DER.
 std::optional<std::string> RawEcdsaToDer(std::string_view raw) {
   if (raw.size() != 64) return std::nullopt;
-  std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> sig(ECDSA_SIG_new());
+  EcdsaSigPtr sig(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr);
   BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);
   if (!sig || !r || !s || !ECDSA_SIG_set0(sig.get(), r, s)) {
@@ -194,7 +184,7 @@ bool JwtKey::VerifySignature(JwtAlg a, std::string_view signing_input, std::stri
   } else if (a == JwtAlg::kRS256) {
     if (signature.size() != static_cast<size_t>(EVP_PKEY_get_size(pkey.get()))) return false;
   }
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  MdCtxPtr ctx(EVP_MD_CTX_new());
   bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1 &&
             EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                              signature.size(),
@@ -206,7 +196,7 @@ bool JwtKey::VerifySignature(JwtAlg a, std::string_view signing_input, std::stri
 
 Result<std::vector<JwtKeyPtr>> LoadPemKeys(std::string_view pem, const std::string& kid,
                                            const std::string& what) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return Status::Internal(what + ": out of memory");
   std::vector<JwtKeyPtr> keys;
   for (;;) {
@@ -228,7 +218,7 @@ Result<std::vector<JwtKeyPtr>> LoadPemKeys(std::string_view pem, const std::stri
     } else if (block == "RSA PUBLIC KEY") {
       pkey.reset(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, len));
     } else if (block == "CERTIFICATE") {
-      std::unique_ptr<X509, X509Deleter> cert(d2i_X509(nullptr, &p, len));
+      X509Ptr cert(d2i_X509(nullptr, &p, len));
       if (cert) pkey.reset(X509_get_pubkey(cert.get()));
     } else {
       OPENSSL_free(data);

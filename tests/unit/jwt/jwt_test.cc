@@ -125,15 +125,7 @@ TEST(JwtVerify, AcceptsEs256WithRawSignature) {
   EXPECT_EQ(r->alg, "ES256");
   // A DER-encoded signature (what OpenSSL produces natively) is not a JWS ES256 signature.
   std::string input = t.substr(0, t.rfind('.'));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  size_t len = 0;
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, K().ec.get());
-  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  std::string der(len, '\0');
-  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(der.data()), &len,
-                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  der.resize(len);
-  EVP_MD_CTX_free(ctx);
+  std::string der = testing::SignDer(K().ec.get(), input);
   ExpectRejected(v, input + "." + Base64UrlEncode(der), "bad signature");
 }
 

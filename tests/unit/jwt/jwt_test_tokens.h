@@ -83,7 +83,8 @@ inline nlohmann::json Jwk(EVP_PKEY* k, const std::string& kid) {
   return j;
 }
 
-inline std::string SignRaw(EVP_PKEY* k, std::string_view input) {
+// What OpenSSL produces: PKCS#1 v1.5 for RSA, DER-encoded ECDSA for EC.
+inline std::string SignDer(EVP_PKEY* k, std::string_view input) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   size_t len = 0;
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k);
@@ -93,6 +94,12 @@ inline std::string SignRaw(EVP_PKEY* k, std::string_view input) {
                  reinterpret_cast<const unsigned char*>(input.data()), input.size());
   sig.resize(len);
   EVP_MD_CTX_free(ctx);
+  return sig;
+}
+
+// The JWS signature bytes: as OpenSSL signs for RSA, R||S for EC.
+inline std::string SignRaw(EVP_PKEY* k, std::string_view input) {
+  std::string sig = SignDer(k, input);
   if (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC) {  // DER -> JWS R||S
     const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
     ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));

@@ -41,18 +41,23 @@ struct KeySource {
   int line = 0;      // where it was declared, for error messages
 };
 
-// AUTH.yaml, validated.
-struct AuthConfig {
-  std::string source;  // the AUTH.yaml path (for messages)
+// What a token must look like (the claim part of AUTH.yaml).
+struct JwtVerifierOptions {
   std::string issuer;
   std::string audience;
   std::vector<JwtAlg> algorithms;
-  std::vector<KeySource> keys;
   std::string username_claim = "preferred_username";
   std::string groups_claim = "groups";
   GroupPath group_path = GroupPath::kLast;
   int64_t leeway_seconds = 60;
   size_t max_token_bytes = 16 * 1024;
+};
+
+// AUTH.yaml, validated.
+struct AuthConfig {
+  std::string source;  // the AUTH.yaml path (for messages)
+  JwtVerifierOptions token;
+  std::vector<KeySource> keys;
   std::string hs256_secret_file;  // empty = HS256 impossible
   std::string hs256_kid;          // optional kid of the shared secret
   std::string admin_key_file;     // empty = POST /v1/evaluate disabled
@@ -89,17 +94,6 @@ struct VerifiedToken {
   std::optional<WallTime> not_before;
   std::string alg;
   std::string kid;
-};
-
-struct JwtVerifierOptions {
-  std::string issuer;
-  std::string audience;
-  std::vector<JwtAlg> algorithms;
-  std::string username_claim = "preferred_username";
-  std::string groups_claim = "groups";
-  GroupPath group_path = GroupPath::kLast;
-  int64_t leeway_seconds = 60;
-  size_t max_token_bytes = 16 * 1024;
 };
 
 // Verifies compact JWS tokens. Immutable after construction; thread-safe.
