@@ -215,6 +215,25 @@ void LwsLog(int level, const char* line) {
   }
 }
 
+// libuv closes handles asynchronously, so shutdown happens inside the loop:
+// lws starts closing its listener and connections, we close our handles, and
+// uv_run returns once every close callback has run (no uv_stop needed).
+void CloseHandle(uv_handle_t* h) {
+  if (!uv_is_closing(h)) uv_close(h, nullptr);
+}
+
+void BeginShutdown(Server& server) {
+  if (server.stopping) return;
+  server.stopping = true;
+  if (server.lws) lws_context_destroy(server.lws);  // clears server.lws (pcontext) once complete
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&server.debounce));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&server.watch));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&server.poll));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&server.sigterm));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&server.sigint));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&server.sighup));
+}
+
 void OnDebounce(uv_timer_t* t) { ReloadPolicy(static_cast<Server*>(t->data)->ctx, /*initial=*/false); }
 
 void ScheduleReload(Server& server) {
@@ -246,8 +265,7 @@ void OnSignal(uv_signal_t* h, int signum) {
     return;
   }
   log::Info("shutting down", {{"signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  server.stopping = true;
-  uv_stop(&server.loop);
+  BeginShutdown(server);
 }
 
 Result<std::string> ReadSecretFile(const std::string& path) {
@@ -359,6 +377,7 @@ Status Run(const ServiceOptions& options) {
   info.timeout_secs = 30;
   info.server_string = "vaultd";
   info.vhost_name = "default";
+  info.pcontext = &server->lws;
   server->lws = lws_create_context(&info);
   if (!server->lws) {
     uv_loop_close(&server->loop);
@@ -400,20 +419,13 @@ Status Run(const ServiceOptions& options) {
 
   uv_run(&server->loop, UV_RUN_DEFAULT);
 
-  // Shutdown: lws first (it closes its own handles on our loop), then ours,
-  // then let the loop run until every close callback has fired.
-  lws_context_destroy(server->lws);
-  server->lws = nullptr;
-  auto close = [](auto* h) {
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(h))) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
-  };
-  close(&server->debounce);
-  close(&server->watch);
-  close(&server->poll);
-  close(&server->sigterm);
-  close(&server->sigint);
-  close(&server->sighup);
-  uv_run(&server->loop, UV_RUN_DEFAULT);
+  // The loop ends after BeginShutdown once every handle is closed. lws may
+  // need a second destroy call to free what it could only free after its
+  // handles' close callbacks ran.
+  if (server->lws) {
+    lws_context_destroy(server->lws);
+    uv_run(&server->loop, UV_RUN_DEFAULT);
+  }
   if (int rc = uv_loop_close(&server->loop); rc != 0)
     log::Warn("event loop closed with handles left", {{"error", uv_strerror(rc)}});
   log::Info("stopped");

@@ -347,12 +347,7 @@ TEST(JwtKeys, PemPublicKeyAndCertificate) {
                              reinterpret_cast<const unsigned char*>("idp"), -1, -1, 0);
   X509_set_issuer_name(cert, X509_get_subject_name(cert));
   X509_sign(cert, K().rsa.get(), EVP_sha256());
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, cert);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string cert_pem(data, static_cast<size_t>(len));
-  BIO_free(bio);
+  std::string cert_pem = testing::WritePem([&](BIO* b) { PEM_write_bio_X509(b, cert); });
   X509_free(cert);
   auto from_cert = LoadPemKeys(cert_pem, "", "cert");
   ASSERT_TRUE(from_cert.ok()) << from_cert.status().ToString();

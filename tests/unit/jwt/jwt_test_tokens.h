@@ -36,9 +36,11 @@ inline TestKey GenerateEc(const char* curve = "P-256") {
   return k;
 }
 
-inline std::string PublicPem(EVP_PKEY* k) {
+// Runs `write(bio)` on a memory BIO and returns what it wrote.
+template <typename Write>
+std::string WritePem(Write write) {
   BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, k);
+  write(bio);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
   std::string out(data, static_cast<size_t>(len));
@@ -46,14 +48,12 @@ inline std::string PublicPem(EVP_PKEY* k) {
   return out;
 }
 
+inline std::string PublicPem(EVP_PKEY* k) {
+  return WritePem([&](BIO* b) { PEM_write_bio_PUBKEY(b, k); });
+}
+
 inline std::string PrivatePem(EVP_PKEY* k) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, k, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  return out;
+  return WritePem([&](BIO* b) { PEM_write_bio_PrivateKey(b, k, nullptr, nullptr, 0, nullptr, nullptr); });
 }
 
 inline std::string BnBytes(EVP_PKEY* k, const char* param, int pad_to = 0) {
