@@ -346,6 +346,7 @@ bool ReloadPolicy(ServiceContext& ctx, bool initial) {
   st.loaded_at = ctx.clock->Now();
   st.reload_error.reset();
   st.failed_hash.clear();
+  ctx.decisions.Clear();
   if (!initial) ++st.reload_successes;
   log::Info(initial ? "policy loaded" : "policy reloaded",
             {{"path", path}, {"revision", st.revision}, {"previous", previous}});

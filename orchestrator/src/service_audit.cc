@@ -23,7 +23,10 @@ AuditLog::~AuditLog() {
 
 void AuditLog::Write(const nlohmann::json& line) {
   // Invalid UTF-8 from a token claim must not make dump() throw: replace it.
-  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  WriteLine(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void AuditLog::WriteLine(std::string text) {
   text.push_back('\n');
   const int fd = fd_ >= 0 ? fd_ : STDERR_FILENO;
   ssize_t n;

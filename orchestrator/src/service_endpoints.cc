@@ -44,11 +44,57 @@ nlohmann::json MountSummary(const MountSet& ms) {
   return mounts;
 }
 
+std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+// generated_at as the policy library writes it: whole seconds, or milliseconds.
+std::string GeneratedAt(WallTime t) {
+  return t.time_since_epoch() % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(t)
+                                                                                    : FormatRfc3339Millis(t);
+}
+
+// Length-prefixed so no user or group name can make two keys collide.
+std::string DecisionKey(const std::string& revision, bool docker, const VerifiedToken& who) {
+  std::string key = revision + (docker ? "|d|" : "|m|");
+  auto add = [&](const std::string& v) { key += std::to_string(v.size()) + ":" + v; };
+  add(who.username);
+  for (const auto& g : who.groups) add(g);
+  return key;
+}
+
+CachedDecision Render(const Policy& policy, const VerifiedToken& who, WallTime now, bool docker) {
+  EvalRequest er;
+  er.user = who.username;
+  er.groups = who.groups;
+  er.at = now;
+  MountSet ms = Evaluate(policy, er);
+  CachedDecision d;
+  d.filled_at = now;
+  d.valid_until = ms.valid_until;
+  d.body = Dump(docker ? DockerRunConfigJson(ms) : MountSetToJson(ms));
+  if (!docker) {
+    // Find generated_at's value; only patch it later if it is exactly what GeneratedAt() writes.
+    const std::string marker = "\"generated_at\":\"" + GeneratedAt(now) + "\"";
+    size_t at = d.body.find(marker);
+    if (at != std::string::npos) {
+      d.time_offset = at + 16;
+      d.time_length = marker.size() - 17;
+    } else {
+      d.valid_until = now;  // unknown format: never reuse this rendering
+    }
+  }
+  d.body.push_back('\n');
+  d.user_json = Dump(ms.user);
+  d.groups_json = Dump(ms.groups);
+  d.revision_json = Dump(ms.policy_revision);
+  d.mounts_json = Dump(MountSummary(ms));
+  if (!ms.warnings.empty()) d.warnings_json = Dump(ms.warnings);
+  return d;
+}
+
 // GET /v1/mountset and GET /v1/docker-run-config: who is this token, and what do they get now.
 void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, bool docker) {
   const WallTime now = ctx.clock->Now();
   const std::string id = NewDecisionId();
-  nlohmann::json audit = AuditBase(ctx, req, id);
   auto token = BearerToken(req.authorization);
   Result<VerifiedToken> verified =
       !token ? Result<VerifiedToken>(Status::Unauthenticated("no bearer token"))
@@ -56,6 +102,7 @@ void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, boo
   if (!verified.ok()) {
     log::Warn("request refused", {{"decision_id", id}, {"endpoint", req.path}, {"client", req.client_address},
                                   {"reason", verified.status().message()}});
+    nlohmann::json audit = AuditBase(ctx, req, id);
     audit["outcome"] = "unauthenticated";
     audit["reason"] = verified.status().message();
     ctx.audit->Write(audit);
@@ -64,21 +111,23 @@ void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, boo
     resp.headers.emplace_back("x-vaultd-decision-id", id);
     return;
   }
-  EvalRequest er;
-  er.user = verified->username;
-  er.groups = verified->groups;
-  er.at = now;
-  MountSet ms = Evaluate(*ctx.policy.policy, er);
-  JsonResponse(resp, 200, docker ? DockerRunConfigJson(ms) : MountSetToJson(ms));
+  std::string key = DecisionKey(ctx.policy.revision, docker, *verified);
+  const CachedDecision* d = ctx.decisions.Find(key, now);
+  if (!d) d = ctx.decisions.Put(std::move(key), Render(*ctx.policy.policy, *verified, now, docker));
+  resp.status = 200;
+  resp.content_type = "application/json";
+  resp.body = d->body;
+  if (d->time_offset != std::string::npos) resp.body.replace(d->time_offset, d->time_length, GeneratedAt(now));
   resp.headers.emplace_back("cache-control", "no-store");
   resp.headers.emplace_back("x-vaultd-decision-id", id);
-  audit["outcome"] = "granted";
-  audit["user"] = ms.user;
-  audit["groups"] = ms.groups;
-  audit["policy_revision"] = ms.policy_revision;
-  audit["mounts"] = MountSummary(ms);
-  if (!ms.warnings.empty()) audit["warnings"] = ms.warnings;
-  ctx.audit->Write(audit);
+  // Keys in the order nlohmann writes them, so every audit line looks alike.
+  std::string line = "{\"client\":" + Dump(req.client_address) + ",\"decision_id\":\"" + id +
+                     "\",\"endpoint\":" + Dump(req.path) + ",\"groups\":" + d->groups_json +
+                     ",\"mounts\":" + d->mounts_json + ",\"outcome\":\"granted\",\"policy_revision\":" +
+                     d->revision_json + ",\"time\":\"" + FormatRfc3339Millis(now) + "\",\"user\":" + d->user_json;
+  if (!d->warnings_json.empty()) line += ",\"warnings\":" + d->warnings_json;
+  line += "}";
+  ctx.audit->WriteLine(std::move(line));
   ctx.metrics.CountDecision("granted");
 }
 
@@ -170,8 +219,14 @@ void HandleHealthz(ServiceContext& ctx, const HttpRequest&, HttpResponse& resp) 
 void HandleMetrics(ServiceContext& ctx, const HttpRequest&, HttpResponse& resp) {
   resp.status = 200;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  resp.body = ctx.metrics.Render(ctx.policy, ctx.token_cache ? ctx.token_cache->hits() : 0,
-                                 ctx.token_cache ? ctx.token_cache->misses() : 0);
+  Metrics::CacheCounts caches;
+  if (ctx.token_cache) {
+    caches.token_hits = ctx.token_cache->hits();
+    caches.token_misses = ctx.token_cache->misses();
+  }
+  caches.decision_hits = ctx.decisions.hits();
+  caches.decision_misses = ctx.decisions.misses();
+  resp.body = ctx.metrics.Render(ctx.policy, caches);
 }
 
 EndpointRegistrar mountset({"GET", "/v1/mountset", 0, &HandleMountSet});
@@ -181,6 +236,24 @@ EndpointRegistrar healthz({"GET", "/healthz", 0, &HandleHealthz});
 EndpointRegistrar metrics({"GET", "/metrics", 0, &HandleMetrics});
 
 }  // namespace
+
+const CachedDecision* DecisionCache::Find(const std::string& key, WallTime now) {
+  auto it = entries_.find(key);
+  if (it != entries_.end() && now >= it->second.filled_at &&
+      (!it->second.valid_until || now < *it->second.valid_until)) {
+    ++hits_;
+    return &it->second;
+  }
+  ++misses_;
+  return nullptr;
+}
+
+const CachedDecision* DecisionCache::Put(std::string key, CachedDecision decision) {
+  if (entries_.size() >= capacity_) entries_.clear();  // crude but bounded; refills in one request each
+  CachedDecision& slot = entries_[std::move(key)];
+  slot = std::move(decision);
+  return &slot;
+}
 
 EndpointTable& Endpoints() {
   static EndpointTable table;

@@ -55,7 +55,10 @@ class Metrics {
                                                       0.01,   0.025,   0.05,   0.1,   0.5};
   void CountRequest(const std::string& endpoint, int status, double seconds);
   void CountDecision(const std::string& outcome) { ++decisions_[outcome]; }
-  std::string Render(const PolicyState& policy, uint64_t cache_hits, uint64_t cache_misses) const;
+  struct CacheCounts {
+    uint64_t token_hits = 0, token_misses = 0, decision_hits = 0, decision_misses = 0;
+  };
+  std::string Render(const PolicyState& policy, const CacheCounts& caches) const;
 
  private:
   struct Histogram {
@@ -74,12 +77,48 @@ class AuditLog {
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, bool fsync);
   ~AuditLog();
   void Write(const nlohmann::json& line);
+  // `line` is one serialized JSON object without the newline.
+  void WriteLine(std::string line);
 
  private:
   AuditLog(int fd, std::string path, bool fsync) : fd_(fd), path_(std::move(path)), fsync_(fsync) {}
   int fd_;
   std::string path_;
   bool fsync_;
+};
+
+// A rendered answer for one (policy revision, endpoint, user, groups). The
+// mount set cannot change before its valid_until, so until then only
+// generated_at differs between two answers: it is patched in place. Serializing
+// the JSON costs more than evaluating the policy, so this is what keeps the
+// per-request cost flat.
+struct CachedDecision {
+  WallTime filled_at;
+  std::optional<WallTime> valid_until;
+  std::string body;
+  size_t time_offset = std::string::npos;  // where generated_at's value is in body (npos = none)
+  size_t time_length = 0;
+  // Pre-serialized audit fields.
+  std::string user_json, groups_json, mounts_json, warnings_json, revision_json;
+};
+
+class DecisionCache {
+ public:
+  explicit DecisionCache(size_t capacity) : capacity_(capacity) {}
+  // The entry for `key` if it is valid at `now` (filled_at <= now < valid_until).
+  const CachedDecision* Find(const std::string& key, WallTime now);
+  // Stores (replacing) and returns the entry; it answers the current request even if it is
+  // valid for no time at all (a window boundary right now), later Finds then miss.
+  const CachedDecision* Put(std::string key, CachedDecision decision);
+  void Clear() { entries_.clear(); }
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  size_t capacity_;
+  std::map<std::string, CachedDecision> entries_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
 };
 
 // Everything a handler may use. Single-threaded: the whole service runs on one libuv loop.
@@ -90,6 +129,7 @@ struct ServiceContext {
   std::unique_ptr<VerifiedTokenCache> token_cache;
   std::string admin_key;  // empty = POST /v1/evaluate disabled
   PolicyState policy;
+  DecisionCache decisions{10000};
   Metrics metrics;
   std::unique_ptr<AuditLog> audit;
   const Clock* clock = &RealClock();

@@ -37,7 +37,7 @@ void Metrics::CountRequest(const std::string& endpoint, int status, double secon
   h.sum += seconds;
 }
 
-std::string Metrics::Render(const PolicyState& policy, uint64_t cache_hits, uint64_t cache_misses) const {
+std::string Metrics::Render(const PolicyState& policy, const CacheCounts& caches) const {
   std::string out;
   out += "# HELP vaultd_http_requests_total HTTP requests by endpoint and status code.\n";
   out += "# TYPE vaultd_http_requests_total counter\n";
@@ -76,8 +76,12 @@ std::string Metrics::Render(const PolicyState& policy, uint64_t cache_hits, uint
   out += std::string("vaultd_policy_reload_ok ") + (policy.reload_error ? "0" : "1") + "\n";
   out += "# HELP vaultd_token_cache_lookups_total Verified-token cache lookups by result.\n";
   out += "# TYPE vaultd_token_cache_lookups_total counter\n";
-  out += "vaultd_token_cache_lookups_total{result=\"hit\"} " + std::to_string(cache_hits) + "\n";
-  out += "vaultd_token_cache_lookups_total{result=\"miss\"} " + std::to_string(cache_misses) + "\n";
+  out += "vaultd_token_cache_lookups_total{result=\"hit\"} " + std::to_string(caches.token_hits) + "\n";
+  out += "vaultd_token_cache_lookups_total{result=\"miss\"} " + std::to_string(caches.token_misses) + "\n";
+  out += "# HELP vaultd_decision_cache_lookups_total Rendered-decision cache lookups by result.\n";
+  out += "# TYPE vaultd_decision_cache_lookups_total counter\n";
+  out += "vaultd_decision_cache_lookups_total{result=\"hit\"} " + std::to_string(caches.decision_hits) + "\n";
+  out += "vaultd_decision_cache_lookups_total{result=\"miss\"} " + std::to_string(caches.decision_misses) + "\n";
   return out;
 }
 

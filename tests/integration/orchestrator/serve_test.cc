@@ -285,6 +285,9 @@ TEST_F(ServeTest, HotReloadPicksUpAValidEditAndSurvivesABrokenOne) {
   const json before = health();
   ASSERT_EQ(before["status"], "ok");
   const std::string rev0 = before["policy_revision"];
+  // Answer once before the edit, so a cached answer exists that must not survive the reload.
+  ASSERT_EQ(MountNames(json::parse(Get("/v1/mountset", Rs(Claims("carol", {"engineering"}))).body)),
+            (std::vector<std::string>{"engineering", "personal"}));
 
   // A valid edit, written the way editors do it (temp file + rename over the original).
   const std::string edited = std::string(kPolicy) +
@@ -368,6 +371,16 @@ TEST_F(ServeTest, AuditLineForEveryDecisionAndMetrics) {
   ASSERT_EQ(granted.status, 200);
   auto refused = Get("/v1/mountset", "garbage.token.here");
   ASSERT_EQ(refused.status, 401);
+  // The same question again is answered from the rendered-decision cache: same content, fresh time.
+  auto again = Get("/v1/mountset", Rs(Claims()));
+  ASSERT_EQ(again.status, 200);
+  auto first_body = json::parse(granted.body), again_body = json::parse(again.body);
+  EXPECT_LE(ParseRfc3339(first_body["generated_at"].get<std::string>()).value(),
+            ParseRfc3339(again_body["generated_at"].get<std::string>()).value());
+  first_body.erase("generated_at");
+  again_body.erase("generated_at");
+  EXPECT_EQ(first_body, again_body);
+  const std::string id_again = again.Header("x-vaultd-decision-id");
   const std::string id_ok = granted.Header("x-vaultd-decision-id");
   const std::string id_bad = refused.Header("x-vaultd-decision-id");
   ASSERT_EQ(id_ok.size(), 32u);
@@ -380,7 +393,7 @@ TEST_F(ServeTest, AuditLineForEveryDecisionAndMetrics) {
           auto j = json::parse(line, nullptr, false);
           if (j.is_object()) lines[j.value("decision_id", "")] = j;
         }
-        return lines.count(id_ok) && lines.count(id_bad);
+        return lines.count(id_ok) && lines.count(id_bad) && lines.count(id_again);
       },
       std::chrono::milliseconds(2000)));
   const json& a = lines[id_ok];
@@ -393,19 +406,51 @@ TEST_F(ServeTest, AuditLineForEveryDecisionAndMetrics) {
   EXPECT_EQ(a["mounts"], json::parse(R"([{"name":"deal-room","mode":"rw"},{"name":"engineering","mode":"rw"},
                                          {"name":"personal","mode":"rw"}])"));
   EXPECT_TRUE(ParseRfc3339(a["time"].get<std::string>()).ok());
+  json cached = lines[id_again], fresh = a;
+  for (auto* j : {&cached, &fresh}) {
+    j->erase("decision_id");
+    j->erase("time");
+  }
+  EXPECT_EQ(cached, fresh);
   EXPECT_EQ(lines[id_bad]["outcome"], "unauthenticated");
   EXPECT_FALSE(lines[id_bad]["reason"].get<std::string>().empty());
 
   auto metrics = Get("/metrics", "");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.Header("content-type").rfind("text/plain", 0), 0u);
-  for (const char* want : {"vaultd_http_requests_total{endpoint=\"/v1/mountset\",code=\"200\"} 1",
+  for (const char* want : {"vaultd_http_requests_total{endpoint=\"/v1/mountset\",code=\"200\"} 2",
                            "vaultd_http_requests_total{endpoint=\"/v1/mountset\",code=\"401\"} 1",
-                           "vaultd_decisions_total{outcome=\"granted\"} 1",
+                           "vaultd_decisions_total{outcome=\"granted\"} 2",
+                           "vaultd_decision_cache_lookups_total{result=\"hit\"} 1",
                            "vaultd_decisions_total{outcome=\"unauthenticated\"} 1",
-                           "vaultd_http_request_duration_seconds_count{endpoint=\"/v1/mountset\"} 2",
+                           "vaultd_http_request_duration_seconds_count{endpoint=\"/v1/mountset\"} 3",
                            "vaultd_policy_info{revision=\"sha256:"})
     EXPECT_NE(metrics.body.find(want), std::string::npos) << want << "\n" << metrics.body;
+}
+
+TEST_F(ServeTest, AnswersChangeWhenATimeWindowEnds) {
+  // A folder granted for the next two to three seconds only: the cached answer must not outlive it.
+  const std::string until = FormatRfc3339(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  const std::string windowed = std::string(kPolicy) +
+                               "  - name: briefing\n    path: /shared/briefing\n    access:\n"
+                               "      - groups: [engineering]\n        mode: ro\n        not_after: \"" + until + "\"\n";
+  Write("policy.yaml", windowed);
+  const std::string rev = "sha256:" + Sha256Hex(windowed);
+  ASSERT_TRUE(WaitUntil([&] { return json::parse(Get("/healthz", "").body)["policy_revision"] == rev; },
+                        std::chrono::milliseconds(2000)));
+  const std::string token = Rs(Claims("erin", {"engineering"}));
+  auto first = json::parse(Get("/v1/mountset", token).body);
+  ASSERT_EQ(MountNames(first), (std::vector<std::string>{"briefing", "engineering", "personal"}));
+  EXPECT_EQ(first["valid_until"], until);
+  EXPECT_EQ(MountNames(json::parse(Get("/v1/mountset", token).body)),
+            (std::vector<std::string>{"briefing", "engineering", "personal"}));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return MountNames(json::parse(Get("/v1/mountset", token).body)) ==
+               std::vector<std::string>{"engineering", "personal"};
+      },
+      std::chrono::milliseconds(6000)))
+      << "the windowed folder was still served after not_after";
 }
 
 TEST_F(ServeTest, TokenCacheNeverOutlivesExpiry) {
