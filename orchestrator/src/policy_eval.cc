@@ -17,42 +17,62 @@ namespace vaultd::orchestrator {
 namespace {
 
 struct Segment {
-  WallTime start;
+  int64_t start_ns;
   Mode mode;
 };
 
+constexpr uint32_t kNoRule = UINT32_MAX;
+
 // Per-thread scratch so an evaluation allocates almost nothing; `epoch`
-// invalidates per-folder slots without clearing them.
+// invalidates per-rule and per-folder slots without clearing them.
 struct Scratch {
-  std::vector<uint32_t> stamp;     // == epoch: folder is a candidate in this evaluation
-  std::vector<uint32_t> seg_off;   // timeline of folder f: segs[seg_off[f] .. + seg_len[f]]
-  std::vector<uint32_t> seg_len;
+  // Per rule: hits of the user's groups, and the next matched rule of the same folder.
+  std::vector<uint32_t> rule_stamp, rule_hits, rule_next;
+  // Per folder: first matched rule (valid when head_stamp == epoch); candidate stamp; timeline.
+  std::vector<uint32_t> head_stamp, head, stamp, seg_off, seg_len;
   std::vector<Segment> segs;
-  std::vector<uint64_t> member;    // bitset over group ids
-  std::vector<uint32_t> candidates;  // popped order (topo order)
-  std::vector<WallTime> points;
+  std::vector<uint64_t> member;      // bitset over group ids (explain and dedupe)
+  std::vector<uint32_t> candidates;  // in topological order
+  std::vector<uint32_t> heap;
+  std::vector<int64_t> points;
+  std::vector<uint32_t> locals;
   uint32_t epoch = 0;
 
-  void Reset(size_t folders, size_t groups) {
+  void Reset(size_t folders, size_t rules, size_t groups) {
     if (stamp.size() < folders) {
+      head_stamp.resize(folders, 0);
+      head.resize(folders);
       stamp.resize(folders, 0);
       seg_off.resize(folders);
       seg_len.resize(folders);
+    }
+    if (rule_stamp.size() < rules) {
+      rule_stamp.resize(rules, 0);
+      rule_hits.resize(rules);
+      rule_next.resize(rules);
     }
     size_t words = groups / 64 + 1;
     if (member.size() < words) member.resize(words, 0);
     if (++epoch == 0) {  // wrapped: clear for real
       std::fill(stamp.begin(), stamp.end(), 0);
+      std::fill(head_stamp.begin(), head_stamp.end(), 0);
+      std::fill(rule_stamp.begin(), rule_stamp.end(), 0);
       epoch = 1;
     }
     segs.clear();
     candidates.clear();
+    heap.clear();
   }
   bool Member(uint32_t g) const { return (member[g >> 6] >> (g & 63)) & 1; }
+  uint32_t Head(uint32_t f) const { return head_stamp[f] == epoch ? head[f] : kNoRule; }
 };
 
 thread_local Scratch tls_scratch;
 
+int64_t Ns(WallTime t) { return static_cast<int64_t>(t.time_since_epoch().count()); }
+WallTime FromNs(int64_t ns) { return WallTime(WallTime::duration(ns)); }
+
+// Group condition of a rule from the member bitset (explain only; evaluation counts hits).
 bool GroupsMatch(const Scratch& s, const Rule& r) {
   if (r.groups.empty()) return true;
   if (r.compound == Compound::kAll) {
@@ -67,102 +87,95 @@ bool GroupsMatch(const Scratch& s, const Rule& r) {
   return false;
 }
 
-Mode ModeAt(const Scratch& s, uint32_t folder, WallTime t) {
-  if (s.stamp[folder] != s.epoch) return Mode::kNone;
+Mode ModeAt(const Scratch& s, uint32_t folder, int64_t t) {
+  if (s.stamp[folder] != s.epoch || s.seg_len[folder] == 0) return Mode::kNone;
   const Segment* seg = &s.segs[s.seg_off[folder]];
   uint32_t n = s.seg_len[folder];
   Mode m = seg[0].mode;
-  for (uint32_t i = 1; i < n && seg[i].start <= t; ++i) m = seg[i].mode;
+  for (uint32_t i = 1; i < n && seg[i].start_ns <= t; ++i) m = seg[i].mode;
   return m;
 }
 
-Mode FolderModeAt(const Scratch& s, const Folder& f, WallTime t) {
-  for (const Rule& d : f.deny) {
-    if (d.ActiveAt(t) && GroupsMatch(s, d)) return Mode::kNone;
-  }
+Mode FolderModeAt(const Policy& p, const Scratch& s, uint32_t f, int64_t t) {
   Mode m = Mode::kNone;
-  for (const Rule& r : f.access) {
-    if (r.mode > m && r.ActiveAt(t) && GroupsMatch(s, r)) m = r.mode;
+  for (uint32_t r = s.Head(f); r != kNoRule; r = s.rule_next[r]) {
+    const Policy::FlatRule& fr = p.flat_rules[r];
+    if (!fr.ActiveAt(t)) continue;
+    if (fr.mode == 0) return Mode::kNone;  // deny wins
+    m = std::max(m, static_cast<Mode>(fr.mode));
   }
-  for (uint32_t src : f.inherit) m = std::max(m, ModeAt(s, src, t));
+  if (p.folder_flags[f] & Policy::kHasInherit) {
+    for (uint32_t src : p.folders[f].inherit) m = std::max(m, ModeAt(s, src, t));
+  }
   return m;
 }
 
-void BuildTimeline(Scratch& s, const Folder& f, uint32_t index, WallTime at) {
-  s.seg_off[index] = static_cast<uint32_t>(s.segs.size());
-  bool changes = f.windowed;
-  for (uint32_t src : f.inherit) {
-    if (s.stamp[src] == s.epoch && s.seg_len[src] > 1) changes = true;
+void BuildTimeline(const Policy& p, Scratch& s, uint32_t f, int64_t at) {
+  s.seg_off[f] = static_cast<uint32_t>(s.segs.size());
+  bool changes = p.folder_flags[f] & Policy::kWindowed;
+  if (p.folder_flags[f] & Policy::kHasInherit) {
+    for (uint32_t src : p.folders[f].inherit) {
+      if (s.stamp[src] == s.epoch && s.seg_len[src] > 1) changes = true;
+    }
   }
   if (!changes) {
-    s.segs.push_back({at, FolderModeAt(s, f, at)});
-    s.seg_len[index] = 1;
+    s.segs.push_back({at, FolderModeAt(p, s, f, at)});
+    s.seg_len[f] = 1;
     return;
   }
+  // The mode can only change where a matched rule's window opens or closes, or a source changes.
   s.points.clear();
   s.points.push_back(at);
-  auto add_rule = [&](const Rule& r) {
-    if (!GroupsMatch(s, r)) return;
-    if (r.not_before && *r.not_before > at) s.points.push_back(*r.not_before);
-    if (r.not_after && *r.not_after > at) s.points.push_back(*r.not_after);
-  };
-  for (const Rule& r : f.access) add_rule(r);
-  for (const Rule& r : f.deny) add_rule(r);
-  for (uint32_t src : f.inherit) {
-    if (s.stamp[src] != s.epoch) continue;
-    for (uint32_t i = 1; i < s.seg_len[src]; ++i) s.points.push_back(s.segs[s.seg_off[src] + i].start);
+  for (uint32_t r = s.Head(f); r != kNoRule; r = s.rule_next[r]) {
+    const Policy::FlatRule& fr = p.flat_rules[r];
+    if (fr.not_before_ns > at) s.points.push_back(fr.not_before_ns);
+    if (fr.not_after_ns > at && fr.not_after_ns != INT64_MAX) s.points.push_back(fr.not_after_ns);
+  }
+  if (p.folder_flags[f] & Policy::kHasInherit) {
+    for (uint32_t src : p.folders[f].inherit) {
+      if (s.stamp[src] != s.epoch) continue;
+      for (uint32_t i = 1; i < s.seg_len[src]; ++i) s.points.push_back(s.segs[s.seg_off[src] + i].start_ns);
+    }
   }
   std::sort(s.points.begin(), s.points.end());
   s.points.erase(std::unique(s.points.begin(), s.points.end()), s.points.end());
   uint32_t n = 0;
-  for (WallTime t : s.points) {
-    Mode m = FolderModeAt(s, f, t);
+  for (int64_t t : s.points) {
+    Mode m = FolderModeAt(p, s, f, t);
     if (n > 0 && s.segs.back().mode == m) continue;
     s.segs.push_back({t, m});
     ++n;
   }
-  s.seg_len[index] = n;
+  s.seg_len[f] = n;
 }
 
-std::string TimeText(WallTime t) {
-  auto since = t.time_since_epoch();
-  return since % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(t)
-                                                                         : FormatRfc3339Millis(t);
-}
-
-std::string FolderRef(const Policy& p, uint32_t index) {
-  return "folders[" + std::to_string(index) + "] '" + p.folders[index].name + "'";
-}
-
-std::string WindowText(const Rule& r) {
-  if (r.not_before && r.not_after) return " [" + TimeText(*r.not_before) + ", " + TimeText(*r.not_after) + ")";
-  if (r.not_before) return " from " + TimeText(*r.not_before);
-  if (r.not_after) return " until " + TimeText(*r.not_after);
-  return "";
-}
-
-std::vector<std::string> Because(const Policy& p, const Scratch& s, uint32_t index, Mode granted, WallTime at) {
-  const Folder& f = p.folders[index];
-  std::vector<std::string> out;
-  for (size_t i = 0; i < f.access.size(); ++i) {
-    const Rule& r = f.access[i];
-    if (r.ActiveAt(at) && GroupsMatch(s, r)) {
-      out.push_back(FolderRef(p, index) + " access[" + std::to_string(i) + "]: " + DescribeCondition(p, r) +
-                    WindowText(r) + " -> " + ModeName(r.mode));
-    }
+std::vector<std::string> Because(const Policy& p, Scratch& s, uint32_t index, int64_t at) {
+  // Matched access rules active now; flat ids of one folder follow the file order.
+  std::vector<uint32_t>& ids = s.locals;
+  ids.clear();
+  for (uint32_t r = s.Head(index); r != kNoRule; r = s.rule_next[r]) {
+    const Policy::FlatRule& fr = p.flat_rules[r];
+    if (fr.mode != 0 && fr.ActiveAt(at)) ids.push_back(r);
   }
+  if (ids.size() > 1) std::sort(ids.begin(), ids.end());
+  std::vector<std::string> out;
+  bool inherits = p.folder_flags[index] & Policy::kHasInherit;
+  out.reserve(ids.size() + (inherits ? p.folders[index].inherit.size() : 0));
+  for (uint32_t r : ids) out.push_back(p.rule_because[r]);
+  if (!inherits) return out;
+  const Folder& f = p.folders[index];
   for (uint32_t src : f.inherit) {
     Mode m = ModeAt(s, src, at);
     if (m != Mode::kNone) {
-      out.push_back(FolderRef(p, index) + " inherit '" + p.folders[src].name + "' (granted " + ModeName(m) +
-                    ") -> " + ModeName(m));
+      out.push_back("folders[" + std::to_string(index) + "] '" + f.name + "' inherit '" + p.folders[src].name +
+                    "' (granted " + ModeName(m) + ") -> " + ModeName(m));
     }
   }
-  (void)granted;
   return out;
 }
 
 std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t index, WallTime at) {
+  int64_t at_ns = Ns(at);
   const Folder& f = p.folders[index];
   std::vector<std::string> out;
   for (size_t i = 0; i < f.deny.size(); ++i) {
@@ -197,7 +210,7 @@ std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t inde
     }
   }
   for (uint32_t src : f.inherit) {
-    Mode m = ModeAt(s, src, at);
+    Mode m = ModeAt(s, src, at_ns);
     out.push_back("inherit '" + p.folders[src].name + "': " +
                   (m == Mode::kNone ? std::string("source not granted")
                                     : "source granted " + std::string(ModeName(m)) + " but the folder is denied"));
@@ -217,67 +230,92 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
   out.explained = req.explain;
 
   Scratch& s = tls_scratch;
-  s.Reset(p.folders.size(), p.group_names.size());
-  std::vector<uint32_t> user_ids;
-  user_ids.reserve(req.groups.size());
-  for (const std::string& g : req.groups) {
-    auto it = p.group_ids.find(g);
-    if (it == p.group_ids.end()) continue;
-    user_ids.push_back(it->second);
-    s.member[it->second >> 6] |= uint64_t{1} << (it->second & 63);
-  }
+  s.Reset(p.folders.size(), p.flat_rules.size(), p.group_names.size());
+  const int64_t at = Ns(req.at);
 
   // Candidates in topological order (a min-heap on topo rank), so every source's
   // timeline exists before a dependent reads it.
-  std::vector<uint32_t> heap;
   auto push = [&](uint32_t f) {
     if (s.stamp[f] == s.epoch) return;
     s.stamp[f] = s.epoch;
     s.seg_len[f] = 0;
-    heap.push_back(p.folders[f].topo_rank);
-    std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    s.heap.push_back(p.topo_rank_of[f]);
+    std::push_heap(s.heap.begin(), s.heap.end(), std::greater<>());
   };
-  for (uint32_t g : user_ids) {
-    for (uint32_t f : p.folders_by_group[g]) push(f);
+  auto attach = [&](uint32_t r) {  // rule r matches the user's groups
+    uint32_t f = p.flat_rules[r].folder;
+    if (s.head_stamp[f] != s.epoch) {
+      s.head_stamp[f] = s.epoch;
+      s.head[f] = kNoRule;
+    }
+    s.rule_next[r] = s.head[f];
+    s.head[f] = r;
+    if (p.flat_rules[r].mode != 0) push(f);  // a deny alone never makes a folder a candidate
+  };
+  std::vector<uint32_t> user_ids;
+  user_ids.reserve(req.groups.size());
+  for (const std::string& g : req.groups) {
+    auto it = p.group_ids.find(g);
+    if (it == p.group_ids.end() || s.Member(it->second)) continue;  // unknown or repeated
+    user_ids.push_back(it->second);
+    s.member[it->second >> 6] |= uint64_t{1} << (it->second & 63);
   }
-  for (uint32_t f : p.folders_for_everyone) push(f);
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
-    uint32_t f = p.topo_order[heap.back()];
-    heap.pop_back();
-    BuildTimeline(s, p.folders[f], f, req.at);
+  for (uint32_t g : user_ids) {
+    for (uint32_t r : p.rules_by_group[g]) {
+      if (s.rule_stamp[r] != s.epoch) {
+        s.rule_stamp[r] = s.epoch;
+        s.rule_hits[r] = 0;
+      }
+      if (++s.rule_hits[r] == p.flat_rules[r].need) attach(r);
+    }
+  }
+  for (uint32_t r : p.rules_for_everyone) attach(r);
+
+  while (!s.heap.empty()) {
+    std::pop_heap(s.heap.begin(), s.heap.end(), std::greater<>());
+    uint32_t f = p.topo_order[s.heap.back()];
+    s.heap.pop_back();
+    BuildTimeline(p, s, f, at);
     s.candidates.push_back(f);
-    bool ever = false;
+    if (!(p.folder_flags[f] & Policy::kHasDependents)) continue;
+    bool ever = false;  // granted at some instant from `at` on
     for (uint32_t i = 0; i < s.seg_len[f]; ++i) ever |= s.segs[s.seg_off[f] + i].mode != Mode::kNone;
     if (ever) {
       for (uint32_t d : p.folders[f].dependents) push(d);
     }
   }
 
+  // Sorting integer ranks is cheaper than sorting the mounts by target string.
+  std::sort(s.candidates.begin(), s.candidates.end(),
+            [&](uint32_t a, uint32_t b) { return p.target_rank_of[a] < p.target_rank_of[b]; });
+  out.mounts.reserve(s.candidates.size() + 1);
+  std::optional<int64_t> valid_until;
   for (uint32_t f : s.candidates) {
     const Segment* seg = &s.segs[s.seg_off[f]];
     uint32_t n = s.seg_len[f];
-    std::optional<WallTime> change;
-    if (n > 1) change = seg[1].start;
-    if (change && (!out.valid_until || *change < *out.valid_until)) out.valid_until = change;
+    std::optional<int64_t> change;
+    if (n > 1) change = seg[1].start_ns;
+    if (change && (!valid_until || *change < *valid_until)) valid_until = change;
     if (seg[0].mode == Mode::kNone) continue;
-    const Folder& fo = p.folders[f];
-    Mount m;
-    m.name = fo.name;
-    m.source = fo.path;
-    m.target = fo.target;
+    const Policy::MountProto& proto = p.protos[f];
+    Mount& m = out.mounts.emplace_back();
+    m.name = proto.name;
+    m.source = proto.source;
+    m.target = proto.target;
     m.mode = ModeName(seg[0].mode);
-    m.room = fo.room;
-    m.expires_at = change;
-    m.because = Because(p, s, f, seg[0].mode, req.at);
-    out.mounts.push_back(std::move(m));
+    m.room = proto.room;
+    if (change) m.expires_at = FromNs(*change);
+    m.because = Because(p, s, f, at);
   }
+  if (valid_until) out.valid_until = FromNs(*valid_until);
 
   if (p.personal) {
     const Personal& pe = *p.personal;
-    if (!IsSafePathSegment(req.user) || req.user.find('{') != std::string::npos ||
+    if (!IsSafePathSegment(req.user) || !IsValidUtf8(req.user) || req.user.find('{') != std::string::npos ||
         req.user.find('}') != std::string::npos) {
-      out.warnings.push_back("username '" + req.user + "' is not a safe path segment: no personal folder");
+      std::string shown;  // the name may be hostile: keep the warning printable
+      for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
+      out.warnings.push_back("username '" + shown + "' is not a safe path segment: no personal folder");
     } else {
       Mount m;
       m.name = "personal";
@@ -286,15 +324,15 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
       m.mode = ModeName(pe.mode);
       m.room = SubstituteUsername(pe.room, req.user);
       m.because.push_back("personal");
-      out.mounts.push_back(std::move(m));
+      auto pos = std::lower_bound(out.mounts.begin(), out.mounts.end(), m.target,
+                                  [](const Mount& a, const std::string& t) { return a.target < t; });
+      out.mounts.insert(pos, std::move(m));
     }
   }
-  std::sort(out.mounts.begin(), out.mounts.end(),
-            [](const Mount& a, const Mount& b) { return a.target < b.target; });
 
   if (req.explain) {
     for (uint32_t f = 0; f < p.folders.size(); ++f) {
-      if (ModeAt(s, f, req.at) != Mode::kNone) continue;
+      if (ModeAt(s, f, at) != Mode::kNone) continue;
       out.not_granted.push_back({p.folders[f].name, WhyNot(p, s, f, req.at)});
     }
     std::sort(out.not_granted.begin(), out.not_granted.end(),

@@ -1,8 +1,10 @@
 // Loading and validating vault-permissions.yaml. yaml-cpp exceptions stop here.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -51,6 +53,60 @@ bool IsSafeAbsolutePath(std::string_view p) {
   return IsSafeRelativePath(rest);
 }
 
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+namespace {
+
+// Diagnostics quote the input; keep them printable as JSON too.
+std::string SanitizeUtf8(const std::string& s) {
+  if (IsValidUtf8(s)) return s;
+  std::string out;
+  for (char c : s) out += (static_cast<unsigned char>(c) < 0x80) ? c : '?';
+  return out;
+}
+
+// Notes where a YAML document starts. Used instead of YAML::LoadAll, which
+// loops forever (allocating) on some inputs such as ",x" in yaml-cpp 0.7.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  std::vector<YAML::Mark> starts;
+};
+
 std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
   std::string out;
   size_t pos = 0;
@@ -80,13 +136,20 @@ class Loader {
                         std::to_string(kMaxPolicyBytes));
     } else {
       try {
-        std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-        if (docs.empty() || docs[0].IsNull()) {
+        std::string copy(text);
+        std::istringstream in(copy);
+        YAML::Parser parser(in);
+        DocumentStarts events;
+        // At most two calls, never a loop: a second document is an error.
+        if (parser.HandleNextDocument(events)) parser.HandleNextDocument(events);
+        YAML::Node root = YAML::Load(copy);
+        if (events.starts.size() > 1) {
+          const YAML::Mark& m = events.starts[1];
+          ErrorAt(m.line + 1, m.column + 1, "more than one YAML document; a policy is one document");
+        } else if (!root.IsDefined() || root.IsNull()) {
           ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
-        } else if (docs.size() > 1) {
-          Error(docs[1], "more than one YAML document; a policy is one document");
         } else {
-          Root(docs[0]);
+          Root(root);
         }
       } catch (const YAML::Exception& e) {
         ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
@@ -100,6 +163,7 @@ class Loader {
     std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
       return a.line < b.line;
     });
+    for (Diagnostic& d : diags_) d.message = SanitizeUtf8(d.message);
     result.diagnostics = std::move(diags_);
     if (!HasErrors(result.diagnostics)) result.policy = std::move(policy);
     return result;
@@ -161,6 +225,10 @@ class Loader {
   std::optional<std::string> Str(const Field& f, const std::string& what) {
     if (!f.value.IsScalar()) {
       Error(f.value.IsNull() ? f.key : f.value, what + " must be a string");
+      return std::nullopt;
+    }
+    if (!IsValidUtf8(f.value.Scalar())) {
+      Error(f.value, what + " is not valid UTF-8");
       return std::nullopt;
     }
     return f.value.Scalar();
@@ -331,8 +399,8 @@ class Loader {
       } else {
         std::set<std::string> seen;
         for (size_t i = 0; i < g.size(); ++i) {
-          if (!g[i].IsScalar() || g[i].Scalar().empty()) {
-            Error(g[i], where + ".groups[" + std::to_string(i) + "] must be a non-empty group name");
+          if (!g[i].IsScalar() || g[i].Scalar().empty() || !IsValidUtf8(g[i].Scalar())) {
+            Error(g[i], where + ".groups[" + std::to_string(i) + "] must be a non-empty UTF-8 group name");
             ok = false;
             continue;
           }
@@ -485,7 +553,7 @@ class Loader {
         ok = false;
       } else if (list.IsSequence()) {
         for (size_t i = 0; i < list.size(); ++i) {
-          if (!list[i].IsScalar()) {
+          if (!list[i].IsScalar() || !IsValidUtf8(list[i].Scalar())) {
             Error(list[i], where + ".inherit[" + std::to_string(i) + "] must be a folder name");
             ok = false;
             continue;
@@ -599,19 +667,49 @@ class Loader {
     if (p.topo_order.size() != n) ReportCycles(pending);
     if (HasErrors()) return;
 
-    p.folders_by_group.assign(p.group_names.size(), {});
-    for (uint32_t f : p.topo_order) {
-      for (const Rule& r : p.folders[f].access) {
-        if (r.groups.empty()) {
-          if (p.folders_for_everyone.empty() || p.folders_for_everyone.back() != f) {
-            p.folders_for_everyone.push_back(f);
-          }
-        }
-        for (uint32_t g : r.groups) {
-          auto& list = p.folders_by_group[g];
-          if (list.empty() || list.back() != f) list.push_back(f);
-        }
+    std::vector<uint32_t> target_order(n);
+    for (uint32_t i = 0; i < n; ++i) target_order[i] = i;
+    std::sort(target_order.begin(), target_order.end(),
+              [&](uint32_t a, uint32_t b) { return p.folders[a].target < p.folders[b].target; });
+    for (uint32_t i = 0; i < n; ++i) p.folders[target_order[i]].target_rank = i;
+    for (uint32_t i = 0; i < n; ++i) {
+      Folder& fo = p.folders[i];
+      for (size_t j = 0; j < fo.access.size(); ++j) {
+        Rule& r = fo.access[j];
+        r.because = "folders[" + std::to_string(i) + "] '" + fo.name + "' access[" + std::to_string(j) +
+                    "]: " + DescribeCondition(p, r) + WindowText(r) + " -> " + ModeName(r.mode);
       }
+    }
+
+    p.rules_by_group.assign(p.group_names.size(), {});
+    p.topo_rank_of.resize(n);
+    p.target_rank_of.resize(n);
+    p.folder_flags.assign(n, 0);
+    auto to_ns = [](const std::optional<WallTime>& t, int64_t open) {
+      return t ? static_cast<int64_t>(t->time_since_epoch().count()) : open;
+    };
+    for (uint32_t f = 0; f < n; ++f) {
+      const Folder& fo = p.folders[f];
+      p.topo_rank_of[f] = fo.topo_rank;
+      p.target_rank_of[f] = fo.target_rank;
+      if (fo.windowed) p.folder_flags[f] |= Policy::kWindowed;
+      if (!fo.inherit.empty()) p.folder_flags[f] |= Policy::kHasInherit;
+      if (!fo.dependents.empty()) p.folder_flags[f] |= Policy::kHasDependents;
+      auto flatten = [&](const std::vector<Rule>& rules, bool deny) {
+        for (uint32_t j = 0; j < rules.size(); ++j) {
+          const Rule& r = rules[j];
+          auto id = static_cast<uint32_t>(p.flat_rules.size());
+          uint32_t need = r.compound == Compound::kAll ? static_cast<uint32_t>(r.groups.size()) : 1;
+          p.flat_rules.push_back({f, j, need, static_cast<uint8_t>(deny ? 0 : static_cast<uint8_t>(r.mode)),
+                                  to_ns(r.not_before, INT64_MIN), to_ns(r.not_after, INT64_MAX)});
+          p.rule_because.push_back(r.because);
+          if (r.groups.empty()) p.rules_for_everyone.push_back(id);
+          for (uint32_t g : r.groups) p.rules_by_group[g].push_back(id);
+        }
+      };
+      flatten(fo.access, false);
+      flatten(fo.deny, true);
+      p.protos.push_back({fo.name, fo.path, fo.target, fo.room});
     }
   }
 

@@ -27,6 +27,7 @@ struct Rule {
   Mode mode = Mode::kNone;  // kNone for deny rules
   std::optional<WallTime> not_before;
   std::optional<WallTime> not_after;  // exclusive
+  std::string because;  // precomputed "folders[i] 'x' access[j]: member of ... -> rw" (access rules)
 
   bool Windowed() const { return not_before || not_after; }
   bool ActiveAt(WallTime t) const {
@@ -46,6 +47,7 @@ struct Folder {
   std::vector<uint32_t> inherit;     // folder indexes of the sources
   std::vector<uint32_t> dependents;  // folders that inherit from this one
   uint32_t topo_rank = 0;            // sources come before their dependents
+  uint32_t target_rank = 0;          // position in target order (mounts are sorted by target)
   bool windowed = false;             // any access or deny rule has a window
 };
 
@@ -68,16 +70,48 @@ class Policy {
 
   std::vector<std::string> group_names;                 // id -> name
   std::unordered_map<std::string, uint32_t> group_ids;  // name -> id
-  // group id -> folders with an access rule naming that group (sorted by topo rank, unique).
-  std::vector<std::vector<uint32_t>> folders_by_group;
-  // Folders with an access rule that names no groups (it matches every user).
-  std::vector<uint32_t> folders_for_everyone;
+
+  // The evaluator's inverted index: every rule flattened into one contiguous
+  // array, and per group the ids of the rules that name it. An evaluation walks
+  // only the postings of the user's groups (sequential memory) and counts hits;
+  // rules of other groups are never touched.
+  struct FlatRule {
+    uint32_t folder;
+    uint32_t local;  // index in Folder::access (mode != 0) or Folder::deny (mode == 0)
+    uint32_t need;   // hits that make it match: 1 for any, the group count for all
+    uint8_t mode;    // Mode; 0 = a deny rule
+    int64_t not_before_ns;  // INT64_MIN when open
+    int64_t not_after_ns;   // INT64_MAX when open
+    bool ActiveAt(int64_t t) const { return t >= not_before_ns && t < not_after_ns; }
+  };
+  std::vector<FlatRule> flat_rules;
+  std::vector<std::string> rule_because;  // flat rule id -> Rule::because (empty for deny rules)
+  // What a mount copies from its folder, packed together so building a large
+  // mount set reads a few contiguous lines per mount instead of the whole Folder.
+  struct MountProto {
+    std::string name, source, target, room;
+  };
+  std::vector<MountProto> protos;
+  std::vector<std::vector<uint32_t>> rules_by_group;  // group id -> flat rule ids
+  std::vector<uint32_t> rules_for_everyone;           // rules that name no groups
+  std::vector<uint32_t> topo_rank_of;                 // folder -> topo rank (contiguous copy)
+  std::vector<uint32_t> target_rank_of;               // folder -> rank in target order
+  enum : uint8_t { kWindowed = 1, kHasInherit = 2, kHasDependents = 4 };
+  std::vector<uint8_t> folder_flags;
 
   const std::string& GroupName(uint32_t id) const { return group_names[id]; }
 };
 
+// Strict UTF-8 (no overlongs, no surrogates): every string of a policy ends up in JSON.
+bool IsValidUtf8(std::string_view s);
+
 // Replaces every "{username}" in `tmpl`.
 std::string SubstituteUsername(std::string_view tmpl, std::string_view user);
+
+// "[2026-01-01T00:00:00Z, 2026-07-01T00:00:00Z)", " until ...", " from ..." or "".
+std::string WindowText(const Rule& r);
+// RFC 3339, with milliseconds only when the instant has a fraction of a second.
+std::string TimeText(WallTime t);
 
 // "a, b, c" from group ids.
 std::string GroupList(const Policy& p, const std::vector<uint32_t>& ids);

@@ -14,8 +14,10 @@ struct CliResult {
   std::string out;  // stdout and stderr together
 };
 
-CliResult Cli(const std::string& args) {
-  std::string cmd = std::string(VAULTD_BIN_DIR) + "/vault-orchestrator " + args + " 2>&1";
+// Runs the binary; `with_stderr` folds stderr into the output (JSON tests read stdout only).
+CliResult Run(const std::string& args, bool with_stderr) {
+  std::string cmd = std::string(VAULTD_BIN_DIR) + "/vault-orchestrator " + args +
+                    (with_stderr ? " 2>&1" : " 2>/dev/null");
   CliResult r;
   FILE* f = popen(cmd.c_str(), "r");
   if (!f) return r;
@@ -26,19 +28,8 @@ CliResult Cli(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
-
-CliResult CliStdout(const std::string& args) {
-  std::string cmd = std::string(VAULTD_BIN_DIR) + "/vault-orchestrator " + args + " 2>/dev/null";
-  CliResult r;
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) r.out.append(buf, n);
-  int status = pclose(f);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliResult Cli(const std::string& args) { return Run(args, true); }
+CliResult CliStdout(const std::string& args) { return Run(args, false); }
 
 const std::string kPolicy = VAULTD_SOURCE_DIR "/orchestrator/examples/vault-permissions.yaml";
 const std::string kCases = VAULTD_SOURCE_DIR "/orchestrator/examples/cases.yaml";

@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "policy_test_util.h"
 
 namespace vaultd::orchestrator {
@@ -374,6 +377,39 @@ folders:
   // Explain off: no not_granted in the JSON at all.
   nlohmann::json j = MountSetToJson(Evaluate(*p, {"u", {"legal"}, T(testing::kNow), false}));
   EXPECT_FALSE(j.contains("not_granted"));
+}
+
+}  // namespace
+}  // namespace vaultd::orchestrator
+
+namespace vaultd::orchestrator {
+namespace {
+
+// A Policy is shared by the service's worker threads: concurrent evaluations
+// (each with its own per-thread scratch) must give the single-threaded answers.
+TEST(Concurrency, ParallelEvaluationsAgree) {
+  auto p = Example();
+  ASSERT_TRUE(p);
+  const std::vector<std::vector<std::string>> group_sets = {
+      {"legal", "executive"}, {"hr", "engineering"}, {"project-alpha", "finance"},
+      {"wiki-editors", "all-employees", "offboarding"}, {"contractors"}, {}};
+  std::vector<nlohmann::json> expected;
+  for (const auto& g : group_sets) {
+    expected.push_back(MountSetToJson(Evaluate(*p, {"u", g, T("2026-10-01T00:00:00Z"), true})));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        size_t k = static_cast<size_t>(i + t) % group_sets.size();
+        nlohmann::json got = MountSetToJson(Evaluate(*p, {"u", group_sets[k], T("2026-10-01T00:00:00Z"), true}));
+        if (got != expected[k]) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace

@@ -90,9 +90,13 @@ const std::vector<BadCase>& BadCases() {
       {"duplicate key", "version: 1\nfolders:\n  - name: a\n    path: /a\n    path: /b\n", 5,
        "duplicate key 'path'"},
       {"yaml syntax", "version: 1\nfolders:\n  - name: a\n    path: [/a\n", 5, "YAML"},
-      {"two documents", "version: 1\n---\nversion: 1\n", 3, "more than one YAML document"},
+      {"two documents", "version: 1\n---\nversion: 1\n", 2, "more than one YAML document"},
       {"empty", "", 1, "empty policy"},
       {"bad sync url", "version: 1\nsync:\n  url: http://relay\n", 3, "ws://"},
+      {"invalid UTF-8", "version: 1\nfolders:\n  - name: a\n    path: /a\xff\n", 4, "not valid UTF-8"},
+      {"invalid UTF-8 group",
+       "version: 1\nfolders:\n  - name: a\n    path: /a\n    access:\n      - groups: [\xc3\x28]\n        mode: ro\n", 6,
+       "UTF-8 group name"},
       {"reserved target", "version: 1\nfolders:\n  - name: a\n    path: /a\n    target: .obsidian\n", 5, "reserved"},
   };
   return cases;
