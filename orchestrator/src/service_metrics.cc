@@ -39,49 +39,53 @@ void Metrics::CountRequest(const std::string& endpoint, int status, double secon
 
 std::string Metrics::Render(const PolicyState& policy, const CacheCounts& caches) const {
   std::string out;
-  out += "# HELP vaultd_http_requests_total HTTP requests by endpoint and status code.\n";
-  out += "# TYPE vaultd_http_requests_total counter\n";
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
+    out.append(type).append("\n");
+  };
+  auto sample = [&](std::string_view name, const std::string& labels, const std::string& value) {
+    out.append(name);
+    if (!labels.empty()) out.append("{").append(labels).append("}");
+    out.append(" ").append(value).append("\n");
+  };
+  auto hit_miss = [&](std::string_view name, std::string_view help, uint64_t hits, uint64_t misses) {
+    family(name, "counter", help);
+    sample(name, "result=\"hit\"", std::to_string(hits));
+    sample(name, "result=\"miss\"", std::to_string(misses));
+  };
+
+  family("vaultd_http_requests_total", "counter", "HTTP requests by endpoint and status code.");
   for (const auto& [key, n] : requests_)
-    out += "vaultd_http_requests_total{endpoint=\"" + Label(key.first) + "\",code=\"" +
-           std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
-  out += "# HELP vaultd_http_request_duration_seconds Time from request to queued response.\n";
-  out += "# TYPE vaultd_http_request_duration_seconds histogram\n";
+    sample("vaultd_http_requests_total",
+           "endpoint=\"" + Label(key.first) + "\",code=\"" + std::to_string(key.second) + "\"", std::to_string(n));
+  family("vaultd_http_request_duration_seconds", "histogram", "Time from request to queued response.");
   for (const auto& [endpoint, h] : latency_) {
     const std::string l = "endpoint=\"" + Label(endpoint) + "\"";
     for (size_t i = 0; i < kBuckets.size(); ++i)
-      out += "vaultd_http_request_duration_seconds_bucket{" + l + ",le=\"" + Num(kBuckets[i]) + "\"} " +
-             std::to_string(h.buckets[i]) + "\n";
-    out += "vaultd_http_request_duration_seconds_bucket{" + l + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
-    out += "vaultd_http_request_duration_seconds_sum{" + l + "} " + Num(h.sum) + "\n";
-    out += "vaultd_http_request_duration_seconds_count{" + l + "} " + std::to_string(h.count) + "\n";
+      sample("vaultd_http_request_duration_seconds_bucket", l + ",le=\"" + Num(kBuckets[i]) + "\"",
+             std::to_string(h.buckets[i]));
+    sample("vaultd_http_request_duration_seconds_bucket", l + ",le=\"+Inf\"", std::to_string(h.count));
+    sample("vaultd_http_request_duration_seconds_sum", l, Num(h.sum));
+    sample("vaultd_http_request_duration_seconds_count", l, std::to_string(h.count));
   }
-  out += "# HELP vaultd_decisions_total Authorization decisions by outcome.\n";
-  out += "# TYPE vaultd_decisions_total counter\n";
+  family("vaultd_decisions_total", "counter", "Authorization decisions by outcome.");
   for (const auto& [outcome, n] : decisions_)
-    out += "vaultd_decisions_total{outcome=\"" + Label(outcome) + "\"} " + std::to_string(n) + "\n";
-  out += "# HELP vaultd_policy_reloads_total Policy reload attempts by result.\n";
-  out += "# TYPE vaultd_policy_reloads_total counter\n";
-  out += "vaultd_policy_reloads_total{result=\"success\"} " + std::to_string(policy.reload_successes) + "\n";
-  out += "vaultd_policy_reloads_total{result=\"failure\"} " + std::to_string(policy.reload_failures) + "\n";
-  out += "# HELP vaultd_policy_info The policy revision being served.\n";
-  out += "# TYPE vaultd_policy_info gauge\n";
-  out += "vaultd_policy_info{revision=\"" + Label(policy.revision) + "\"} 1\n";
-  out += "# HELP vaultd_policy_loaded_timestamp_seconds When the served policy was loaded.\n";
-  out += "# TYPE vaultd_policy_loaded_timestamp_seconds gauge\n";
-  out += "vaultd_policy_loaded_timestamp_seconds " +
-         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(policy.loaded_at.time_since_epoch()).count()) +
-         "\n";
-  out += "# HELP vaultd_policy_reload_ok 0 while the policy file on disk fails to load (the last good one is served).\n";
-  out += "# TYPE vaultd_policy_reload_ok gauge\n";
-  out += std::string("vaultd_policy_reload_ok ") + (policy.reload_error ? "0" : "1") + "\n";
-  out += "# HELP vaultd_token_cache_lookups_total Verified-token cache lookups by result.\n";
-  out += "# TYPE vaultd_token_cache_lookups_total counter\n";
-  out += "vaultd_token_cache_lookups_total{result=\"hit\"} " + std::to_string(caches.token_hits) + "\n";
-  out += "vaultd_token_cache_lookups_total{result=\"miss\"} " + std::to_string(caches.token_misses) + "\n";
-  out += "# HELP vaultd_decision_cache_lookups_total Rendered-decision cache lookups by result.\n";
-  out += "# TYPE vaultd_decision_cache_lookups_total counter\n";
-  out += "vaultd_decision_cache_lookups_total{result=\"hit\"} " + std::to_string(caches.decision_hits) + "\n";
-  out += "vaultd_decision_cache_lookups_total{result=\"miss\"} " + std::to_string(caches.decision_misses) + "\n";
+    sample("vaultd_decisions_total", "outcome=\"" + Label(outcome) + "\"", std::to_string(n));
+  family("vaultd_policy_reloads_total", "counter", "Policy reload attempts by result.");
+  sample("vaultd_policy_reloads_total", "result=\"success\"", std::to_string(policy.reload_successes));
+  sample("vaultd_policy_reloads_total", "result=\"failure\"", std::to_string(policy.reload_failures));
+  family("vaultd_policy_info", "gauge", "The policy revision being served.");
+  sample("vaultd_policy_info", "revision=\"" + Label(policy.revision) + "\"", "1");
+  family("vaultd_policy_loaded_timestamp_seconds", "gauge", "When the served policy was loaded.");
+  sample("vaultd_policy_loaded_timestamp_seconds", "",
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(policy.loaded_at.time_since_epoch()).count()));
+  family("vaultd_policy_reload_ok", "gauge",
+         "0 while the policy file on disk fails to load (the last good one is served).");
+  sample("vaultd_policy_reload_ok", "", policy.reload_error ? "0" : "1");
+  hit_miss("vaultd_token_cache_lookups_total", "Verified-token cache lookups by result.", caches.token_hits,
+           caches.token_misses);
+  hit_miss("vaultd_decision_cache_lookups_total", "Rendered-decision cache lookups by result.",
+           caches.decision_hits, caches.decision_misses);
   return out;
 }
 
