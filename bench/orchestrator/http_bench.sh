@@ -7,9 +7,10 @@
 # them and gets about 20 mounts), an RSA key made now, an AUTH.yaml and an audit log file, mints an RS256 token with
 # openssl, and drives it with wrk (2 threads, 50 connections). Three runs, same server build:
 #   anchor     GET /healthz                 the HTTP stack's own ceiling (no auth, no policy)
-#   mountset   GET /v1/mountset             verified-token cache on (the default)
+#   mountset   GET /v1/mountset             verified-token and rendered-decision caches on (defaults)
 #   no-tcache  GET /v1/mountset             token_cache_entries: 0 (RSA verify on every request)
-# (The rendered-decision cache is always on; see docs/orchestrator-service.md.)
+#   no-caches  GET /v1/mountset             both caches off: verify + evaluate + render every request
+#                                           (what a stream of distinct users costs)
 # Targets: mountset >= 5,000 req/s and p99 <= 10 ms. Exit 1 when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,7 +44,7 @@ for i in range(500):
 open(sys.argv[1], "w").write("\n".join(out) + "\n")
 PY
 
-run_server() {  # $1 = token_cache_entries
+run_server() {  # $1 = token_cache_entries, $2 = --decision-cache
   cat > "$work/AUTH.yaml" <<YAML
 issuer: https://idp.bench/realms/corp
 audience: vaultd
@@ -54,7 +55,7 @@ token_cache_entries: $1
 YAML
   rm -f "$work/port"
   "$bin" serve --policy "$work/policy.yaml" --listen 127.0.0.1:0 --auth "$work/AUTH.yaml" \
-    --audit "$work/audit.log" --port-file "$work/port" --log-level warn 2>"$work/serve.log" &
+    --audit "$work/audit.log" --port-file "$work/port" --decision-cache "$2" --log-level warn 2>"$work/serve.log" &
   pid=$!
   for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
   [ -s "$work/port" ] || { cat "$work/serve.log" >&2; exit 1; }
@@ -88,13 +89,16 @@ bench() {  # $1 label, $2 path, $3 auth header or ""
 
 echo "policy: 500 folders, 200 groups; user in 8 groups; audit log on; wrk -t2 -c50 -d${secs}s on $(nproc) cores"
 printf '%-10s %-14s %10s %9s %9s %8s\n' run path "req/s" "p50 ms" "p99 ms" "non-2xx"
-run_server 10000
+run_server 10000 10000
 mounts=$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/mountset" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["mounts"]))')
 bench anchor /healthz ""
 bench mountset /v1/mountset "Authorization: Bearer $token"
 stop_server
-run_server 0
+run_server 0 10000
 bench no-tcache /v1/mountset "Authorization: Bearer $token"
+stop_server
+run_server 0 0
+bench no-caches /v1/mountset "Authorization: Bearer $token"
 stop_server
 echo "mount set size: $mounts mounts; audit lines written: $(wc -l < "$work/audit.log")"
 ok=1

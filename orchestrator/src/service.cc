@@ -279,6 +279,7 @@ Result<std::string> ReadSecretFile(const std::string& path) {
 Status Setup(Server& server, const ServiceOptions& options) {
   ServiceContext& ctx = server.ctx;
   ctx.options = options;
+  ctx.decisions.set_capacity(options.decision_cache_entries);
   VAULTD_ASSIGN_OR_RETURN(ctx.auth, LoadAuthConfigFile(options.auth_path));
   VAULTD_ASSIGN_OR_RETURN(ctx.verifier, JwtVerifier::FromConfig(ctx.auth));
   if (ctx.auth.token_cache_entries > 0)

@@ -249,6 +249,10 @@ const CachedDecision* DecisionCache::Find(const std::string& key, WallTime now) 
 }
 
 const CachedDecision* DecisionCache::Put(std::string key, CachedDecision decision) {
+  if (capacity_ == 0) {
+    scratch_ = std::move(decision);
+    return &scratch_;
+  }
   if (entries_.size() >= capacity_) entries_.clear();  // crude but bounded; refills in one request each
   CachedDecision& slot = entries_[std::move(key)];
   slot = std::move(decision);

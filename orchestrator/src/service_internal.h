@@ -104,7 +104,11 @@ struct CachedDecision {
 
 class DecisionCache {
  public:
-  explicit DecisionCache(size_t capacity) : capacity_(capacity) {}
+  explicit DecisionCache(size_t capacity = 10000) : capacity_(capacity) {}
+  void set_capacity(size_t capacity) {
+    capacity_ = capacity;
+    entries_.clear();
+  }
   // The entry for `key` if it is valid at `now` (filled_at <= now < valid_until).
   const CachedDecision* Find(const std::string& key, WallTime now);
   // Stores (replacing) and returns the entry; it answers the current request even if it is
@@ -117,6 +121,7 @@ class DecisionCache {
  private:
   size_t capacity_;
   std::map<std::string, CachedDecision> entries_;
+  CachedDecision scratch_;  // capacity 0: the answer being sent, never found again
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
 };
@@ -129,7 +134,7 @@ struct ServiceContext {
   std::unique_ptr<VerifiedTokenCache> token_cache;
   std::string admin_key;  // empty = POST /v1/evaluate disabled
   PolicyState policy;
-  DecisionCache decisions{10000};
+  DecisionCache decisions;
   Metrics metrics;
   std::unique_ptr<AuditLog> audit;
   const Clock* clock = &RealClock();

@@ -1,5 +1,6 @@
 // vault-orchestrator serve: the JWT-authenticated HTTP service.
 #include <cstdio>
+#include <cstdlib>
 
 #include "commands.h"
 #include "vaultd/common/log.h"
@@ -11,7 +12,7 @@ namespace {
 int RunServe(const std::vector<std::string>& argv) {
   cli::Args args;
   std::string error;
-  if (!cli::Args::Parse(argv, {"policy", "listen", "auth", "audit", "port-file", "log-level"}, {"audit-fsync"},
+  if (!cli::Args::Parse(argv, {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache"}, {"audit-fsync"},
                         &args, &error)) {
     std::fprintf(stderr, "vault-orchestrator serve: %s (see --help)\n", error.c_str());
     return cli::kExitUsage;
@@ -48,6 +49,15 @@ int RunServe(const std::vector<std::string>& argv) {
   options.audit_path = args.GetOr("audit", "");
   options.audit_fsync = args.Has("audit-fsync");
   options.port_file = args.GetOr("port-file", "");
+  if (auto n = args.Get("decision-cache")) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(n->c_str(), &end, 10);
+    if (n->empty() || *end != '\0' || v > 10'000'000) {
+      std::fprintf(stderr, "vault-orchestrator serve: --decision-cache wants a number of entries (0 = off)\n");
+      return cli::kExitUsage;
+    }
+    options.decision_cache_entries = static_cast<size_t>(v);
+  }
   if (auto level = args.Get("log-level")) {
     log::Level l;
     if (!log::ParseLevel(*level, &l)) {
@@ -67,14 +77,15 @@ int RunServe(const std::vector<std::string>& argv) {
 cli::Registrar reg(Commands(),
                    {"serve", "the JWT-authenticated HTTP service",
                     "serve --policy P --listen HOST:PORT --auth AUTH.yaml [--audit FILE] [--audit-fsync]\n"
-                    "      [--port-file FILE] [--log-level debug|info|warn|error]\n\n"
+                    "      [--port-file FILE] [--decision-cache N] [--log-level debug|info|warn|error]\n\n"
                     "  --policy P         vault-permissions.yaml; reloaded when the file changes (also on SIGHUP);\n"
                     "                     a broken edit keeps the last good policy and /healthz says 'degraded'\n"
                     "  --listen HOST:PORT address to bind (port 0 = any free port, see --port-file)\n"
                     "  --auth AUTH.yaml   token verification and the admin key (docs/orchestrator-service.md)\n"
                     "  --audit FILE       append one JSON line per decision (default: stderr)\n"
                     "  --audit-fsync      fdatasync the audit log after every line\n"
-                    "  --port-file FILE   write the bound port here once listening\n\n"
+                    "  --port-file FILE   write the bound port here once listening\n"
+                    "  --decision-cache N rendered answers kept until they could change (default 10000; 0 = off)\n\n"
                     "Endpoints: GET /v1/mountset, GET /v1/docker-run-config (Authorization: Bearer <JWT>),\n"
                     "POST /v1/evaluate (Authorization: Bearer <admin key>), GET /healthz, GET /metrics.\n"
                     "Stops cleanly on SIGTERM or SIGINT.",

@@ -17,6 +17,7 @@ struct ServiceOptions {
   std::string audit_path;   // empty = audit lines go to stderr
   bool audit_fsync = false;
   std::string port_file;    // if set, the bound port is written here once listening
+  size_t decision_cache_entries = 10000;  // rendered answers kept until valid_until; 0 = off
 };
 
 // Runs until SIGTERM or SIGINT. Fails early (bad AUTH.yaml, invalid policy,
