@@ -75,7 +75,20 @@ std::string Method(lws* wsi) {
   return "OTHER";
 }
 
-// Headers now, body on the next writeable callback (lws's HTTP write discipline).
+// The body, then the end of the transaction (keep-alive) or of the connection.
+int WriteBody(lws* wsi, Session& s) {
+  s.pending = false;
+  size_t n = s.out.size() - LWS_PRE;
+  if (lws_write(wsi, reinterpret_cast<unsigned char*>(s.out.data()) + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) !=
+      static_cast<int>(n))
+    return -1;
+  s.out.clear();
+  if (s.close_after) return -1;
+  if (lws_http_transaction_completed(wsi)) return -1;
+  return 0;
+}
+
+// Headers now; the body now too when the socket can take it, else on the writeable callback.
 int Respond(Server& server, lws* wsi, Session& s, const HttpResponse& resp) {
   const double seconds =
       std::chrono::duration<double>(server.ctx.clock->Monotonic() - s.start).count();
@@ -100,6 +113,9 @@ int Respond(Server& server, lws* wsi, Session& s, const HttpResponse& resp) {
   s.out.assign(LWS_PRE, '\0');
   s.out += resp.body;
   s.pending = true;
+  // Small answers usually fit the socket at once: send the body now instead of
+  // waiting a loop turn for the writeable callback (halves the wakeups per request).
+  if (!lws_send_pipe_choked(wsi)) return WriteBody(wsi, s);
   lws_callback_on_writable(wsi);
   return 0;
 }
@@ -176,16 +192,7 @@ int Callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t
     }
     case LWS_CALLBACK_HTTP_WRITEABLE: {
       if (!pss->s || !pss->s->pending) return 0;
-      Session& s = *pss->s;
-      s.pending = false;
-      size_t n = s.out.size() - LWS_PRE;
-      if (lws_write(wsi, reinterpret_cast<unsigned char*>(s.out.data()) + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) !=
-          static_cast<int>(n))
-        return -1;
-      s.out.clear();
-      if (s.close_after) return -1;
-      if (lws_http_transaction_completed(wsi)) return -1;
-      return 0;
+      return WriteBody(wsi, *pss->s);
     }
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
