@@ -163,6 +163,11 @@ class Loader {
     std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
       return a.line < b.line;
     });
+    if (errors_ > kMaxErrors) {
+      diags_.push_back({file_, 0, 0,
+                        std::to_string(errors_ - kMaxErrors) + " more errors not listed",
+                        true});
+    }
     for (Diagnostic& d : diags_) d.message = SanitizeUtf8(d.message);
     result.diagnostics = std::move(diags_);
     if (!HasErrors(result.diagnostics)) result.policy = std::move(policy);
@@ -185,7 +190,11 @@ class Loader {
     YAML::Mark m = n.Mark();
     return m.is_null() ? 0 : m.column + 1;
   }
+  // A hostile file could hold millions of broken entries; past this many errors the
+  // rest add nothing an admin can act on, so they are counted, not kept.
+  static constexpr size_t kMaxErrors = 500;
   void ErrorAt(int line, int col, std::string msg) {
+    if (errors_++ >= kMaxErrors) return;
     diags_.push_back({file_, line, col, std::move(msg), true});
   }
   void Error(const YAML::Node& n, std::string msg) { ErrorAt(LineOf(n), ColumnOf(n), std::move(msg)); }
@@ -756,6 +765,7 @@ class Loader {
   std::string file_;
   LoadOptions options_;
   std::vector<Diagnostic> diags_;
+  size_t errors_ = 0;
   Policy* policy_ = nullptr;
   std::vector<YAML::Node> name_nodes_, target_nodes_, room_nodes_;
   std::vector<std::pair<size_t, YAML::Node>> inherit_nodes_;

@@ -126,6 +126,15 @@ TEST(PolicyLoad, ReportsEveryErrorNotJustTheFirst) {
   EXPECT_EQ(errors, 2) << testing::Diagnostics(r);
 }
 
+TEST(PolicyLoad, ErrorListIsBounded) {
+  std::string yaml = "version: 1\nfolders:\n";
+  for (int i = 0; i < 3000; ++i) yaml += "  - {name: a, path: /a}\n";
+  LoadResult r = LoadYaml(yaml);
+  ASSERT_FALSE(r.ok());
+  EXPECT_LE(r.diagnostics.size(), 501u);
+  EXPECT_GE(r.diagnostics.size(), 500u);
+}
+
 TEST(PolicyLoad, OversizedInputIsRejectedBeforeParsing) {
   std::string big = "version: 1\n# " + std::string(kMaxPolicyBytes, 'x') + "\n";
   LoadResult r = LoadYaml(big);
