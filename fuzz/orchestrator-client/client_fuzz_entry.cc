@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "vaultd/common/fs.h"
 #include "vaultd/orchestrator_client/mountinfo.h"
 #include "vaultd/orchestrator_client/mountset.h"
@@ -11,12 +12,7 @@
 namespace vaultd::orchestrator_client {
 namespace {
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "fuzz_orchestrator_client invariant failed: %s\n", what);
-    std::abort();
-  }
-}
+void Check(bool ok, const char* what) { fuzzing::Check(ok, "fuzz_orchestrator_client", what); }
 
 const MountSetDoc& Expected() {
   static const MountSetDoc* doc = [] {

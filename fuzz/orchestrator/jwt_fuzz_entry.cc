@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "vaultd/orchestrator/jwt.h"
 
 namespace vaultd::orchestrator {
@@ -31,12 +32,7 @@ bMX0y3vUQBS1AsuCEYS9TX1JqpgDQy4XCtI5Itf8f0+YJ4kX4Pe+kNmiAQ==
 constexpr std::string_view kSecret = "fuzz-shared-secret-0123456789abcdef";
 const WallTime kNow{std::chrono::seconds(1'800'000'000)};
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "fuzz_jwt invariant failed: %s\n", what);
-    std::abort();
-  }
-}
+void Check(bool ok, const char* what) { fuzzing::Check(ok, "fuzz_jwt", what); }
 
 const JwtVerifier& Verifier() {
   static const JwtVerifier* v = [] {
