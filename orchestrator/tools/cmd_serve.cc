@@ -1,0 +1,95 @@
+// vault-orchestrator serve: the JWT-authenticated HTTP service.
+#include <cstdio>
+#include <cstdlib>
+
+#include "commands.h"
+#include "vaultd/common/log.h"
+#include "vaultd/orchestrator/service.h"
+
+namespace vaultd::orchestrator {
+namespace {
+
+int RunServe(const std::vector<std::string>& argv) {
+  cli::Args args;
+  std::string error;
+  if (!cli::Args::Parse(argv, {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache"}, {"audit-fsync"},
+                        &args, &error)) {
+    std::fprintf(stderr, "vault-orchestrator serve: %s (see --help)\n", error.c_str());
+    return cli::kExitUsage;
+  }
+  ServiceOptions options;
+  auto policy = args.Get("policy");
+  auto listen = args.Get("listen");
+  auto auth = args.Get("auth");
+  if (!policy || !listen || !auth || !args.positional().empty()) {
+    std::fprintf(stderr, "vault-orchestrator serve: --policy, --listen and --auth are required (see --help)\n");
+    return cli::kExitUsage;
+  }
+  const auto colon = listen->rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon + 1 < listen->size()) {
+    try {
+      size_t used = 0;
+      port = std::stoi(listen->substr(colon + 1), &used);
+      if (used != listen->size() - colon - 1) port = -1;
+    } catch (...) {
+      port = -1;
+    }
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    std::fprintf(stderr, "vault-orchestrator serve: --listen wants HOST:PORT, got '%s'\n", listen->c_str());
+    return cli::kExitUsage;
+  }
+  options.listen_host = listen->substr(0, colon);
+  if (options.listen_host.size() > 2 && options.listen_host.front() == '[' && options.listen_host.back() == ']')
+    options.listen_host = options.listen_host.substr(1, options.listen_host.size() - 2);
+  options.listen_port = port;
+  options.policy_path = *policy;
+  options.auth_path = *auth;
+  options.audit_path = args.GetOr("audit", "");
+  options.audit_fsync = args.Has("audit-fsync");
+  options.port_file = args.GetOr("port-file", "");
+  if (auto n = args.Get("decision-cache")) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(n->c_str(), &end, 10);
+    if (n->empty() || *end != '\0' || v > 10'000'000) {
+      std::fprintf(stderr, "vault-orchestrator serve: --decision-cache wants a number of entries (0 = off)\n");
+      return cli::kExitUsage;
+    }
+    options.decision_cache_entries = static_cast<size_t>(v);
+  }
+  if (auto level = args.Get("log-level")) {
+    log::Level l;
+    if (!log::ParseLevel(*level, &l)) {
+      std::fprintf(stderr, "vault-orchestrator serve: --log-level must be debug, info, warn, error or off\n");
+      return cli::kExitUsage;
+    }
+    log::SetLevel(l);
+  }
+  Status st = RunService(options);
+  if (!st.ok()) {
+    std::fprintf(stderr, "vault-orchestrator serve: %s\n", st.message().c_str());
+    return cli::kExitFailure;
+  }
+  return cli::kExitOk;
+}
+
+cli::Registrar reg(Commands(),
+                   {"serve", "the JWT-authenticated HTTP service",
+                    "serve --policy P --listen HOST:PORT --auth AUTH.yaml [--audit FILE] [--audit-fsync]\n"
+                    "      [--port-file FILE] [--decision-cache N] [--log-level debug|info|warn|error]\n\n"
+                    "  --policy P         vault-permissions.yaml; reloaded when the file changes (also on SIGHUP);\n"
+                    "                     a broken edit keeps the last good policy and /healthz says 'degraded'\n"
+                    "  --listen HOST:PORT address to bind (port 0 = any free port, see --port-file)\n"
+                    "  --auth AUTH.yaml   token verification and the admin key (docs/orchestrator-service.md)\n"
+                    "  --audit FILE       append one JSON line per decision (default: stderr)\n"
+                    "  --audit-fsync      fdatasync the audit log after every line\n"
+                    "  --port-file FILE   write the bound port here once listening\n"
+                    "  --decision-cache N rendered answers kept until they could change (default 10000; 0 = off)\n\n"
+                    "Endpoints: GET /v1/mountset, GET /v1/docker-run-config (Authorization: Bearer <JWT>),\n"
+                    "POST /v1/evaluate (Authorization: Bearer <admin key>), GET /healthz, GET /metrics.\n"
+                    "Stops cleanly on SIGTERM or SIGINT.",
+                    &RunServe});
+
+}  // namespace
+}  // namespace vaultd::orchestrator
