@@ -37,39 +37,34 @@ constexpr size_t kMaxChunk = 256;
 }
 
 void ClientStructs::PushBack(Item* item) {
-  if (chunks_.empty() || chunks_.back().size() >= kMaxChunk) {
+  if (chunks_.empty() || chunks_.back().items.size() >= kMaxChunk) {
     chunks_.emplace_back();
-    chunks_.back().reserve(kMaxChunk);
+    chunks_.back().items.reserve(kMaxChunk);
+    chunks_.back().clocks.reserve(kMaxChunk);
+    firsts_.push_back(item->id.clock);
   }
-  chunks_.back().push_back(item);
+  chunks_.back().items.push_back(item);
+  chunks_.back().clocks.push_back(item->id.clock);
 }
 
 size_t ClientStructs::size() const {
   size_t n = 0;
-  for (const auto& c : chunks_) n += c.size();
+  for (const auto& c : chunks_) n += c.items.size();
   return n;
 }
 
 ClientStructs::Pos ClientStructs::Find(uint64_t clock) const {
-  // Last chunk whose first clock <= clock.
-  size_t lo = 0, hi = chunks_.size();
-  while (hi - lo > 1) {
-    size_t mid = (lo + hi) / 2;
-    if (chunks_[mid].front()->id.clock <= clock) lo = mid;
-    else hi = mid;
-  }
-  const auto& c = chunks_[lo];
-  size_t a = 0, b = c.size();
-  while (b - a > 1) {
-    size_t mid = (a + b) / 2;
-    if (c[mid]->id.clock <= clock) a = mid;
-    else b = mid;
-  }
-  return {static_cast<uint32_t>(lo), static_cast<uint32_t>(a)};
+  // Last chunk whose first clock <= clock, then the last struct starting at or before clock.
+  auto ci = std::upper_bound(firsts_.begin(), firsts_.end(), clock);
+  size_t chunk = ci == firsts_.begin() ? 0 : (ci - firsts_.begin()) - 1;
+  const auto& clocks = chunks_[chunk].clocks;
+  auto ii = std::upper_bound(clocks.begin(), clocks.end(), clock);
+  size_t idx = ii == clocks.begin() ? 0 : (ii - clocks.begin()) - 1;
+  return {static_cast<uint32_t>(chunk), static_cast<uint32_t>(idx)};
 }
 
 bool ClientStructs::Next(Pos* p) const {
-  if (p->idx + 1 < chunks_[p->chunk].size()) {
+  if (p->idx + 1 < chunks_[p->chunk].items.size()) {
     ++p->idx;
     return true;
   }
@@ -89,20 +84,25 @@ bool ClientStructs::Prev(Pos* p) const {
   }
   if (p->chunk > 0) {
     --p->chunk;
-    p->idx = static_cast<uint32_t>(chunks_[p->chunk].size() - 1);
+    p->idx = static_cast<uint32_t>(chunks_[p->chunk].items.size() - 1);
     return true;
   }
   return false;
 }
 
 ClientStructs::Pos ClientStructs::InsertAfter(Pos p, Item* item) {
-  auto& c = chunks_[p.chunk];
-  c.insert(c.begin() + p.idx + 1, item);
+  Chunk& c = chunks_[p.chunk];
+  c.items.insert(c.items.begin() + p.idx + 1, item);
+  c.clocks.insert(c.clocks.begin() + p.idx + 1, item->id.clock);
   Pos r{p.chunk, p.idx + 1};
-  if (c.size() > 2 * kMaxChunk) {
-    size_t half = c.size() / 2;
-    std::vector<Item*> tail(c.begin() + half, c.end());
-    c.resize(half);
+  if (c.items.size() > 2 * kMaxChunk) {
+    size_t half = c.items.size() / 2;
+    Chunk tail;
+    tail.items.assign(c.items.begin() + half, c.items.end());
+    tail.clocks.assign(c.clocks.begin() + half, c.clocks.end());
+    c.items.resize(half);
+    c.clocks.resize(half);
+    firsts_.insert(firsts_.begin() + p.chunk + 1, tail.clocks.front());
     chunks_.insert(chunks_.begin() + p.chunk + 1, std::move(tail));
     if (r.idx >= half) {
       r.chunk += 1;
@@ -113,14 +113,17 @@ ClientStructs::Pos ClientStructs::InsertAfter(Pos p, Item* item) {
 }
 
 ClientStructs::Pos ClientStructs::Erase(Pos p) {
-  auto& c = chunks_[p.chunk];
-  c.erase(c.begin() + p.idx);
-  if (c.empty()) {
+  Chunk& c = chunks_[p.chunk];
+  c.items.erase(c.items.begin() + p.idx);
+  c.clocks.erase(c.clocks.begin() + p.idx);
+  if (c.items.empty()) {
     chunks_.erase(chunks_.begin() + p.chunk);
+    firsts_.erase(firsts_.begin() + p.chunk);
     if (p.chunk >= chunks_.size()) return End();
     return {p.chunk, 0};
   }
-  if (p.idx >= c.size()) {
+  if (p.idx == 0) firsts_[p.chunk] = c.clocks.front();
+  if (p.idx >= c.items.size()) {
     if (p.chunk + 1 >= chunks_.size()) return End();
     return {p.chunk + 1, 0};
   }

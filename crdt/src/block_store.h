@@ -115,31 +115,39 @@ class ClientStructs {
     bool operator==(const Pos&) const = default;
   };
   bool empty() const { return chunks_.empty(); }
-  Item* back() const { return chunks_.back().back(); }
-  Item* front() const { return chunks_.front().front(); }
+  Item* back() const { return chunks_.back().items.back(); }
+  Item* front() const { return chunks_.front().items.front(); }
   uint64_t state() const { return empty() ? 0 : back()->end(); }
   void PushBack(Item* item);
   // Position of the struct containing `clock`; requires clock < state().
   Pos Find(uint64_t clock) const;
-  Item* At(Pos p) const { return chunks_[p.chunk][p.idx]; }
+  Item* At(Pos p) const { return chunks_[p.chunk].items[p.idx]; }
   bool Next(Pos* p) const;
   bool Prev(Pos* p) const;
+  Pos Last() const {
+    return {static_cast<uint32_t>(chunks_.size() - 1), static_cast<uint32_t>(chunks_.back().items.size() - 1)};
+  }
   Pos End() const { return {static_cast<uint32_t>(chunks_.size()), 0}; }
   bool Valid(Pos p) const { return p.chunk < chunks_.size(); }
   // Inserts after p; returns the position of the new item.
   Pos InsertAfter(Pos p, Item* item);
   // Erases the item at p; returns the position of its successor (may be End()).
   Pos Erase(Pos p);
-  void Replace(Pos p, Item* item) { chunks_[p.chunk][p.idx] = item; }
   template <typename F>
   void ForEach(F&& f) const {
     for (const auto& c : chunks_)
-      for (Item* i : c) f(i);
+      for (Item* i : c.items) f(i);
   }
   size_t size() const;
 
  private:
-  std::vector<std::vector<Item*>> chunks_;
+  // Clocks are kept beside the pointers so that a lookup touches no item.
+  struct Chunk {
+    std::vector<uint64_t> clocks;
+    std::vector<Item*> items;
+  };
+  std::vector<uint64_t> firsts_;  // first clock of each chunk
+  std::vector<Chunk> chunks_;
 };
 
 struct DeleteRange {
@@ -147,8 +155,59 @@ struct DeleteRange {
   uint64_t len;
 };
 
+// A small map kept as a vector: delete sets usually name one or two clients,
+// and a transaction reuses the storage instead of allocating nodes.
+template <typename V>
+class FlatMap {
+ public:
+  using Entry = std::pair<uint64_t, V>;
+  V& operator[](uint64_t k) {
+    if (Entry* e = find(k); e != end()) return e->second;
+    if (size_ == v_.size()) v_.emplace_back();
+    v_[size_].first = k;
+    v_[size_].second = V();
+    if (size_ >= kLinear) {
+      if (index_.empty())
+        for (size_t n = 0; n < size_; ++n) index_.emplace(v_[n].first, n);
+      index_.emplace(k, size_);
+    }
+    return v_[size_++].second;
+  }
+  Entry* find(uint64_t k) { return const_cast<Entry*>(static_cast<const FlatMap*>(this)->find(k)); }
+  const Entry* find(uint64_t k) const {
+    if (!index_.empty()) {
+      auto it = index_.find(k);
+      return it == index_.end() ? end() : &v_[it->second];
+    }
+    for (size_t n = 0; n < size_; ++n)
+      if (v_[n].first == k) return &v_[n];
+    return end();
+  }
+  const V& at(uint64_t k) const { return find(k)->second; }
+  Entry* begin() { return v_.data(); }
+  Entry* end() { return v_.data() + size_; }
+  const Entry* begin() const { return v_.data(); }
+  const Entry* end() const { return v_.data() + size_; }
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  // Keeps the entries' storage for reuse.
+  void clear() {
+    for (size_t n = 0; n < size_; ++n) {
+      if constexpr (requires(V x) { x.clear(); }) v_[n].second.clear();
+    }
+    size_ = 0;
+    index_.clear();
+  }
+
+ private:
+  static constexpr size_t kLinear = 8;  // beyond this many clients, keep a hash index
+  std::vector<Entry> v_;
+  size_t size_ = 0;
+  std::unordered_map<uint64_t, size_t> index_;
+};
+
 struct DeleteSet {
-  std::unordered_map<uint64_t, std::vector<DeleteRange>> clients;
+  FlatMap<std::vector<DeleteRange>> clients;
   void Add(uint64_t client, uint64_t clock, uint64_t len) {
     if (len > 0) clients[client].push_back({clock, len});
   }

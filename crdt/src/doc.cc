@@ -93,19 +93,28 @@ void DocImpl::AddChanged(Type* type, const std::string* key) {
   }
 }
 
-void DocImpl::Transact(bool local, std::string_view origin, const std::function<void()>& fn) {
-  if (txn) {
-    fn();
-    return;
-  }
-  Transaction t;
+void DocImpl::Begin(bool local, std::string_view origin) {
+  Transaction& t = txn_storage;
   t.local = local;
-  t.origin = std::string(origin);
-  for (const auto& [client, cs] : clients) t.before_state.emplace(client, cs.state());
+  t.origin.assign(origin);
+  t.before_state.clear();
+  t.ds.clients.clear();
+  t.changed.clear();
+  t.merge_structs.clear();
+  for (const auto& [client, cs] : clients) t.before_state.emplace_back(client, cs.state());
+  std::sort(t.before_state.begin(), t.before_state.end());
   txn = &t;
-  fn();
-  Commit(t);
+}
+
+void DocImpl::End() {
+  bool emit = Commit(*txn);
   txn = nullptr;
+  if (!emit) return;
+  // Handlers run outside the transaction: they may edit the doc again.
+  std::vector<uint8_t> bytes = std::move(emit_update_);
+  TransactionEvent ev = std::move(emit_event_);
+  auto hs = handlers;  // a handler may unsubscribe
+  for (auto& [id, h] : hs) h(bytes, ev);
 }
 
 TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
@@ -154,9 +163,8 @@ TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
   return ev;
 }
 
-void DocImpl::Commit(Transaction& t) {
-  TransactionEvent ev;
-  if (!handlers.empty()) ev = BuildEvent(t);
+bool DocImpl::Commit(Transaction& t) {
+  if (!handlers.empty()) emit_event_ = BuildEvent(t);
   t.ds.SortAndMerge();
   if (gc && !t.ds.empty()) TryGcDeleteSet(t.ds);
   if (!t.ds.empty()) TryMergeDeleteSet(t.ds);
@@ -165,14 +173,12 @@ void DocImpl::Commit(Transaction& t) {
     uint64_t before = t.BeforeClock(client);
     if (before == cs.state()) continue;
     state_changed = true;
-    // Merge the structs this transaction added, right to left.
-    ClientStructs::Pos p = cs.Find(cs.state() - 1);
-    ClientStructs::Pos first = before == 0 ? ClientStructs::Pos{0, 0} : cs.Find(before);
-    if (first == ClientStructs::Pos{0, 0}) cs.Next(&first);  // yjs: max(index, 1)
-    if (!cs.Valid(first)) continue;
-    uint64_t first_clock = cs.At(first)->id.clock;
-    while (true) {
-      if (cs.At(p)->id.clock < first_clock) break;
+    // Merge the structs this transaction added, right to left; the first new
+    // one may merge into an older neighbour (yjs: firstChangePos >= 1).
+    ClientStructs::Pos p = cs.Last();
+    while (cs.At(p)->id.clock >= before) {
+      auto probe = p;
+      if (!cs.Prev(&probe)) break;
       int merged = 0;
       p = MergeWithLefts(cs, p, &merged);
       if (!cs.Prev(&p)) break;
@@ -207,10 +213,10 @@ void DocImpl::Commit(Transaction& t) {
     }
     WriteStructsFrom(enc, from);
     WriteDeleteSet(enc, t.ds);
-    auto bytes = enc.Take();
-    auto hs = handlers;  // a handler may unsubscribe
-    for (auto& [id, h] : hs) h(bytes, ev);
+    emit_update_ = enc.Take();
+    return true;
   }
+  return false;
 }
 
 // ---------------------------------------------------------------- merging and GC

@@ -2,6 +2,7 @@
 // transactions, garbage collection, pending updates.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,13 +18,13 @@ namespace vaultd::crdt {
 struct Transaction {
   bool local = true;
   std::string origin;
-  std::unordered_map<uint64_t, uint64_t> before_state;
+  std::vector<std::pair<uint64_t, uint64_t>> before_state;  // sorted by client
   DeleteSet ds;
   std::vector<std::pair<Type*, std::optional<std::string>>> changed;
   std::vector<ID> merge_structs;
   uint64_t BeforeClock(uint64_t client) const {
-    auto it = before_state.find(client);
-    return it == before_state.end() ? 0 : it->second;
+    auto it = std::lower_bound(before_state.begin(), before_state.end(), std::pair<uint64_t, uint64_t>(client, 0));
+    return it != before_state.end() && it->first == client ? it->second : 0;
   }
 };
 
@@ -49,6 +50,7 @@ class DocImpl {
   DeleteSet pending_ds;
   std::vector<std::unique_ptr<Type>> dead_types;  // garbage-collected nested types (handles may point here)
   Transaction* txn = nullptr;
+  Transaction txn_storage;  // reused so that a transaction allocates nothing in steady state
   std::vector<std::pair<int, Doc::UpdateHandler>> handlers;
   int next_handler = 1;
 
@@ -65,8 +67,22 @@ class DocImpl {
   Type* GetOrCreateRoot(const std::string& name, TypeKind kind);
 
   // Transactions.
-  void Transact(bool local, std::string_view origin, const std::function<void()>& fn);
-  void Commit(Transaction& t);
+  template <typename F>
+  void Transact(bool local, std::string_view origin, F&& fn) {
+    if (txn) {
+      fn();
+      return;
+    }
+    Begin(local, origin);
+    fn();
+    End();
+  }
+  void Begin(bool local, std::string_view origin);
+  void End();
+  // Cleans up after a transaction; returns true when handlers must be told (emit_*).
+  bool Commit(Transaction& t);
+  std::vector<uint8_t> emit_update_;
+  TransactionEvent emit_event_;
   void AddChanged(Type* type, const std::string* key);
 
   // Integration.

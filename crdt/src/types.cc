@@ -261,9 +261,8 @@ std::string TypeRef::ToJson() const {
 }
 
 namespace {
-Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, Item* content_item_proto, const Attributes* attrs,
-                         const std::function<void(Item*)>& fill) {
-  (void)content_item_proto;
+template <typename Fill>
+Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* attrs, Fill&& fill) {
   if (!t || !t->doc) return DeadType();
   if (index > t->length)
     return Status::InvalidArgument("index " + std::to_string(index) + " beyond text length " + std::to_string(t->length));
@@ -292,7 +291,7 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
   if (utf8.empty()) return Status::Ok();
   std::u16string s;
   if (!Utf8ToUtf16(utf8, &s)) return Status::InvalidArgument("text is not valid UTF-8");
-  return InsertTextContent(doc_, type_, index, nullptr, attrs, [&](Item* it) {
+  return InsertTextContent(doc_, type_, index, attrs, [&](Item* it) {
     it->kind = kString;
     it->length = s.size();
     it->str = std::move(s);
@@ -300,7 +299,7 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
 }
 
 Status TextRef::InsertEmbed(uint64_t index, const Any& embed, const Attributes* attrs) {
-  return InsertTextContent(doc_, type_, index, nullptr, attrs, [&](Item* it) {
+  return InsertTextContent(doc_, type_, index, attrs, [&](Item* it) {
     it->kind = kEmbed;
     it->length = 1;
     it->x().value = embed;
