@@ -194,10 +194,7 @@ void AppendCanonicalJson(const Any& a, std::string* out) {
     case 8: {
       const auto& obj = *std::get<std::shared_ptr<AnyObject>>(a.v);
       std::vector<const std::pair<std::string, Any>*> sorted;
-      for (const auto& p : obj) {
-        if (p.second.IsUndefined()) continue;  // JSON drops undefined members
-        sorted.push_back(&p);
-      }
+      for (const auto& p : obj) sorted.push_back(&p);  // undefined members print as null
       std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) { return x->first < y->first; });
       out->push_back('{');
       bool first = true;

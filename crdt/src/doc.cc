@@ -528,11 +528,12 @@ void DocImpl::Delete(Item* it) {
   }
 }
 
-void DocImpl::IntegratePending() {
+bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues) {
+  bool any = false;
   bool progress = true;
   while (progress) {
     progress = false;
-    for (auto& [client, list] : pending) {
+    for (auto& [client, list] : queues) {
       size_t head = 0;
       while (head < list.size()) {
         Item* s = list[head];
@@ -546,15 +547,16 @@ void DocImpl::IntegratePending() {
         if (ResolveDeps(s)) break;
         Integrate(s, state - s->id.clock);
         ++head;
-        progress = true;
+        progress = any = true;
       }
       if (head > 0) list.erase(list.begin(), list.begin() + head);
     }
   }
-  for (auto it = pending.begin(); it != pending.end();) {
-    if (it->second.empty()) it = pending.erase(it);
+  for (auto it = queues.begin(); it != queues.end();) {
+    if (it->second.empty()) it = queues.erase(it);
     else ++it;
   }
+  return any;
 }
 
 DeleteSet DocImpl::ApplyDeleteSet(const DeleteSet& ds) {
@@ -598,27 +600,37 @@ DeleteSet DocImpl::ApplyDeleteSet(const DeleteSet& ds) {
 Status DocImpl::ApplyUpdate(std::span<const uint8_t> update, std::string_view origin) {
   VAULTD_ASSIGN_OR_RETURN(DecodedUpdate u, DecodeUpdate(update, pool));
   Transact(false, origin, [&] {
+    // As yjs: first the new update on its own, then its delete set and the
+    // pending delete set, then a retry of what was pending together with what
+    // of the new update could not be applied (older pending first for equal
+    // clocks), then the pending deletes again.
+    std::map<uint64_t, std::vector<Item*>> fresh;
     for (auto& [client, structs] : u.clients) {
-      auto& list = pending[client];
-      bool sorted = true;
+      auto& list = fresh[client];
       for (Item* s : structs) {
-        if (s->is_skip()) {
-          FreeStruct(s);
-          continue;
-        }
-        if (!list.empty() && list.back()->id.clock > s->id.clock) sorted = false;
-        list.push_back(s);
+        if (s->is_skip()) FreeStruct(s);
+        else list.push_back(s);
       }
-      if (!sorted)
-        std::stable_sort(list.begin(), list.end(), [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
       structs.clear();
+      std::stable_sort(list.begin(), list.end(), [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
     }
     u.clients.clear();
-    IntegratePending();
-    DeleteSet all = std::move(u.ds);
-    all.MergeFrom(pending_ds);
-    all.SortAndMerge();
-    pending_ds = ApplyDeleteSet(all);
+    IntegrateQueues(fresh);
+    u.ds.SortAndMerge();
+    DeleteSet rest = ApplyDeleteSet(u.ds);
+    if (!pending_ds.empty()) rest.MergeFrom(ApplyDeleteSet(pending_ds));
+    rest.SortAndMerge();
+    pending_ds = std::move(rest);
+    for (auto& [client, list] : fresh) {
+      auto& p = pending[client];
+      p.insert(p.end(), list.begin(), list.end());
+      std::stable_sort(p.begin(), p.end(), [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
+    }
+    if (IntegrateQueues(pending) && !pending_ds.empty()) {
+      DeleteSet again = ApplyDeleteSet(pending_ds);
+      again.SortAndMerge();
+      pending_ds = std::move(again);
+    }
   });
   return Status::Ok();
 }

@@ -90,7 +90,8 @@ class DocImpl {
   void Delete(Item* item);
   // Returns true when a dependency is missing; otherwise resolves the item's neighbours/parent.
   bool ResolveDeps(Item* item);
-  void IntegratePending();
+  // Integrates what it can from per-client queues (sorted by clock); true if anything was.
+  bool IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues);
   DeleteSet ApplyDeleteSet(const DeleteSet& ds);
   Status ApplyUpdate(std::span<const uint8_t> update, std::string_view origin);
 

@@ -299,7 +299,9 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
 }
 
 Status TextRef::InsertEmbed(uint64_t index, const Any& embed, const Attributes* attrs) {
-  return InsertTextContent(doc_, type_, index, attrs, [&](Item* it) {
+  // yjs insertEmbed defaults attributes to {}: an embed inherits no formatting.
+  static const Attributes kNone;
+  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, [&](Item* it) {
     it->kind = kEmbed;
     it->length = 1;
     it->x().value = embed;
@@ -673,7 +675,7 @@ uint64_t RandomClientId() {
 }
 }  // namespace
 
-Doc::Doc(DocOptions o) : impl_(std::make_unique<DocImpl>(o.client_id ? o.client_id : RandomClientId(), o.gc)) {}
+Doc::Doc(DocOptions o) : impl_(std::make_unique<DocImpl>(o.client_id ? *o.client_id : RandomClientId(), o.gc)) {}
 Doc::~Doc() = default;
 
 uint64_t Doc::client_id() const { return impl_->client_id; }

@@ -34,7 +34,7 @@ int RunInspect(const std::vector<std::string>& argv) {
     if (!k.ok()) return Usage(k.status().message());
     kinds[r.substr(0, colon)] = *k;
   }
-  Doc doc({.client_id = 1, .gc = false});
+  Doc doc({.client_id = 1, .gc = true});
   Status s = ApplyFiles(doc, args.positional());
   if (!s.ok()) return Fail(s);
   if (doc.HasPending()) std::cerr << "ydoc: warning: some structs wait for missing updates (not shown)\n";
@@ -47,7 +47,7 @@ int RunMerge(const std::vector<std::string>& argv) {
   std::string err;
   if (!cli::Args::Parse(argv, {"o"}, {}, &args, &err)) return Usage(err);
   if (args.positional().empty() || !args.Has("o")) return Usage("usage: merge FILE... -o OUT");
-  Doc doc({.client_id = 1, .gc = false});
+  Doc doc({.client_id = 1, .gc = true});
   Status s = ApplyFiles(doc, args.positional());
   if (!s.ok()) return Fail(s);
   auto u = doc.EncodeStateAsUpdate();
@@ -64,7 +64,7 @@ int RunDiff(const std::vector<std::string>& argv) {
   auto sv = tool::ReadBinaryFile(*args.Get("sv"));
   if (!sv.ok()) return Fail(sv.status());
   if (auto d = DecodeStateVector(*sv); !d.ok()) return Fail(d.status().WithContext(*args.Get("sv")));
-  Doc doc({.client_id = 1, .gc = false});
+  Doc doc({.client_id = 1, .gc = true});
   Status s = ApplyFiles(doc, args.positional());
   if (!s.ok()) return Fail(s);
   auto u = doc.EncodeStateAsUpdate(*sv);
@@ -78,7 +78,7 @@ int RunSv(const std::vector<std::string>& argv) {
   std::string err;
   if (!cli::Args::Parse(argv, {"o"}, {}, &args, &err)) return Usage(err);
   if (args.positional().empty() || !args.Has("o")) return Usage("usage: sv FILE... -o OUT");
-  Doc doc({.client_id = 1, .gc = false});
+  Doc doc({.client_id = 1, .gc = true});
   Status s = ApplyFiles(doc, args.positional());
   if (!s.ok()) return Fail(s);
   s = tool::WriteBinaryFile(*args.Get("o"), doc.EncodeStateVector());

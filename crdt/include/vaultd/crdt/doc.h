@@ -135,7 +135,7 @@ struct TransactionEvent {
 };
 
 struct DocOptions {
-  uint64_t client_id = 0;  // 0 = a random 32-bit id, like yjs
+  std::optional<uint64_t> client_id;  // unset = a random 32-bit id, like yjs
   bool gc = true;          // replace deleted content by tombstones
 };
 
