@@ -39,9 +39,19 @@ struct Type {
   TypeKind kind = TypeKind::kUnknown;
   std::string name;  // root name, XML node name or hook name
   bool has_formatting = false;
-  // Position cache for index lookups: `cache_item` starts at index `cache_index`.
-  struct Item* cache_item = nullptr;
-  uint64_t cache_index = 0;
+  // yjs search markers (ArraySearchMarker): positions remembered for index
+  // lookups. Kept exactly as yjs keeps them, because with formatting the
+  // marker decides which attributes an insert inherits (and so the bytes).
+  // Disabled (yjs: _searchMarker === null) for maps, for roots created by an
+  // update until they are asked for as text/array, and once a text holds a
+  // format item.
+  struct Marker {
+    struct Item* p;
+    uint64_t index;
+    uint64_t timestamp;
+  };
+  bool markers_enabled = false;
+  std::vector<Marker> markers;
 };
 
 // Everything except string content lives here, allocated only when needed.
@@ -67,6 +77,7 @@ struct Item {
   bool has_parent_sub = false;
   bool deleted = false;
   bool keep = false;
+  bool marker = false;  // yjs Item.marker: some search marker points here (may be stale, as in yjs)
   uint8_t kind = kGC;
   // Unresolved parent of a decoded item: 0 none (copied from a neighbour), 1 root name, 2 item id.
   uint8_t parent_wire = 0;

@@ -79,7 +79,14 @@ Type* DocImpl::GetOrCreateRoot(const std::string& name, TypeKind kind) {
     slot->doc = this;
     slot->name = name;
   }
-  if (slot->kind == TypeKind::kUnknown) slot->kind = kind;
+  if (slot->kind == TypeKind::kUnknown && kind != TypeKind::kUnknown) {
+    // yjs replaces the generic type by a fresh YText/YArray/YMap: markers on
+    // for text and array, no formatting seen yet.
+    slot->kind = kind;
+    slot->markers.clear();
+    slot->markers_enabled = kind == TypeKind::kText || kind == TypeKind::kArray;
+    slot->has_formatting = false;
+  }
   return slot.get();
 }
 
@@ -107,14 +114,22 @@ void DocImpl::Begin(bool local, std::string_view origin) {
 }
 
 void DocImpl::End() {
-  bool emit = Commit(*txn);
-  txn = nullptr;
-  if (!emit) return;
-  // Handlers run outside the transaction: they may edit the doc again.
-  std::vector<uint8_t> bytes = std::move(emit_update_);
-  TransactionEvent ev = std::move(emit_event_);
-  auto hs = handlers;  // a handler may unsubscribe
-  for (auto& [id, h] : hs) h(bytes, ev);
+  Transaction* cur = txn;
+  while (true) {
+    bool emit = Commit(*cur);
+    txn = nullptr;
+    if (emit) {
+      // Handlers run outside the transaction: they may edit the doc again.
+      std::vector<uint8_t> bytes = std::move(emit_update_);
+      TransactionEvent ev = std::move(emit_event_);
+      auto hs = handlers;  // a handler may unsubscribe
+      for (auto& [id, h] : hs) h(bytes, ev);
+    }
+    if (!follow_up_pending_) return;
+    follow_up_pending_ = false;
+    cur = &follow_storage_;
+    txn = cur;
+  }
 }
 
 TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
@@ -165,6 +180,32 @@ TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
 
 bool DocImpl::Commit(Transaction& t) {
   if (!handlers.empty()) emit_event_ = BuildEvent(t);
+  t.ds.SortAndMerge();
+  if (!t.local) {
+    // yjs empties the marker list but leaves the items' marker flags as they are.
+    bool need_cleanup = false;
+    for (auto& [type, key] : t.changed) {
+      if (type->markers_enabled) type->markers.clear();
+      if (type->has_formatting && (type->kind == TypeKind::kText || type->kind == TypeKind::kXmlText) &&
+          (!type->item || !type->item->deleted))
+        need_cleanup = true;
+    }
+    if (need_cleanup && &t != &follow_storage_) {
+      Transaction& f = follow_storage_;
+      f.local = true;
+      f.origin.clear();
+      f.before_state.clear();
+      f.ds.clients.clear();
+      f.changed.clear();
+      f.merge_structs.clear();
+      for (const auto& [client, cs] : clients) f.before_state.emplace_back(client, cs.state());
+      std::sort(f.before_state.begin(), f.before_state.end());
+      txn = &f;
+      FormattingCleanupBody(t);
+      txn = &t;
+      follow_up_pending_ = true;
+    }
+  }
   t.ds.SortAndMerge();
   if (gc && !t.ds.empty()) TryGcDeleteSet(t.ds);
   if (!t.ds.empty()) TryMergeDeleteSet(t.ds);
@@ -235,9 +276,13 @@ bool DocImpl::MergeItems(Item* left, Item* right) {
   if (left->deleted != right->deleted) return false;
   if (!MergeContent(left, right)) return false;
   Type* parent = left->parent;
-  if (parent && parent->cache_item == right) {
-    parent->cache_item = left;
-    if (!left->deleted && left->countable()) parent->cache_index -= left->length;
+  if (parent && parent->markers_enabled) {
+    for (auto& m : parent->markers) {
+      if (m.p == right) {
+        m.p = left;
+        if (!left->deleted && left->countable()) m.index -= left->length;
+      }
+    }
   }
   if (right->keep) left->keep = true;
   left->right = right->right;
@@ -286,7 +331,8 @@ void DocImpl::GcItem(Item* item, bool parent_gcd) {
     t->map.clear();
     t->item = nullptr;
     t->length = 0;
-    t->cache_item = nullptr;
+    t->markers.clear();
+    t->markers_enabled = false;
     t->doc = nullptr;  // marks the type dead
     dead_types.push_back(std::move(item->extra->type));
   }
@@ -434,7 +480,6 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
     AddStruct(it);
     return;
   }
-  parent->cache_item = nullptr;
   const std::string* key = it->has_parent_sub ? &it->parent_sub : nullptr;
   if ((!it->left && (!it->right || it->right->left)) || (it->left && it->left->right != it->right)) {
     Item* left = it->left;
@@ -501,6 +546,8 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
     t->item = it;
   } else if (it->kind == kFormat) {
     parent->has_formatting = true;
+    parent->markers_enabled = false;  // yjs: search markers are off for rich text
+    parent->markers.clear();
   }
   AddChanged(parent, key);
   if ((parent->item && parent->item->deleted) || (key && it->right)) Delete(it);
@@ -513,7 +560,6 @@ void DocImpl::Delete(Item* it) {
   it->deleted = true;
   txn->ds.Add(it->id.client, it->id.clock, it->length);
   if (!parent) return;
-  parent->cache_item = nullptr;
   AddChanged(parent, it->has_parent_sub ? &it->parent_sub : nullptr);
   if (it->kind == kType) {
     Type* t = it->extra->type.get();
