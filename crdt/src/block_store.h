@@ -52,6 +52,15 @@ struct Type {
   };
   bool markers_enabled = false;
   std::vector<Marker> markers;
+  // A marker may point at a deleted or uncountable item (UpdateMarkerChanges must walk).
+  bool markers_dirty = true;
+  // Some format item was ever integrated here. Without one, positions do not
+  // depend on the marker state, so marker upkeep may take shortcuts.
+  bool ever_formatted = false;
+  // Without format items positions do not depend on markers; then a single
+  // cursor cache is used instead: `cache_item` starts at index `cache_index`.
+  struct Item* cache_item = nullptr;
+  uint64_t cache_index = 0;
 };
 
 // Everything except string content lives here, allocated only when needed.

@@ -276,7 +276,11 @@ bool DocImpl::MergeItems(Item* left, Item* right) {
   if (left->deleted != right->deleted) return false;
   if (!MergeContent(left, right)) return false;
   Type* parent = left->parent;
-  if (parent && parent->markers_enabled) {
+  if (parent && parent->cache_item == right) {
+    parent->cache_item = left;
+    if (!left->deleted && left->countable()) parent->cache_index -= left->length;
+  }
+  if (parent && !parent->markers.empty()) {
     for (auto& m : parent->markers) {
       if (m.p == right) {
         m.p = left;
@@ -480,6 +484,7 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
     AddStruct(it);
     return;
   }
+  parent->cache_item = nullptr;
   const std::string* key = it->has_parent_sub ? &it->parent_sub : nullptr;
   if ((!it->left && (!it->right || it->right->left)) || (it->left && it->left->right != it->right)) {
     Item* left = it->left;
@@ -546,6 +551,7 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
     t->item = it;
   } else if (it->kind == kFormat) {
     parent->has_formatting = true;
+    parent->ever_formatted = true;
     parent->markers_enabled = false;  // yjs: search markers are off for rich text
     parent->markers.clear();
   }
@@ -560,6 +566,11 @@ void DocImpl::Delete(Item* it) {
   it->deleted = true;
   txn->ds.Add(it->id.client, it->id.clock, it->length);
   if (!parent) return;
+  parent->cache_item = nullptr;
+  if (parent->markers_enabled && !parent->markers_dirty && !parent->markers.empty()) {
+    for (const auto& m : parent->markers)
+      if (m.p == it) parent->markers_dirty = true;
+  }
   AddChanged(parent, it->has_parent_sub ? &it->parent_sub : nullptr);
   if (it->kind == kType) {
     Type* t = it->extra->type.get();

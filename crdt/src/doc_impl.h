@@ -113,6 +113,12 @@ class DocImpl {
   Type::Marker* FindMarker(Type* t, uint64_t index);
   void UpdateMarkerChanges(Type* t, uint64_t index, int64_t len);
   void Forward(ListPos& pos);
+  ListPos FindPosCached(Type* t, uint64_t index);
+  bool ExactMarkers(const Type* t) const { return t->ever_formatted && t->markers_enabled; }
+  void SetCache(Type* t, Item* item, uint64_t index) {
+    t->cache_item = item;
+    t->cache_index = index;
+  }
   Item* NewLocalItem(Type* parent, Item* left, Item* right, const std::string* key);
 
   // JSON.

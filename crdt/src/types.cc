@@ -111,6 +111,7 @@ Type::Marker* DocImpl::FindMarker(Type* t, uint64_t index) {
     p = p->left;
     if (!p->deleted && p->countable()) pindex -= p->length;
   }
+  if (p->deleted || !p->countable()) t->markers_dirty = true;
   if (marker && static_cast<double>(AbsDiff(marker->index, pindex)) <
                     static_cast<double>(t->length) / static_cast<double>(kMaxSearchMarker)) {
     OverwriteMarker(*marker, p, pindex);
@@ -131,6 +132,15 @@ Type::Marker* DocImpl::FindMarker(Type* t, uint64_t index) {
 
 void DocImpl::UpdateMarkerChanges(Type* t, uint64_t index, int64_t len) {
   auto& ms = t->markers;
+  if (len > 0 && !t->markers_dirty && !t->ever_formatted) {
+    // Every marker points at a live item, so yjs's walk would not move any;
+    // only the indices shift. (Marker flags may then differ from yjs's, which
+    // cannot change a position in a text without format items.)
+    for (auto& m : ms) {
+      if (index <= m.index) m.index = std::max<int64_t>(static_cast<int64_t>(index), static_cast<int64_t>(m.index) + len);
+    }
+    return;
+  }
   for (size_t i = ms.size(); i-- > 0;) {
     Type::Marker& m = ms[i];
     if (len > 0) {
@@ -152,6 +162,7 @@ void DocImpl::UpdateMarkerChanges(Type* t, uint64_t index, int64_t len) {
       m.index = std::max<int64_t>(static_cast<int64_t>(index), moved);
     }
   }
+  if (len > 0) t->markers_dirty = false;
 }
 
 void DocImpl::FindNextPosition(ListPos& pos, uint64_t count) {
@@ -169,7 +180,54 @@ void DocImpl::FindNextPosition(ListPos& pos, uint64_t count) {
   }
 }
 
+ListPos DocImpl::FindPosCached(Type* t, uint64_t index) {
+  ListPos pos;
+  pos.right = t->start;
+  bool from_cache = false;
+  if (t->cache_item && t->cache_item->parent == t) {
+    pos.right = t->cache_item;
+    pos.left = pos.right->left;
+    pos.index = t->cache_index;
+    from_cache = true;
+    while (pos.index > index) {
+      Item* l = pos.left;
+      if (!l) {
+        from_cache = false;
+        break;
+      }
+      if (!l->deleted && l->countable()) pos.index -= l->length;
+      pos.right = l;
+      pos.left = l->left;
+    }
+    if (!from_cache) {
+      pos = ListPos();
+      pos.right = t->start;
+    } else if (pos.index == index) {
+      // Canonical spot: right after the last visible unit before `index`.
+      while (pos.left && (pos.left->deleted || !pos.left->countable())) {
+        pos.right = pos.left;
+        pos.left = pos.left->left;
+      }
+    }
+  }
+  uint64_t count = index - pos.index;
+  while (pos.right && count > 0) {
+    Item* r = pos.right;
+    if (r->kind == kFormat) {
+      if (!r->deleted) UpdateCurrentAttrs(pos.attrs, r);
+    } else if (!r->deleted) {
+      if (count < r->length) GetItemCleanStart({r->id.client, r->id.clock + count});
+      pos.index += r->length;
+      count -= r->length;
+    }
+    pos.left = r;
+    pos.right = r->right;
+  }
+  return pos;
+}
+
 ListPos DocImpl::FindPos(Type* t, uint64_t index, bool use_marker) {
+  if (!t->ever_formatted) return FindPosCached(t, index);
   ListPos pos;
   Type::Marker* m = use_marker ? FindMarker(t, index) : nullptr;
   if (m) {
@@ -422,7 +480,7 @@ Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* 
     Attributes negated = InsertAttributes(d, t, pos, a);
     Item* it = d->NewLocalItem(t, nullptr, nullptr, nullptr);
     fill(it);
-    if (t->markers_enabled) d->UpdateMarkerChanges(t, pos.index, static_cast<int64_t>(it->length));
+    if (d->ExactMarkers(t)) d->UpdateMarkerChanges(t, pos.index, static_cast<int64_t>(it->length));
     // Origins are taken now: the marker update above does not move the cursor.
     it->left = pos.left;
     it->right = pos.right;
@@ -436,8 +494,10 @@ Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* 
     }
     d->Integrate(it, 0);
     pos.right = it;
+    uint64_t at = pos.index;
     d->Forward(pos);
     InsertNegatedAttributes(d, t, pos, negated);
+    if (!d->ExactMarkers(t)) d->SetCache(t, it, at);
   });
   return Status::Ok();
 }
@@ -487,9 +547,11 @@ Status TextRef::Delete(uint64_t index, uint64_t length) {
       }
       d->Forward(pos);
     }
-    if (start) CleanupFormattingGap(d, start, pos.right, start_attrs, pos.attrs);
-    if (t->markers_enabled)
+    if (start && t->ever_formatted) CleanupFormattingGap(d, start, pos.right, start_attrs, pos.attrs);
+    if (d->ExactMarkers(t))
       d->UpdateMarkerChanges(t, pos.index, -static_cast<int64_t>(length) + static_cast<int64_t>(len));
+    else if (pos.right)
+      d->SetCache(t, pos.right, pos.index);
   });
   return Status::Ok();
 }
@@ -669,34 +731,10 @@ Status ArrayRef::Insert(uint64_t index, const std::vector<Input>& values) {
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
-    // yjs typeListInsertGenerics: find the item n after which to insert.
+    // Without format items (arrays never have them) the spot is canonical:
+    // right after the item holding unit index-1.
     Item* left = nullptr;
-    if (index == 0) {
-      if (t->markers_enabled) d->UpdateMarkerChanges(t, 0, static_cast<int64_t>(values.size()));
-    } else {
-      uint64_t rest = index;
-      Item* n = t->start;
-      if (Type::Marker* m = d->FindMarker(t, index)) {
-        n = m->p;
-        rest -= m->index;
-        if (rest == 0) {
-          n = n->left;
-          while (n && n->deleted) n = n->left;  // Item.prev
-          rest += (n && n->countable() && !n->deleted) ? n->length : 0;
-        }
-      }
-      for (; n; n = n->right) {
-        if (!n->deleted && n->countable()) {
-          if (rest <= n->length) {
-            if (rest < n->length) d->GetItemCleanStart({n->id.client, n->id.clock + rest});
-            break;
-          }
-          rest -= n->length;
-        }
-      }
-      if (t->markers_enabled) d->UpdateMarkerChanges(t, index, static_cast<int64_t>(values.size()));
-      left = n;
-    }
+    if (index > 0) left = d->FindPosCached(t, index).left;
     Item* right = left ? left->right : t->start;
     Item* first = nullptr;
     std::vector<Any> run;
@@ -726,7 +764,7 @@ Status ArrayRef::Insert(uint64_t index, const std::vector<Input>& values) {
       put(it);
     }
     pack();
-    (void)first;
+    if (first) d->SetCache(t, first, index);
   });
   return Status::Ok();
 }
@@ -740,19 +778,7 @@ Status ArrayRef::Delete(uint64_t index, uint64_t length) {
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
-    // yjs typeListDelete.
-    uint64_t rest = index;
-    Item* n = t->start;
-    if (Type::Marker* m = d->FindMarker(t, index)) {
-      n = m->p;
-      rest -= m->index;
-    }
-    for (; n && rest > 0; n = n->right) {
-      if (!n->deleted && n->countable()) {
-        if (rest < n->length) d->GetItemCleanStart({n->id.client, n->id.clock + rest});
-        rest -= std::min(rest, n->length);
-      }
-    }
+    Item* n = d->FindPosCached(t, index).right;
     uint64_t len = length;
     while (len > 0 && n) {
       if (!n->deleted) {
@@ -762,8 +788,7 @@ Status ArrayRef::Delete(uint64_t index, uint64_t length) {
       }
       n = n->right;
     }
-    if (t->markers_enabled)
-      d->UpdateMarkerChanges(t, index, -static_cast<int64_t>(length) + static_cast<int64_t>(len));
+    if (n) d->SetCache(t, n, index);
   });
   return Status::Ok();
 }
@@ -772,14 +797,7 @@ uint64_t ArrayRef::Length() const { return type_ ? type_->length : 0; }
 
 std::optional<Output> ArrayRef::Get(uint64_t index) const {
   if (!type_) return std::nullopt;
-  Item* i = type_->start;
-  if (type_->doc) {
-    if (Type::Marker* m = doc_->FindMarker(type_, index)) {  // as yjs typeListGet (moves markers)
-      i = m->p;
-      index -= m->index;
-    }
-  }
-  for (; i; i = i->right) {
+  for (Item* i = type_->start; i; i = i->right) {
     if (i->deleted || !i->countable()) continue;
     if (index < i->length) return ItemOutput(doc_, i, index);
     index -= i->length;
