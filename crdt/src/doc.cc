@@ -663,7 +663,10 @@ Status DocImpl::ApplyUpdate(std::span<const uint8_t> update, std::string_view or
     // clocks), then the pending deletes again.
     std::map<uint64_t, std::vector<Item*>> fresh;
     for (auto& [client, structs] : u.clients) {
+      // yjs keeps one struct group per client: a later group replaces an earlier one.
       auto& list = fresh[client];
+      for (Item* s : list) FreeStruct(s);
+      list.clear();
       for (Item* s : structs) {
         if (s->is_skip()) FreeStruct(s);
         else list.push_back(s);
