@@ -517,7 +517,7 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
 Status TextRef::InsertEmbed(uint64_t index, const Any& embed, const Attributes* attrs) {
   // yjs insertEmbed defaults attributes to {}: an embed inherits no formatting.
   static const Attributes kNone;
-  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, /*use_marker=*/false, [&](Item* it) {
+  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, /*use_marker=*/attrs == nullptr, [&](Item* it) {
     it->kind = kEmbed;
     it->length = 1;
     it->x().value = embed;
