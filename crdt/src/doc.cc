@@ -101,16 +101,8 @@ void DocImpl::AddChanged(Type* type, const std::string* key) {
 }
 
 void DocImpl::Begin(bool local, std::string_view origin) {
-  Transaction& t = txn_storage;
-  t.local = local;
-  t.origin.assign(origin);
-  t.before_state.clear();
-  t.ds.clients.clear();
-  t.changed.clear();
-  t.merge_structs.clear();
-  for (const auto& [client, cs] : clients) t.before_state.emplace_back(client, cs.state());
-  std::sort(t.before_state.begin(), t.before_state.end());
-  txn = &t;
+  txn_storage.Reset(local, origin, clients);
+  txn = &txn_storage;
 }
 
 void DocImpl::End() {
@@ -191,16 +183,8 @@ bool DocImpl::Commit(Transaction& t) {
         need_cleanup = true;
     }
     if (need_cleanup && &t != &follow_storage_) {
-      Transaction& f = follow_storage_;
-      f.local = true;
-      f.origin.clear();
-      f.before_state.clear();
-      f.ds.clients.clear();
-      f.changed.clear();
-      f.merge_structs.clear();
-      for (const auto& [client, cs] : clients) f.before_state.emplace_back(client, cs.state());
-      std::sort(f.before_state.begin(), f.before_state.end());
-      txn = &f;
+      follow_storage_.Reset(true, {}, clients);
+      txn = &follow_storage_;
       FormattingCleanupBody(t);
       txn = &t;
       follow_up_pending_ = true;
@@ -354,49 +338,45 @@ void DocImpl::GcItem(Item* item, bool parent_gcd) {
   }
 }
 
-void DocImpl::TryGcDeleteSet(const DeleteSet& ds) {
+template <typename F>
+void DocImpl::ForEachKnownDeleteRange(const DeleteSet& ds, F&& f) {
+  // Right to left within each client, as yjs walks delete sets in cleanup.
   for (const auto& [client, dels] : ds.clients) {
     auto it = clients.find(client);
     if (it == clients.end()) continue;
     ClientStructs& cs = it->second;
-    for (size_t k = dels.size(); k-- > 0;) {
-      const auto& d = dels[k];
-      uint64_t end = d.clock + d.len;
-      if (d.clock >= cs.state()) continue;
-      for (auto p = cs.Find(d.clock); cs.Valid(p); cs.Next(&p)) {
-        Item* s = cs.At(p);
-        if (s->id.clock >= end) break;
-        if (s->is_item() && s->deleted && !s->keep && s->kind != kDeleted) GcItem(s, false);
-        else if (s->is_item() && s->deleted && !s->keep && s->kind == kDeleted) {
-          // already a tombstone
-        }
-      }
-    }
+    for (size_t k = dels.size(); k-- > 0;)
+      if (dels[k].clock < cs.state()) f(cs, dels[k]);
   }
 }
 
-void DocImpl::TryMergeDeleteSet(const DeleteSet& ds) {
-  for (const auto& [client, dels] : ds.clients) {
-    auto it = clients.find(client);
-    if (it == clients.end()) continue;
-    ClientStructs& cs = it->second;
-    for (size_t k = dels.size(); k-- > 0;) {
-      const auto& d = dels[k];
-      if (d.clock >= cs.state()) continue;
-      uint64_t last = std::min(d.clock + d.len - 1, cs.state() - 1);
-      auto p = cs.Find(last);
-      cs.Next(&p);
-      if (!cs.Valid(p)) p = cs.Find(cs.state() - 1);
-      while (true) {
-        if (cs.At(p)->id.clock < d.clock) break;
-        auto probe = p;
-        if (!cs.Prev(&probe)) break;  // index 0 cannot merge left
-        int merged = 0;
-        p = MergeWithLefts(cs, p, &merged);
-        if (!cs.Prev(&p)) break;
-      }
+void DocImpl::TryGcDeleteSet(const DeleteSet& ds) {
+  ForEachKnownDeleteRange(ds, [&](ClientStructs& cs, const DeleteRange& d) {
+    uint64_t end = d.clock + d.len;
+    for (auto p = cs.Find(d.clock); cs.Valid(p); cs.Next(&p)) {
+      Item* s = cs.At(p);
+      if (s->id.clock >= end) break;
+      // A ContentDeleted item is already a tombstone.
+      if (s->is_item() && s->deleted && !s->keep && s->kind != kDeleted) GcItem(s, false);
     }
-  }
+  });
+}
+
+void DocImpl::TryMergeDeleteSet(const DeleteSet& ds) {
+  ForEachKnownDeleteRange(ds, [&](ClientStructs& cs, const DeleteRange& d) {
+    uint64_t last = std::min(d.clock + d.len - 1, cs.state() - 1);
+    auto p = cs.Find(last);
+    cs.Next(&p);
+    if (!cs.Valid(p)) p = cs.Find(cs.state() - 1);
+    while (true) {
+      if (cs.At(p)->id.clock < d.clock) break;
+      auto probe = p;
+      if (!cs.Prev(&probe)) break;  // index 0 cannot merge left
+      int merged = 0;
+      p = MergeWithLefts(cs, p, &merged);
+      if (!cs.Prev(&p)) break;
+    }
+  });
 }
 
 // ---------------------------------------------------------------- integration

@@ -22,6 +22,18 @@ struct Transaction {
   DeleteSet ds;
   std::vector<std::pair<Type*, std::optional<std::string>>> changed;
   std::vector<ID> merge_structs;
+  // Starts a new transaction in this (reused) storage; `state` is the store's clocks.
+  template <typename Clients>
+  void Reset(bool is_local, std::string_view from, const Clients& clients) {
+    local = is_local;
+    origin.assign(from);
+    before_state.clear();
+    ds.clients.clear();
+    changed.clear();
+    merge_structs.clear();
+    for (const auto& [client, cs] : clients) before_state.emplace_back(client, cs.state());
+    std::sort(before_state.begin(), before_state.end());
+  }
   uint64_t BeforeClock(uint64_t client) const {
     auto it = std::lower_bound(before_state.begin(), before_state.end(), std::pair<uint64_t, uint64_t>(client, 0));
     return it != before_state.end() && it->first == client ? it->second : 0;
@@ -128,6 +140,8 @@ class DocImpl {
 
  private:
   void GcItem(Item* item, bool parent_gcd);
+  template <typename F>
+  void ForEachKnownDeleteRange(const DeleteSet& ds, F&& f);
   void TryGcDeleteSet(const DeleteSet& ds);
   void TryMergeDeleteSet(const DeleteSet& ds);
   ClientStructs::Pos MergeWithLefts(ClientStructs& cs, ClientStructs::Pos p, int* merged);

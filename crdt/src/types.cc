@@ -210,19 +210,7 @@ ListPos DocImpl::FindPosCached(Type* t, uint64_t index) {
       }
     }
   }
-  uint64_t count = index - pos.index;
-  while (pos.right && count > 0) {
-    Item* r = pos.right;
-    if (r->kind == kFormat) {
-      if (!r->deleted) UpdateCurrentAttrs(pos.attrs, r);
-    } else if (!r->deleted) {
-      if (count < r->length) GetItemCleanStart({r->id.client, r->id.clock + count});
-      pos.index += r->length;
-      count -= r->length;
-    }
-    pos.left = r;
-    pos.right = r->right;
-  }
+  FindNextPosition(pos, index - pos.index);
   return pos;
 }
 
