@@ -106,7 +106,8 @@ class DocImpl {
   void Integrate(Item* item, uint64_t offset);
   void Delete(Item* item);
   // Returns true when a dependency is missing; otherwise resolves the item's neighbours/parent.
-  bool ResolveDeps(Item* item);
+  // On true, *missing is the client whose struct is still unknown.
+  bool ResolveDeps(Item* item, uint64_t* missing);
   // Integrates what it can from per-client queues (sorted by clock); true if anything was.
   bool IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues);
   DeleteSet ApplyDeleteSet(const DeleteSet& ds);

@@ -653,6 +653,8 @@ std::string TextRef::DeltaJson() const {
 
 Status MapRef::Set(const std::string& key, const Input& value) {
   if (!type_ || !type_->doc) return DeadType();
+  if (std::holds_alternative<NewType>(value) && type_->depth + 1 > kMaxTypeDepth)
+    return Status::InvalidArgument("nested types deeper than " + std::to_string(kMaxTypeDepth));
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
@@ -712,6 +714,10 @@ std::vector<std::string> MapRef::Keys() const {
 
 Status ArrayRef::Insert(uint64_t index, const std::vector<Input>& values) {
   if (!type_ || !type_->doc) return DeadType();
+  if (type_->depth + 1 > kMaxTypeDepth)
+    for (const auto& v : values)
+      if (std::holds_alternative<NewType>(v))
+        return Status::InvalidArgument("nested types deeper than " + std::to_string(kMaxTypeDepth));
   if (index > type_->length)
     return Status::InvalidArgument("index " + std::to_string(index) + " beyond array length " +
                                    std::to_string(type_->length));
