@@ -11,6 +11,8 @@ if (process.argv.includes('--help')) {
   process.stdout.write('usage: ref-driver.js   (JSON lines on stdin -> JSON lines on stdout)\n');
   process.exit(0);
 }
+// yjs/lib0 log warnings with console.*; stdout carries only replies.
+console.log = console.warn = console.info = (...a) => process.stderr.write(a.join(' ') + '\n');
 const core = new DriverCore();
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 const out = [];

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+'use strict';
+// Runs the golden and differential runners against the JS reference implementations
+// (ref-ydoc.js, ref-driver.js): if these fail, the harness is wrong, not ydoc.
+const { spawnSync } = require('child_process');
+const path = require('path');
+
+let failed = 0;
+for (const args of [['golden.js', '--ydoc', 'ref'], ['diff.js', '--driver', 'ref', '--sessions', '60']]) {
+  const r = spawnSync(process.execPath, [path.join(__dirname, args[0]), ...args.slice(1)], { encoding: 'utf8' });
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  if (r.status !== 0) failed++;
+}
+process.stdout.write(`selftest: ${2 - failed} passed, ${failed} failed\n`);
+process.exit(failed ? 1 : 0);
