@@ -23,13 +23,14 @@ for (let i = 0; i < argv.length; i++) {
   else files.push(a);
 }
 if (files.length === 0) usage(2);
-const updates = files.map((f) => new Uint8Array(fs.readFileSync(f)));
 const doc = new Y.Doc();
-try {
-  for (const u of updates) Y.applyUpdate(doc, u);
-} catch (e) {
-  process.stderr.write(`ref-ydoc: ${e.message}\n`);
-  process.exit(1);
+for (const f of files) {
+  try {
+    Y.applyUpdate(doc, new Uint8Array(fs.readFileSync(f)));
+  } catch (e) {
+    process.stderr.write(`ref-ydoc: ${f}: ${e.message}\n`);
+    process.exit(1);
+  }
 }
 if (cmd === 'inspect') {
   process.stdout.write(canonicalStringify(docJson(doc, Object.keys(roots).length ? roots : undefined)) + '\n');

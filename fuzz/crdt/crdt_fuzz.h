@@ -1,0 +1,17 @@
+// Entry points of the CRDT fuzz targets, shared by the libFuzzer binaries (fuzz/crdt/*_main.cc) and by
+// the corpus regression test (tests/conformance/crdt/fuzz_corpus_test.cc), so `scripts/test` replays
+// every committed corpus file through exactly what the fuzzer ran.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace vaultd::crdt::fuzz {
+
+// Arbitrary bytes as a v1 update: decode, apply (whole, and split in two parts applied in reverse
+// order), re-encode, merge, diff, state vectors. Malformed input must give an error; a violated
+// invariant (a re-encoded state that reads back as a different document) aborts.
+void FuzzUpdate(std::span<const uint8_t> data);
+
+}  // namespace vaultd::crdt::fuzz
