@@ -450,7 +450,8 @@ async function main() {
       }
     }
   }
-  await driver.close();
+  const exitProblem = await driver.close();
+  if (exitProblem) t.fail('driver exit', exitProblem);
   process.stdout.write(`diff: ${sessions} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   t.finish();
 }

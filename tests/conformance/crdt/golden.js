@@ -169,7 +169,8 @@ async function main() {
       });
     }
   }
-  await driver.close();
+  const exitProblem = await driver.close();
+  if (exitProblem) t.fail('driver exit', exitProblem);
   fs.rmSync(tmp, { recursive: true, force: true });
   t.finish();
 }

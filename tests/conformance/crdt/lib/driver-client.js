@@ -54,12 +54,19 @@ class DriverClient {
     return r;
   }
 
+  // Ends the driver (EOF on stdin) and resolves to null if it exited 0, else to a description
+  // (a sanitizer's leak report at exit is a failure too).
   close() {
     return new Promise((resolve) => {
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) { resolve(); return; }
-      this.proc.once('exit', () => resolve());
+      const done = () => {
+        const { exitCode, signalCode } = this.proc;
+        resolve(exitCode === 0 ? null : `driver ${this.desc} ended with code ${exitCode}, signal ${signalCode}` +
+          (this.stderr ? `; stderr: ${this.stderr.trim().slice(-3000)}` : ''));
+      };
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) { done(); return; }
+      this.proc.once('exit', () => setImmediate(done));
       this.proc.stdin.end();
-      setTimeout(() => { this.proc.kill('SIGKILL'); }, 5000).unref();
+      setTimeout(() => { this.proc.kill('SIGKILL'); }, 20000).unref();
     });
   }
 }
