@@ -99,28 +99,90 @@ for (const [name, bytes] of Object.entries(malformed)) {
   }
 }
 
-// --- ydoc edit ----------------------------------------------------------------------------------
-// `ydoc edit` writes one update; its exact flags are crdt-core's (see `ydoc edit --help`). The
-// cases below follow the README form: ydoc edit [--client N] [--base FILE]... -o OUT OP...
+// --- ydoc edit ---------------------------------------------------------------------------------
+// ydoc edit [--in FILE]... [--client N] [--no-gc] [--full] -o OUT OP...   (OP tokens as in the usage)
+// Each case is replayed in yjs (same client id, same transactions) to get the expected document.
 if (!isRef) editTests();
 
-function editTests() {
-  const help = runYdoc(ydoc, ['edit', '--help']);
-  const usage = help.stdout + help.stderr;
-  process.stdout.write(`ydoc edit usage: ${usage.trim().split('\n').slice(0, 12).join(' | ')}\n`);
-  const cases = require('./cli-edit-cases.js')(usage);
-  if (!cases) { t.fail('ydoc edit', `usage not recognised by cli-edit-cases.js: ${usage.slice(0, 400)}`); return; }
-  for (const c of cases) {
-    const base = c.base ? c.base.map(golden) : [];
-    const out = tf(`${c.name}.bin`);
-    const r = runYdoc(ydoc, c.args(base, out));
-    if (r.status !== 0) { t.fail(`edit ${c.name}`, `${c.args(base, out).join(' ')}: ${describe(r)}`); continue; }
-    const doc = new Y.Doc();
-    for (const f of base) Y.applyUpdate(doc, new Uint8Array(fs.readFileSync(f)));
-    Y.applyUpdate(doc, new Uint8Array(fs.readFileSync(out)));
-    const d = jsonDiff(docJson(doc, c.roots), c.expect);
-    t.check(`edit ${c.name}: yjs reads the intended document`, !d, d);
+function toRequest(tokens) {
+  const [op, root, a, b] = tokens;
+  switch (op) {
+    case 'text.insert': return { op, path: [root], index: Number(a), text: b };
+    case 'text.delete': return { op, path: [root], index: Number(a), length: Number(b) };
+    case 'map.set': return { op, path: [root], key: a, value: JSON.parse(b) };
+    case 'map.delete': return { op, path: [root], key: a };
+    case 'array.insert': return { op, path: [root], index: Number(a), values: JSON.parse(b) };
+    case 'array.delete': return { op, path: [root], index: Number(a), length: Number(b) };
+    default: throw new Error(`unknown op ${op}`);
   }
+}
+function yjsEdit(inFiles, client, gc, ops) {
+  const { DriverCore } = require('./lib/driver-core');
+  const core = new DriverCore();
+  core.handle({ op: 'new', peer: 1, client, gc });
+  const doc = core.peers.get(1).doc;
+  for (const f of inFiles) Y.applyUpdate(doc, new Uint8Array(fs.readFileSync(f)));
+  const updates = [];
+  for (const tokens of ops) {
+    const r = core.handle({ ...toRequest(tokens), peer: 1 });
+    if (!r.ok) throw new Error(`yjs rejected ${tokens.join(' ')}: ${r.error}`);
+    if (r.update) updates.push(unb64(r.update));
+  }
+  return { doc, updates };
+}
+
+function editTests() {
+  const cases = [
+    { name: 'text insert, fresh doc, exact bytes', client: 7, ops: [['text.insert', 't', '0', 'héllo 😀\r\n👩‍👩‍👧']], exactBytes: true },
+    { name: 'text delete + insert on a golden file', in: ['text_insert'], client: 99,
+      ops: [['text.delete', 't', '0', '5'], ['text.insert', 't', '0', 'X'], ['text.insert', 't', '3', '😀']] },
+    { name: 'map set of binary, nested text, float, then delete', client: 3,
+      ops: [['map.set', 'm', 'bin', '{"$binary":"AAE="}'], ['map.set', 'm', 'n', '{"$type":"text"}'],
+        ['map.set', 'm', 'num', '1.5'], ['map.set', 'm', 'big', '{"$bigint":"-5"}'], ['map.set', 'm', 'obj', '{"a":[1,null,"é"]}'],
+        ['map.delete', 'm', 'num']] },
+    { name: 'array insert and delete on a golden file', in: ['array_ops'], client: 5,
+      ops: [['array.insert', 'a', '0', '[1,"x",null,{"$binary":"AA=="},{"$type":"map"}]'], ['array.delete', 'a', '1', '2']] },
+    { name: '--full writes the whole document', in: ['map_any_kinds'], client: 8, full: true,
+      ops: [['map.set', 'm', 'extra', 'true']] },
+    { name: '--no-gc --full keeps deleted content, exact bytes', client: 1, gc: false, full: true, exactBytes: true,
+      ops: [['text.insert', 't', '0', 'abcdef'], ['text.delete', 't', '1', '3']] },
+  ];
+  for (const c of cases) {
+    const inFiles = (c.in || []).map(golden);
+    const out = tf(`edit-${cases.indexOf(c)}.bin`);
+    const args = ['edit'];
+    for (const f of inFiles) args.push('--in', f);
+    args.push('--client', String(c.client));
+    if (c.gc === false) args.push('--no-gc');
+    if (c.full) args.push('--full');
+    args.push('-o', out);
+    for (const op of c.ops) args.push(...op);
+    const r = runYdoc(ydoc, args);
+    if (r.status !== 0) { t.fail(`edit: ${c.name}`, `ydoc ${args.join(' ')}: ${describe(r)}`); continue; }
+    const got = new Uint8Array(fs.readFileSync(out));
+    let want;
+    try { want = yjsEdit(inFiles, c.client, c.gc !== false, c.ops); } catch (e) { t.fail(`edit: ${c.name}`, e.message); continue; }
+    const check = new Y.Doc();
+    if (!c.full) for (const f of inFiles) Y.applyUpdate(check, new Uint8Array(fs.readFileSync(f)));
+    Y.applyUpdate(check, got);
+    const d = jsonDiff(docJson(check), docJson(want.doc));
+    t.check(`edit: ${c.name}: yjs reads the intended document`, !d, d);
+    if (c.exactBytes) {
+      const wantBytes = c.full ? Y.encodeStateAsUpdate(want.doc) : Y.mergeUpdates(want.updates);
+      t.check(`edit: ${c.name}: bytes equal yjs's`, Buffer.compare(Buffer.from(got), Buffer.from(wantBytes)) === 0,
+        `yjs ${Buffer.from(wantBytes).toString('hex')} ydoc ${Buffer.from(got).toString('hex')}`);
+    }
+  }
+  let r = runYdoc(ydoc, ['edit', '-o', tf('e1.bin'), 'text.insert', 't', '5', 'x']);
+  t.check('edit: index past the end exits 1', r.status === 1 && r.stderr.length > 0, describe(r));
+  r = runYdoc(ydoc, ['edit', '-o', tf('e2.bin'), 'bogus.op', 't', '0']);
+  t.check('edit: unknown op exits 2', r.status === 2, describe(r));
+  r = runYdoc(ydoc, ['edit', 'text.insert', 't', '0', 'x']);
+  t.check('edit: no -o exits 2', r.status === 2, describe(r));
+  r = runYdoc(ydoc, ['edit', '--in', tf('nope.bin'), '-o', tf('e3.bin'), 'text.insert', 't', '0', 'x']);
+  t.check('edit: missing --in file exits 1 naming it', r.status === 1 && r.stderr.includes('nope.bin'), describe(r));
+  r = runYdoc(ydoc, ['edit', '-o', tf('e4.bin'), 'map.set', 'm', 'k', '{not json']);
+  t.check('edit: a bad JSON value exits 2 (or 1) with a message', (r.status === 2 || r.status === 1) && r.stderr.length > 0, describe(r));
 }
 
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -285,7 +285,7 @@ function main() {
     const doc = new Y.Doc();
     Y.applyUpdate(doc, update);
     fs.writeFileSync(path.join(outDir, `${s.name}.bin`), update);
-    fs.writeFileSync(path.join(outDir, `${s.name}.json`), canonicalStringify(docJson(doc, s.roots)) + '\n');
+    fs.writeFileSync(path.join(outDir, `${s.name}.json`), canonicalStringify(docJson(doc, s.roots, true)) + '\n');
     const entry = { name: s.name, roots: s.roots, yjs_roots: s.yjsRoots, ops: false, description: s.description,
       yjs_full: canonValue(yjsView(doc, s.yjsRoots)) };
     if (built.missing) {

@@ -80,7 +80,11 @@ async function main() {
 
     // (a) inspect
     attempt(`${name}: inspect --root`, () => {
-      const d = jsonDiff(inspect([binFile], entry.roots), expected);
+      let got = inspect([binFile], entry.roots);
+      // Roots our API does not model (XML, subdocs) print in an unspecified way: only the listed
+      // roots are compared here; (c) checks the rest survives.
+      if (!entry.ops) got = Object.fromEntries(Object.keys(entry.roots).map((k) => [k, got[k]]));
+      const d = jsonDiff(got, expected);
       t.check(`${name}: inspect --root`, !d, d);
     });
     const txUpdates = ops ? ops.steps.filter((s) => s.update && s.req.op !== 'apply').map((s) => unb64(s.update)) : [];

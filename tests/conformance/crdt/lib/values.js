@@ -74,22 +74,22 @@ function arrayValues(t) {
   return out;
 }
 
-// Canonical JSON of a whole doc. roots: {name: "map"|"text"|"array"} -> exactly those roots;
-// otherwise every root, kind inferred (keyed items -> map, string content -> text, other list
-// content -> array; roots with nothing visible are dropped).
-function docJson(doc, roots) {
+// Canonical JSON of a whole doc: one member per root. roots: {name: "map"|"text"|"array"} fixes
+// those roots' kinds (printed even when empty or absent); every other root's kind is inferred
+// (visible keyed items -> map, visible string content -> text, other visible list content ->
+// array) and an inferred root with nothing visible is dropped. only=true prints the listed roots only.
+function docJson(doc, roots, only = false) {
   const out = {};
-  if (roots) {
-    for (const name of Object.keys(roots)) {
-      const t = doc.share.get(name);
-      const kind = roots[name];
-      if (!['map', 'text', 'array'].includes(kind)) throw new Error(`unknown root kind ${kind}`);
-      if (!t) out[name] = kind === 'map' ? {} : kind === 'text' ? '' : [];
-      else out[name] = kind === 'map' ? mapObject(t) : kind === 'text' ? textString(t) : arrayValues(t);
-    }
-    return out;
+  for (const name of Object.keys(roots || {})) {
+    const t = doc.share.get(name);
+    const kind = roots[name];
+    if (!['map', 'text', 'array'].includes(kind)) throw new Error(`unknown root kind ${kind}`);
+    if (!t) out[name] = kind === 'map' ? {} : kind === 'text' ? '' : [];
+    else out[name] = kind === 'map' ? mapObject(t) : kind === 'text' ? textString(t) : arrayValues(t);
   }
+  if (only) return out;
   for (const [name, t] of doc.share) {
+    if (roots && name in roots) continue;
     let keyed = false;
     for (const item of t._map.values()) if (!item.deleted) { keyed = true; break; }
     if (keyed) { out[name] = mapObject(t); continue; }
