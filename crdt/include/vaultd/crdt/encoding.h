@@ -1,0 +1,86 @@
+// lib0 binary primitives (the encoding layer under Yjs update format v1).
+//
+// Numbers follow lib0: varUint is little-endian base-128 up to 2^53 - 1;
+// varInt keeps the sign in bit 6 of the first byte (so -0 survives); floats
+// and bigints are big-endian. Strings are length-prefixed UTF-8. Decoding
+// never reads past the input and never allocates more than the input could
+// hold: every length is checked against the bytes that remain.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vaultd/common/status.h"
+
+namespace vaultd::crdt {
+
+inline constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
+
+class Encoder {
+ public:
+  void WriteUint8(uint8_t v) { buf_.push_back(v); }
+  void WriteVarUint(uint64_t v);
+  // lib0 writeVarInt: sign from the double, so -0.0 is written as negative zero.
+  void WriteVarInt(double v);
+  void WriteFloat32(float v);
+  void WriteFloat64(double v);
+  void WriteBigInt64(int64_t v);
+  void WriteVarString(std::string_view utf8);
+  void WriteVarBytes(std::span<const uint8_t> bytes);
+  void WriteBytes(std::span<const uint8_t> bytes) { buf_.insert(buf_.end(), bytes.begin(), bytes.end()); }
+
+  const std::vector<uint8_t>& data() const { return buf_; }
+  std::vector<uint8_t> Take() { return std::move(buf_); }
+  size_t size() const { return buf_.size(); }
+
+ private:
+  std::vector<uint8_t> buf_;
+};
+
+class Decoder {
+ public:
+  explicit Decoder(std::span<const uint8_t> data) : data_(data) {}
+
+  size_t remaining() const { return data_.size() - pos_; }
+  size_t position() const { return pos_; }
+  bool AtEnd() const { return pos_ >= data_.size(); }
+
+  Result<uint8_t> ReadUint8();
+  Result<uint64_t> ReadVarUint();
+  // A varUint that must also fit the remaining input when used as a count of
+  // items that each take at least one byte.
+  Result<uint64_t> ReadLength();
+  Result<double> ReadVarInt();
+  Result<float> ReadFloat32();
+  Result<double> ReadFloat64();
+  Result<int64_t> ReadBigInt64();
+  // Valid UTF-8 only (lib0 decodes with a fatal TextDecoder).
+  Result<std::string> ReadVarString();
+  Result<std::span<const uint8_t>> ReadVarBytes();
+  Result<std::span<const uint8_t>> ReadBytes(size_t n);
+  std::span<const uint8_t> Rest() const { return data_.subspan(pos_); }
+
+ private:
+  Status Truncated() const;
+  std::span<const uint8_t> data_;
+  size_t pos_ = 0;
+};
+
+// UTF-16 helpers: Yjs counts lengths and positions in UTF-16 code units.
+// Invalid UTF-8 is rejected by Utf8ToUtf16; lone surrogates become U+FFFD in
+// Utf16ToUtf8 (as TextEncoder does).
+bool Utf8ToUtf16(std::string_view utf8, std::u16string* out);
+std::u16string Utf8ToUtf16Lossy(std::string_view utf8);
+std::string Utf16ToUtf8(std::u16string_view utf16);
+void AppendUtf16AsUtf8(std::u16string_view utf16, std::string* out);
+bool IsValidUtf8(std::string_view utf8);
+// Number of UTF-16 code units of valid UTF-8 text.
+uint64_t Utf16Length(std::string_view utf8);
+
+std::string Base64Encode(std::span<const uint8_t> bytes);
+bool Base64Decode(std::string_view text, std::vector<uint8_t>* out);
+
+}  // namespace vaultd::crdt

@@ -1,0 +1,319 @@
+#include "vaultd/crdt/any.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace vaultd::crdt {
+
+bool Any::operator==(const Any& o) const {
+  if (v.index() != o.v.index()) return false;
+  if (auto* a = std::get_if<std::shared_ptr<AnyArray>>(&v)) return **a == *std::get<std::shared_ptr<AnyArray>>(o.v);
+  if (auto* a = std::get_if<std::shared_ptr<AnyObject>>(&v)) return **a == *std::get<std::shared_ptr<AnyObject>>(o.v);
+  if (auto* d = std::get_if<double>(&v)) return *d == std::get<double>(o.v);
+  return v == o.v;
+}
+
+void WriteAny(Encoder& enc, const Any& a) {
+  switch (a.v.index()) {
+    case 0: enc.WriteUint8(127); break;
+    case 1: enc.WriteUint8(126); break;
+    case 2: enc.WriteUint8(std::get<bool>(a.v) ? 120 : 121); break;
+    case 3: {
+      double d = std::get<double>(a.v);
+      if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 2147483647.0) {
+        enc.WriteUint8(125);
+        enc.WriteVarInt(d);
+      } else if (std::isnan(d) || static_cast<double>(static_cast<float>(d)) != d) {
+        enc.WriteUint8(123);
+        enc.WriteFloat64(d);
+      } else {
+        enc.WriteUint8(124);
+        enc.WriteFloat32(static_cast<float>(d));
+      }
+      break;
+    }
+    case 4: enc.WriteUint8(122); enc.WriteBigInt64(std::get<BigInt>(a.v).value); break;
+    case 5: enc.WriteUint8(119); enc.WriteVarString(std::get<std::string>(a.v)); break;
+    case 6: {
+      enc.WriteUint8(116);
+      const auto& b = std::get<Binary>(a.v);
+      enc.WriteVarBytes(b);
+      break;
+    }
+    case 7: {
+      const auto& arr = *std::get<std::shared_ptr<AnyArray>>(a.v);
+      enc.WriteUint8(117);
+      enc.WriteVarUint(arr.size());
+      for (const auto& x : arr) WriteAny(enc, x);
+      break;
+    }
+    case 8: {
+      const auto& obj = *std::get<std::shared_ptr<AnyObject>>(a.v);
+      enc.WriteUint8(118);
+      enc.WriteVarUint(obj.size());
+      for (const auto& [k, x] : obj) {
+        enc.WriteVarString(k);
+        WriteAny(enc, x);
+      }
+      break;
+    }
+  }
+}
+
+Result<Any> ReadAny(Decoder& dec, int depth) {
+  if (depth > 200) return Status::Corruption("Any value nested too deeply");
+  size_t at = dec.position();
+  VAULTD_ASSIGN_OR_RETURN(uint8_t tag, dec.ReadUint8());
+  switch (tag) {
+    case 127: return Any();
+    case 126: return Any(nullptr);
+    case 125: {
+      VAULTD_ASSIGN_OR_RETURN(double d, dec.ReadVarInt());
+      return Any(d);
+    }
+    case 124: {
+      VAULTD_ASSIGN_OR_RETURN(float f, dec.ReadFloat32());
+      return Any(static_cast<double>(f));
+    }
+    case 123: {
+      VAULTD_ASSIGN_OR_RETURN(double d, dec.ReadFloat64());
+      return Any(d);
+    }
+    case 122: {
+      VAULTD_ASSIGN_OR_RETURN(int64_t b, dec.ReadBigInt64());
+      return Any(BigInt{b});
+    }
+    case 121: return Any(false);
+    case 120: return Any(true);
+    case 119: {
+      VAULTD_ASSIGN_OR_RETURN(std::string s, dec.ReadVarString());
+      return Any(std::move(s));
+    }
+    case 118: {
+      VAULTD_ASSIGN_OR_RETURN(uint64_t n, dec.ReadLength());
+      AnyObject obj;
+      obj.reserve(n);
+      for (uint64_t i = 0; i < n; ++i) {
+        VAULTD_ASSIGN_OR_RETURN(std::string k, dec.ReadVarString());
+        VAULTD_ASSIGN_OR_RETURN(Any x, ReadAny(dec, depth + 1));
+        // JavaScript objects keep one value per key: a repeated key overwrites in place.
+        auto it = std::find_if(obj.begin(), obj.end(), [&](const auto& p) { return p.first == k; });
+        if (it != obj.end()) it->second = std::move(x);
+        else obj.emplace_back(std::move(k), std::move(x));
+      }
+      return Any(std::move(obj));
+    }
+    case 117: {
+      VAULTD_ASSIGN_OR_RETURN(uint64_t n, dec.ReadLength());
+      AnyArray arr;
+      arr.reserve(n);
+      for (uint64_t i = 0; i < n; ++i) {
+        VAULTD_ASSIGN_OR_RETURN(Any x, ReadAny(dec, depth + 1));
+        arr.push_back(std::move(x));
+      }
+      return Any(std::move(arr));
+    }
+    case 116: {
+      VAULTD_ASSIGN_OR_RETURN(auto b, dec.ReadVarBytes());
+      return Any(Binary(b.begin(), b.end()));
+    }
+    default:
+      return Status::Corruption("unknown Any tag " + std::to_string(tag) + " at byte " + std::to_string(at));
+  }
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\b': *out += "\\b"; break;
+      case '\f': *out += "\\f"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\u%04x", c);
+          *out += buf;
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonNumber(double d, std::string* out) {
+  if (!std::isfinite(d)) {
+    *out += "null";  // JSON.stringify(NaN) === "null"
+    return;
+  }
+  if (d == 0) {
+    *out += "0";
+    return;
+  }
+  char buf[64];
+  if (std::floor(d) == d && std::fabs(d) < 9007199254740992.0) {
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d));
+    out->append(buf, r.ptr);
+    return;
+  }
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  out->append(buf, r.ptr);
+}
+
+void AppendCanonicalJson(const Any& a, std::string* out) {
+  switch (a.v.index()) {
+    case 0:
+    case 1: *out += "null"; break;
+    case 2: *out += std::get<bool>(a.v) ? "true" : "false"; break;
+    case 3: AppendJsonNumber(std::get<double>(a.v), out); break;
+    case 4: AppendJsonString(std::to_string(std::get<BigInt>(a.v).value), out); break;
+    case 5: AppendJsonString(std::get<std::string>(a.v), out); break;
+    case 6:
+      *out += "{\"$binary\":";
+      AppendJsonString(Base64Encode(std::get<Binary>(a.v)), out);
+      out->push_back('}');
+      break;
+    case 7: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& x : *std::get<std::shared_ptr<AnyArray>>(a.v)) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendCanonicalJson(x, out);
+      }
+      out->push_back(']');
+      break;
+    }
+    case 8: {
+      const auto& obj = *std::get<std::shared_ptr<AnyObject>>(a.v);
+      std::vector<const std::pair<std::string, Any>*> sorted;
+      for (const auto& p : obj) sorted.push_back(&p);  // undefined members print as null
+      std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) { return x->first < y->first; });
+      out->push_back('{');
+      bool first = true;
+      for (auto* p : sorted) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJsonString(p->first, out);
+        out->push_back(':');
+        AppendCanonicalJson(p->second, out);
+      }
+      out->push_back('}');
+      break;
+    }
+  }
+}
+
+namespace {
+// JSON.stringify semantics for the subset Any can hold.
+void AppendJsText(const Any& a, std::string* out) {
+  switch (a.v.index()) {
+    case 0:
+    case 1: *out += "null"; break;
+    case 2: *out += std::get<bool>(a.v) ? "true" : "false"; break;
+    case 3: AppendJsonNumber(std::get<double>(a.v), out); break;
+    case 4: *out += std::to_string(std::get<BigInt>(a.v).value); break;
+    case 5: AppendJsonString(std::get<std::string>(a.v), out); break;
+    case 6: {
+      // JSON.stringify(Uint8Array) is an object with index keys.
+      const auto& b = std::get<Binary>(a.v);
+      out->push_back('{');
+      for (size_t i = 0; i < b.size(); ++i) {
+        if (i) out->push_back(',');
+        *out += "\"" + std::to_string(i) + "\":" + std::to_string(b[i]);
+      }
+      out->push_back('}');
+      break;
+    }
+    case 7: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& x : *std::get<std::shared_ptr<AnyArray>>(a.v)) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJsText(x, out);
+      }
+      out->push_back(']');
+      break;
+    }
+    case 8: {
+      out->push_back('{');
+      bool first = true;
+      for (const auto& [k, x] : *std::get<std::shared_ptr<AnyObject>>(a.v)) {
+        if (x.IsUndefined()) continue;
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJsonString(k, out);
+        out->push_back(':');
+        AppendJsText(x, out);
+      }
+      out->push_back('}');
+      break;
+    }
+  }
+}
+
+Any FromJson(const nlohmann::ordered_json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: return Any(nullptr);
+    case nlohmann::json::value_t::boolean: return Any(j.get<bool>());
+    case nlohmann::json::value_t::number_integer: return Any(static_cast<double>(j.get<int64_t>()));
+    case nlohmann::json::value_t::number_unsigned: return Any(static_cast<double>(j.get<uint64_t>()));
+    case nlohmann::json::value_t::number_float: return Any(j.get<double>());
+    case nlohmann::json::value_t::string: return Any(j.get<std::string>());
+    case nlohmann::json::value_t::array: {
+      AnyArray arr;
+      for (const auto& x : j) arr.push_back(FromJson(x));
+      return Any(std::move(arr));
+    }
+    case nlohmann::json::value_t::object: {
+      AnyObject obj;
+      for (const auto& [k, x] : j.items()) obj.emplace_back(k, FromJson(x));
+      return Any(std::move(obj));
+    }
+    default: return Any();
+  }
+}
+}  // namespace
+
+std::string ToJsonText(const Any& a) {
+  if (a.IsUndefined()) return "undefined";
+  std::string out;
+  AppendJsText(a, &out);
+  return out;
+}
+
+Result<Any> ParseJsonText(std::string_view text) {
+  if (text == "undefined") return Any();
+  // Bound nesting before parsing: the conversion below recurses.
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > 200) return Status::Corruption("JSON content nested too deeply");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  try {
+    auto j = nlohmann::ordered_json::parse(text.begin(), text.end(), nullptr, true, false);
+    return FromJson(j);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("invalid JSON content: ") + e.what());
+  }
+}
+
+}  // namespace vaultd::crdt
