@@ -260,6 +260,7 @@ Status ReadContent(Decoder& dec, uint8_t kind, Item* it) {
       if (ref > 6) return Status::Corruption("unknown type ref " + std::to_string(ref));
       auto t = std::make_unique<Type>();
       t->kind = static_cast<TypeKind>(ref);
+      t->markers_enabled = ref == 0 || ref == 2 || ref == 6;  // YArray, YText, YXmlText
       if (ref == 3 || ref == 5) {
         VAULTD_ASSIGN_OR_RETURN(t->name, dec.ReadVarString());
       }

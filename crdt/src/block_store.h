@@ -39,7 +39,26 @@ struct Type {
   TypeKind kind = TypeKind::kUnknown;
   std::string name;  // root name, XML node name or hook name
   bool has_formatting = false;
-  // Position cache for index lookups: `cache_item` starts at index `cache_index`.
+  // yjs search markers (ArraySearchMarker): positions remembered for index
+  // lookups. Kept exactly as yjs keeps them, because with formatting the
+  // marker decides which attributes an insert inherits (and so the bytes).
+  // Disabled (yjs: _searchMarker === null) for maps, for roots created by an
+  // update until they are asked for as text/array, and once a text holds a
+  // format item.
+  struct Marker {
+    struct Item* p;
+    uint64_t index;
+    uint64_t timestamp;
+  };
+  bool markers_enabled = false;
+  std::vector<Marker> markers;
+  // A marker may point at a deleted or uncountable item (UpdateMarkerChanges must walk).
+  bool markers_dirty = true;
+  // Some format item was ever integrated here. Without one, positions do not
+  // depend on the marker state, so marker upkeep may take shortcuts.
+  bool ever_formatted = false;
+  // Without format items positions do not depend on markers; then a single
+  // cursor cache is used instead: `cache_item` starts at index `cache_index`.
   struct Item* cache_item = nullptr;
   uint64_t cache_index = 0;
 };
@@ -67,6 +86,7 @@ struct Item {
   bool has_parent_sub = false;
   bool deleted = false;
   bool keep = false;
+  bool marker = false;  // yjs Item.marker: some search marker points here (may be stale, as in yjs)
   uint8_t kind = kGC;
   // Unresolved parent of a decoded item: 0 none (copied from a neighbour), 1 root name, 2 item id.
   uint8_t parent_wire = 0;

@@ -79,7 +79,14 @@ Type* DocImpl::GetOrCreateRoot(const std::string& name, TypeKind kind) {
     slot->doc = this;
     slot->name = name;
   }
-  if (slot->kind == TypeKind::kUnknown) slot->kind = kind;
+  if (slot->kind == TypeKind::kUnknown && kind != TypeKind::kUnknown) {
+    // yjs replaces the generic type by a fresh YText/YArray/YMap: markers on
+    // for text and array, no formatting seen yet.
+    slot->kind = kind;
+    slot->markers.clear();
+    slot->markers_enabled = kind == TypeKind::kText || kind == TypeKind::kArray;
+    slot->has_formatting = false;
+  }
   return slot.get();
 }
 
@@ -107,14 +114,22 @@ void DocImpl::Begin(bool local, std::string_view origin) {
 }
 
 void DocImpl::End() {
-  bool emit = Commit(*txn);
-  txn = nullptr;
-  if (!emit) return;
-  // Handlers run outside the transaction: they may edit the doc again.
-  std::vector<uint8_t> bytes = std::move(emit_update_);
-  TransactionEvent ev = std::move(emit_event_);
-  auto hs = handlers;  // a handler may unsubscribe
-  for (auto& [id, h] : hs) h(bytes, ev);
+  Transaction* cur = txn;
+  while (true) {
+    bool emit = Commit(*cur);
+    txn = nullptr;
+    if (emit) {
+      // Handlers run outside the transaction: they may edit the doc again.
+      std::vector<uint8_t> bytes = std::move(emit_update_);
+      TransactionEvent ev = std::move(emit_event_);
+      auto hs = handlers;  // a handler may unsubscribe
+      for (auto& [id, h] : hs) h(bytes, ev);
+    }
+    if (!follow_up_pending_) return;
+    follow_up_pending_ = false;
+    cur = &follow_storage_;
+    txn = cur;
+  }
 }
 
 TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
@@ -165,6 +180,32 @@ TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
 
 bool DocImpl::Commit(Transaction& t) {
   if (!handlers.empty()) emit_event_ = BuildEvent(t);
+  t.ds.SortAndMerge();
+  if (!t.local) {
+    // yjs empties the marker list but leaves the items' marker flags as they are.
+    bool need_cleanup = false;
+    for (auto& [type, key] : t.changed) {
+      if (type->markers_enabled) type->markers.clear();
+      if (type->has_formatting && (type->kind == TypeKind::kText || type->kind == TypeKind::kXmlText) &&
+          (!type->item || !type->item->deleted))
+        need_cleanup = true;
+    }
+    if (need_cleanup && &t != &follow_storage_) {
+      Transaction& f = follow_storage_;
+      f.local = true;
+      f.origin.clear();
+      f.before_state.clear();
+      f.ds.clients.clear();
+      f.changed.clear();
+      f.merge_structs.clear();
+      for (const auto& [client, cs] : clients) f.before_state.emplace_back(client, cs.state());
+      std::sort(f.before_state.begin(), f.before_state.end());
+      txn = &f;
+      FormattingCleanupBody(t);
+      txn = &t;
+      follow_up_pending_ = true;
+    }
+  }
   t.ds.SortAndMerge();
   if (gc && !t.ds.empty()) TryGcDeleteSet(t.ds);
   if (!t.ds.empty()) TryMergeDeleteSet(t.ds);
@@ -239,6 +280,14 @@ bool DocImpl::MergeItems(Item* left, Item* right) {
     parent->cache_item = left;
     if (!left->deleted && left->countable()) parent->cache_index -= left->length;
   }
+  if (parent && !parent->markers.empty()) {
+    for (auto& m : parent->markers) {
+      if (m.p == right) {
+        m.p = left;
+        if (!left->deleted && left->countable()) m.index -= left->length;
+      }
+    }
+  }
   if (right->keep) left->keep = true;
   left->right = right->right;
   if (left->right) left->right->left = left;
@@ -286,7 +335,8 @@ void DocImpl::GcItem(Item* item, bool parent_gcd) {
     t->map.clear();
     t->item = nullptr;
     t->length = 0;
-    t->cache_item = nullptr;
+    t->markers.clear();
+    t->markers_enabled = false;
     t->doc = nullptr;  // marks the type dead
     dead_types.push_back(std::move(item->extra->type));
   }
@@ -501,6 +551,9 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
     t->item = it;
   } else if (it->kind == kFormat) {
     parent->has_formatting = true;
+    parent->ever_formatted = true;
+    parent->markers_enabled = false;  // yjs: search markers are off for rich text
+    parent->markers.clear();
   }
   AddChanged(parent, key);
   if ((parent->item && parent->item->deleted) || (key && it->right)) Delete(it);
@@ -514,6 +567,10 @@ void DocImpl::Delete(Item* it) {
   txn->ds.Add(it->id.client, it->id.clock, it->length);
   if (!parent) return;
   parent->cache_item = nullptr;
+  if (parent->markers_enabled && !parent->markers_dirty && !parent->markers.empty()) {
+    for (const auto& m : parent->markers)
+      if (m.p == it) parent->markers_dirty = true;
+  }
   AddChanged(parent, it->has_parent_sub ? &it->parent_sub : nullptr);
   if (it->kind == kType) {
     Type* t = it->extra->type.get();
@@ -606,7 +663,10 @@ Status DocImpl::ApplyUpdate(std::span<const uint8_t> update, std::string_view or
     // clocks), then the pending deletes again.
     std::map<uint64_t, std::vector<Item*>> fresh;
     for (auto& [client, structs] : u.clients) {
+      // yjs keeps one struct group per client: a later group replaces an earlier one.
       auto& list = fresh[client];
+      for (Item* s : list) FreeStruct(s);
+      list.clear();
       for (Item* s : structs) {
         if (s->is_skip()) FreeStruct(s);
         else list.push_back(s);

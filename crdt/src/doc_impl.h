@@ -81,6 +81,11 @@ class DocImpl {
   void End();
   // Cleans up after a transaction; returns true when handlers must be told (emit_*).
   bool Commit(Transaction& t);
+  // yjs cleanupYTextAfterTransaction: after a remote transaction touched a
+  // formatted text, a local follow-up transaction deletes redundant formats.
+  void FormattingCleanupBody(Transaction& remote);
+  Transaction follow_storage_;
+  bool follow_up_pending_ = false;
   std::vector<uint8_t> emit_update_;
   TransactionEvent emit_event_;
   void AddChanged(Type* type, const std::string* key);
@@ -102,13 +107,19 @@ class DocImpl {
   Result<std::vector<uint8_t>> EncodeStateAsUpdate(std::span<const uint8_t> sv) const;
 
   // List operations (text and array).
-  ListPos FindPos(Type* t, uint64_t index, bool track_attrs);
+  // yjs findPosition: from a search marker (when allowed and enabled) or the start.
+  ListPos FindPos(Type* t, uint64_t index, bool use_marker);
+  void FindNextPosition(ListPos& pos, uint64_t count);
+  Type::Marker* FindMarker(Type* t, uint64_t index);
+  void UpdateMarkerChanges(Type* t, uint64_t index, int64_t len);
   void Forward(ListPos& pos);
-  Item* NewLocalItem(Type* parent, Item* left, Item* right, const std::string* key);
+  ListPos FindPosCached(Type* t, uint64_t index);
+  bool ExactMarkers(const Type* t) const { return t->ever_formatted && t->markers_enabled; }
   void SetCache(Type* t, Item* item, uint64_t index) {
     t->cache_item = item;
     t->cache_index = index;
   }
+  Item* NewLocalItem(Type* parent, Item* left, Item* right, const std::string* key);
 
   // JSON.
   void AppendTypeJson(const Type* t, TypeKind kind, std::string* out) const;

@@ -67,11 +67,124 @@ void DocImpl::Forward(ListPos& pos) {
   pos.right = r->right;
 }
 
-ListPos DocImpl::FindPos(Type* t, uint64_t index, bool track_attrs) {
+namespace {
+uint64_t g_marker_timestamp = 0;  // yjs: one counter for the whole process
+constexpr size_t kMaxSearchMarker = 80;
+
+void OverwriteMarker(Type::Marker& m, Item* p, uint64_t index) {
+  m.p->marker = false;
+  m.p = p;
+  p->marker = true;
+  m.index = index;
+  m.timestamp = g_marker_timestamp++;
+}
+uint64_t AbsDiff(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
+}  // namespace
+
+Type::Marker* DocImpl::FindMarker(Type* t, uint64_t index) {
+  if (!t->start || index == 0 || !t->markers_enabled) return nullptr;
+  Type::Marker* marker = nullptr;
+  for (auto& m : t->markers) {
+    // yjs reduce((a, b) => |i - a| < |i - b| ? a : b): ties go to the later marker.
+    if (!marker || !(AbsDiff(index, marker->index) < AbsDiff(index, m.index))) marker = &m;
+  }
+  Item* p = t->start;
+  uint64_t pindex = 0;
+  if (marker) {
+    p = marker->p;
+    pindex = marker->index;
+    marker->timestamp = g_marker_timestamp++;
+  }
+  while (p->right && pindex < index) {
+    if (!p->deleted && p->countable()) {
+      if (index < pindex + p->length) break;
+      pindex += p->length;
+    }
+    p = p->right;
+  }
+  while (p->left && pindex > index) {
+    p = p->left;
+    if (!p->deleted && p->countable()) pindex -= p->length;
+  }
+  // Never mark an item that could merge with its left neighbour.
+  while (p->left && p->left->id.client == p->id.client && p->left->id.clock + p->left->length == p->id.clock) {
+    p = p->left;
+    if (!p->deleted && p->countable()) pindex -= p->length;
+  }
+  if (p->deleted || !p->countable()) t->markers_dirty = true;
+  if (marker && static_cast<double>(AbsDiff(marker->index, pindex)) <
+                    static_cast<double>(t->length) / static_cast<double>(kMaxSearchMarker)) {
+    OverwriteMarker(*marker, p, pindex);
+    return marker;
+  }
+  if (t->markers.size() >= kMaxSearchMarker) {
+    Type::Marker* oldest = &t->markers[0];
+    for (auto& m : t->markers)
+      if (!(oldest->timestamp < m.timestamp)) oldest = &m;
+    OverwriteMarker(*oldest, p, pindex);
+    return oldest;
+  }
+  if (t->markers.capacity() < kMaxSearchMarker) t->markers.reserve(kMaxSearchMarker);
+  p->marker = true;
+  t->markers.push_back({p, pindex, g_marker_timestamp++});
+  return &t->markers.back();
+}
+
+void DocImpl::UpdateMarkerChanges(Type* t, uint64_t index, int64_t len) {
+  auto& ms = t->markers;
+  if (len > 0 && !t->markers_dirty && !t->ever_formatted) {
+    // Every marker points at a live item, so yjs's walk would not move any;
+    // only the indices shift. (Marker flags may then differ from yjs's, which
+    // cannot change a position in a text without format items.)
+    for (auto& m : ms) {
+      if (index <= m.index) m.index = std::max<int64_t>(static_cast<int64_t>(index), static_cast<int64_t>(m.index) + len);
+    }
+    return;
+  }
+  for (size_t i = ms.size(); i-- > 0;) {
+    Type::Marker& m = ms[i];
+    if (len > 0) {
+      Item* p = m.p;
+      p->marker = false;
+      while (p && (p->deleted || !p->countable())) {
+        p = p->left;
+        if (p && !p->deleted && p->countable()) m.index -= p->length;
+      }
+      if (!p || p->marker) {
+        ms.erase(ms.begin() + i);
+        continue;
+      }
+      m.p = p;
+      p->marker = true;
+    }
+    if (index < m.index || (len > 0 && index == m.index)) {
+      int64_t moved = static_cast<int64_t>(m.index) + len;
+      m.index = std::max<int64_t>(static_cast<int64_t>(index), moved);
+    }
+  }
+  if (len > 0) t->markers_dirty = false;
+}
+
+void DocImpl::FindNextPosition(ListPos& pos, uint64_t count) {
+  while (pos.right && count > 0) {
+    Item* r = pos.right;
+    if (r->kind == kFormat) {
+      if (!r->deleted) UpdateCurrentAttrs(pos.attrs, r);
+    } else if (!r->deleted) {
+      if (count < r->length) GetItemCleanStart({r->id.client, r->id.clock + count});
+      pos.index += r->length;
+      count -= std::min(count, r->length);
+    }
+    pos.left = r;
+    pos.right = r->right;
+  }
+}
+
+ListPos DocImpl::FindPosCached(Type* t, uint64_t index) {
   ListPos pos;
   pos.right = t->start;
   bool from_cache = false;
-  if (!track_attrs && t->cache_item && t->cache_item->parent == t) {
+  if (t->cache_item && t->cache_item->parent == t) {
     pos.right = t->cache_item;
     pos.left = pos.right->left;
     pos.index = t->cache_index;
@@ -113,6 +226,22 @@ ListPos DocImpl::FindPos(Type* t, uint64_t index, bool track_attrs) {
   return pos;
 }
 
+ListPos DocImpl::FindPos(Type* t, uint64_t index, bool use_marker) {
+  if (!t->ever_formatted) return FindPosCached(t, index);
+  ListPos pos;
+  Type::Marker* m = use_marker ? FindMarker(t, index) : nullptr;
+  if (m) {
+    pos.left = m->p->left;
+    pos.right = m->p;
+    pos.index = m->index;
+    FindNextPosition(pos, index - m->index);
+  } else {
+    pos.right = t->start;
+    FindNextPosition(pos, index);
+  }
+  return pos;
+}
+
 Item* DocImpl::NewLocalItem(Type* parent, Item* left, Item* right, const std::string* key) {
   Item* it = pool.New();
   it->id = {client_id, GetState(client_id)};
@@ -141,6 +270,7 @@ void SetContent(DocImpl* d, Item* it, const Input& v) {
     it->kind = kType;
     auto t = std::make_unique<Type>();
     t->kind = nt->kind;
+    t->markers_enabled = nt->kind == TypeKind::kText || nt->kind == TypeKind::kArray;
     t->doc = d;
     it->x().type = std::move(t);
     it->length = 1;
@@ -247,7 +377,79 @@ void CleanupFormattingGap(DocImpl* d, Item* start, Item* curr, const Attributes&
   }
 }
 
+void CleanupContextlessFormattingGap(DocImpl* d, Item* item) {
+  while (item && item->right && (item->right->deleted || !item->right->countable())) item = item->right;
+  std::vector<std::string> seen;
+  while (item && (item->deleted || !item->countable())) {
+    if (!item->deleted && item->kind == kFormat) {
+      const std::string& key = item->extra->key;
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) d->Delete(item);
+      else seen.push_back(key);
+    }
+    item = item->left;
+  }
+}
+
+void CleanupYTextFormatting(DocImpl* d, Type* t) {
+  Item* start = t->start;
+  Item* end = t->start;
+  Attributes start_attrs;
+  Attributes current;
+  while (end) {
+    if (!end->deleted) {
+      if (end->kind == kFormat) {
+        UpdateCurrentAttrs(current, end);
+      } else {
+        CleanupFormattingGap(d, start, end, start_attrs, current);
+        start_attrs = current;
+        start = end;
+      }
+    }
+    end = end->right;
+  }
+}
+
 }  // namespace
+
+void DocImpl::FormattingCleanupBody(Transaction& remote) {
+  std::vector<Type*> full;
+  auto add_full = [&](Type* t) {
+    if (std::find(full.begin(), full.end(), t) == full.end()) full.push_back(t);
+  };
+  for (auto& [client, cs] : clients) {
+    uint64_t before = remote.BeforeClock(client);
+    if (cs.state() == before) continue;
+    for (auto p = cs.Find(before); cs.Valid(p); cs.Next(&p)) {
+      Item* it = cs.At(p);
+      if (it->is_item() && !it->deleted && it->kind == kFormat && it->parent) add_full(it->parent);
+    }
+  }
+  for (const auto& [client, dels] : remote.ds.clients) {
+    auto cit = clients.find(client);
+    if (cit == clients.end()) continue;
+    ClientStructs& cs = cit->second;
+    for (const auto& d : dels) {
+      if (d.clock >= cs.state()) continue;
+      uint64_t end = d.clock + d.len;
+      GetItemCleanStart({client, d.clock});
+      if (end < cs.state()) GetItemCleanStart({client, end});
+      std::vector<Item*> items;
+      for (auto p = cs.Find(d.clock); cs.Valid(p); cs.Next(&p)) {
+        Item* it = cs.At(p);
+        if (it->id.clock >= end) break;
+        items.push_back(it);
+      }
+      for (Item* it : items) {
+        if (!it->is_item() || !it->parent || !it->parent->has_formatting) continue;
+        Type* parent = it->parent;
+        if (std::find(full.begin(), full.end(), parent) != full.end()) continue;
+        if (it->kind == kFormat) add_full(parent);
+        else CleanupContextlessFormattingGap(this, it);
+      }
+    }
+  }
+  for (Type* t : full) CleanupYTextFormatting(this, t);
+}
 
 // ---------------------------------------------------------------- TextRef
 
@@ -261,27 +463,41 @@ std::string TypeRef::ToJson() const {
 }
 
 namespace {
+// yjs YText.insert / insertEmbed + insertText. `inherit`: no attributes were
+// given, so the insert takes the formatting found at the position.
 template <typename Fill>
-Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* attrs, Fill&& fill) {
+Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* attrs, bool use_marker,
+                         Fill&& fill) {
   if (!t || !t->doc) return DeadType();
   if (index > t->length)
     return Status::InvalidArgument("index " + std::to_string(index) + " beyond text length " + std::to_string(t->length));
   d->Transact(true, {}, [&] {
-    bool track = attrs || t->has_formatting;
-    ListPos pos = d->FindPos(t, index, track);
+    ListPos pos = d->FindPos(t, index, use_marker);
     Attributes a = attrs ? *attrs : pos.attrs;
     for (const auto& [k, v] : pos.attrs)
       if (!FindAttr(a, k)) a.emplace_back(k, Any(nullptr));
     MinimizeAttributeChanges(d, pos, a);
     Attributes negated = InsertAttributes(d, t, pos, a);
-    Item* it = d->NewLocalItem(t, pos.left, pos.right, nullptr);
+    Item* it = d->NewLocalItem(t, nullptr, nullptr, nullptr);
     fill(it);
+    if (d->ExactMarkers(t)) d->UpdateMarkerChanges(t, pos.index, static_cast<int64_t>(it->length));
+    // Origins are taken now: the marker update above does not move the cursor.
+    it->left = pos.left;
+    it->right = pos.right;
+    if (pos.left) {
+      it->has_origin = true;
+      it->origin = {pos.left->id.client, pos.left->id.clock + pos.left->length - 1};
+    }
+    if (pos.right) {
+      it->has_right_origin = true;
+      it->right_origin = pos.right->id;
+    }
     d->Integrate(it, 0);
-    uint64_t at = pos.index;
     pos.right = it;
+    uint64_t at = pos.index;
     d->Forward(pos);
     InsertNegatedAttributes(d, t, pos, negated);
-    d->SetCache(t, it, at);
+    if (!d->ExactMarkers(t)) d->SetCache(t, it, at);
   });
   return Status::Ok();
 }
@@ -291,7 +507,7 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
   if (utf8.empty()) return Status::Ok();
   std::u16string s;
   if (!Utf8ToUtf16(utf8, &s)) return Status::InvalidArgument("text is not valid UTF-8");
-  return InsertTextContent(doc_, type_, index, attrs, [&](Item* it) {
+  return InsertTextContent(doc_, type_, index, attrs, /*use_marker=*/attrs == nullptr, [&](Item* it) {
     it->kind = kString;
     it->length = s.size();
     it->str = std::move(s);
@@ -301,7 +517,7 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
 Status TextRef::InsertEmbed(uint64_t index, const Any& embed, const Attributes* attrs) {
   // yjs insertEmbed defaults attributes to {}: an embed inherits no formatting.
   static const Attributes kNone;
-  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, [&](Item* it) {
+  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, /*use_marker=*/false, [&](Item* it) {
     it->kind = kEmbed;
     it->length = 1;
     it->x().value = embed;
@@ -318,7 +534,7 @@ Status TextRef::Delete(uint64_t index, uint64_t length) {
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
-    ListPos pos = d->FindPos(t, index, t->has_formatting);
+    ListPos pos = d->FindPos(t, index, true);
     Attributes start_attrs = pos.attrs;
     Item* start = pos.right;
     uint64_t len = length;
@@ -331,8 +547,11 @@ Status TextRef::Delete(uint64_t index, uint64_t length) {
       }
       d->Forward(pos);
     }
-    if (start && t->has_formatting) CleanupFormattingGap(d, start, pos.right, start_attrs, pos.attrs);
-    if (pos.right && !t->has_formatting) d->SetCache(t, pos.right, pos.index);
+    if (start && t->ever_formatted) CleanupFormattingGap(d, start, pos.right, start_attrs, pos.attrs);
+    if (d->ExactMarkers(t))
+      d->UpdateMarkerChanges(t, pos.index, -static_cast<int64_t>(length) + static_cast<int64_t>(len));
+    else if (pos.right)
+      d->SetCache(t, pos.right, pos.index);
   });
   return Status::Ok();
 }
@@ -344,7 +563,7 @@ Status TextRef::Format(uint64_t index, uint64_t length, const Attributes& attrs)
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
-    ListPos pos = d->FindPos(t, index, true);
+    ListPos pos = d->FindPos(t, index, false);
     if (!pos.right) return;
     uint64_t len = length;
     MinimizeAttributeChanges(d, pos, attrs);
@@ -512,8 +731,10 @@ Status ArrayRef::Insert(uint64_t index, const std::vector<Input>& values) {
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
+    // Without format items (arrays never have them) the spot is canonical:
+    // right after the item holding unit index-1.
     Item* left = nullptr;
-    if (index > 0) left = d->FindPos(t, index, false).left;
+    if (index > 0) left = d->FindPosCached(t, index).left;
     Item* right = left ? left->right : t->start;
     Item* first = nullptr;
     std::vector<Any> run;
@@ -557,9 +778,8 @@ Status ArrayRef::Delete(uint64_t index, uint64_t length) {
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
-    ListPos pos = d->FindPos(t, index, false);
+    Item* n = d->FindPosCached(t, index).right;
     uint64_t len = length;
-    Item* n = pos.right;
     while (len > 0 && n) {
       if (!n->deleted) {
         if (len < n->length) d->GetItemCleanStart({n->id.client, n->id.clock + len});

@@ -1,0 +1,106 @@
+#include <deque>
+#include <gtest/gtest.h>
+
+#include "vaultd/crdt/sync.h"
+
+namespace vaultd::crdt {
+namespace {
+
+// Two sessions joined by in-memory queues; pumps until both are quiet.
+struct Link {
+  SyncSession& a;
+  SyncSession& b;
+  std::deque<Bytes> to_a, to_b;
+  void Pump() {
+    for (int guard = 0; guard < 100 && (!to_a.empty() || !to_b.empty()); ++guard) {
+      while (!to_b.empty()) {
+        auto r = b.Receive(to_b.front());
+        to_b.pop_front();
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        for (auto& f : *r) to_a.push_back(f);
+      }
+      while (!to_a.empty()) {
+        auto r = a.Receive(to_a.front());
+        to_a.pop_front();
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        for (auto& f : *r) to_b.push_back(f);
+      }
+    }
+  }
+};
+
+TEST(SyncMessages, RoundTrip) {
+  SyncMessage m{SyncMessageType::kUpdate, {1, 2, 3}};
+  Bytes f = EncodeSyncFrame(m);
+  EXPECT_EQ(f, (Bytes{0, 2, 3, 1, 2, 3}));
+  auto back = DecodeSyncMessage(std::span<const uint8_t>(f).subspan(1));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->payload, m.payload);
+  EXPECT_FALSE(DecodeSyncMessage(Bytes{7, 0}).ok());
+  EXPECT_FALSE(DecodeSyncMessage(Bytes{0, 9, 1}).ok());
+}
+
+TEST(SyncSession, TwoPeersConvergeAndMarkSynced) {
+  Doc da({.client_id = 1}), db({.client_id = 2});
+  ASSERT_TRUE(da.GetText("t").Insert(0, "from a").ok());
+  ASSERT_TRUE(db.GetMap("m").Set("k", Any("from b")).ok());
+  SyncSession sa(da), sb(db);
+  Link link{sa, sb, {}, {}};
+  for (auto& f : sa.Start()) link.to_b.push_back(f);
+  for (auto& f : sb.Start()) link.to_a.push_back(f);
+  EXPECT_FALSE(sa.synced());
+  link.Pump();
+  EXPECT_TRUE(sa.synced());
+  EXPECT_TRUE(sb.synced());
+  EXPECT_EQ(da.ToJson(), db.ToJson());
+  // Later local edits travel as Update frames.
+  int h = da.OnUpdate([&](std::span<const uint8_t> u, const TransactionEvent&) {
+    link.to_b.push_back(SyncSession::UpdateFrame(u));
+  });
+  ASSERT_TRUE(da.GetText("t").Insert(0, ">").ok());
+  da.RemoveHandler(h);
+  link.Pump();
+  EXPECT_EQ(db.GetText("t").ToString(), ">from a");
+}
+
+TEST(SyncSession, BadFramesAreErrorsAndDenialIsReported) {
+  Doc d({.client_id = 1});
+  SyncSession s(d);
+  EXPECT_FALSE(s.Receive(Bytes{}).ok());
+  EXPECT_FALSE(s.Receive(Bytes{9}).ok());
+  EXPECT_FALSE(s.Receive(Bytes{0, 2, 5, 1}).ok());     // truncated update payload
+  EXPECT_FALSE(s.Receive(Bytes{0, 2, 2, 0xff, 0xff}).ok());  // malformed update
+  EXPECT_EQ(d.ToJson(), "{}");
+  Bytes denied{2, 0, 4, 'n', 'o', 'p', 'e'};
+  ASSERT_TRUE(s.Receive(denied).ok());
+  ASSERT_TRUE(s.denied().has_value());
+  EXPECT_EQ(*s.denied(), "nope");
+}
+
+TEST(Awareness, UpdatesClocksAndExpiry) {
+  Awareness a(1), b(2);
+  a.SetLocalState(R"({"user":"alice"})", 0);
+  auto changed = b.Apply(a.EncodeLocal(), 10);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, std::vector<uint64_t>{1});
+  EXPECT_EQ(b.states().at(1).state_json, R"({"user":"alice"})");
+  // An old clock is ignored.
+  AwarenessUpdate stale{{1, {0, R"({"user":"mallory"})"}}};
+  ASSERT_TRUE(b.Apply(EncodeAwarenessUpdate(stale), 20).ok());
+  EXPECT_EQ(b.states().at(1).state_json, R"({"user":"alice"})");
+  EXPECT_TRUE(b.Expire(10 + 29999).empty());
+  EXPECT_EQ(b.Expire(10 + 30000), std::vector<uint64_t>{1});
+  EXPECT_TRUE(b.Clients().empty());
+  EXPECT_FALSE(b.Apply(Bytes{1, 1, 1, 3, 'b', 'a', 'd'}, 0).ok());
+  // Awareness frames and queries go through the session.
+  Doc d({.client_id = 2});
+  SyncSession s(d, &b);
+  b.SetLocalState(R"({"user":"bob"})", 0);
+  auto out = s.Receive(EncodeQueryAwarenessFrame());
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0][0], 1);
+}
+
+}  // namespace
+}  // namespace vaultd::crdt
