@@ -14,4 +14,8 @@ namespace vaultd::crdt::fuzz {
 // invariant (a re-encoded state that reads back as a different document) aborts.
 void FuzzUpdate(std::span<const uint8_t> data);
 
+// Arbitrary bytes as a y-protocols sync message, an awareness update, and a stream of y-websocket
+// frames (each prefixed by one length byte) fed to a SyncSession.
+void FuzzSync(std::span<const uint8_t> data);
+
 }  // namespace vaultd::crdt::fuzz

@@ -1,5 +1,5 @@
-// Replays the committed libFuzzer corpus (fuzz/corpus/crdt_update/) and the golden files through the
-// fuzz target's own entry point, so a regression the fuzzer once found fails `scripts/test`.
+// Replays the committed libFuzzer corpora (fuzz/corpus/crdt_update/, crdt_sync/) and the golden files
+// through the fuzz targets' own entry points, so a regression the fuzzer once found fails `scripts/test`.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,6 +39,17 @@ TEST(CrdtFuzzCorpus, EveryCommittedCorpusFileIsHandled) {
     vaultd::crdt::fuzz::FuzzUpdate(bytes);  // aborts on a broken invariant, ASan on memory errors
   }
   std::printf("replayed %zu corpus files\n", files.size());
+}
+
+TEST(CrdtFuzzCorpus, EveryCommittedSyncCorpusFileIsHandled) {
+  auto files = FilesIn(fs::path(VAULTD_SOURCE_DIR) / "fuzz/corpus/crdt_sync", "");
+  ASSERT_FALSE(files.empty()) << "no corpus in fuzz/corpus/crdt_sync";
+  for (const auto& f : files) {
+    SCOPED_TRACE(f.string());
+    auto bytes = Read(f);
+    vaultd::crdt::fuzz::FuzzSync(bytes);
+  }
+  std::printf("replayed %zu sync corpus files\n", files.size());
 }
 
 TEST(CrdtFuzzCorpus, GoldenFilesAndTheirPrefixes) {
