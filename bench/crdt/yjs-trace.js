@@ -5,10 +5,10 @@
 // into a fresh doc). Prints one JSON line, the same fields as `ydoc apply-trace`, plus doc_heap_bytes
 // (JS heap held by the replayed doc, measured with --expose-gc).
 //   node [--expose-gc] yjs-trace.js TRACE.json.gz [--baseline] [--write UPDATE]
-//   node yjs-trace.js --load UPDATE | --load-baseline
+//   node yjs-trace.js --load UPDATE
 // --baseline loads yjs and parses the trace, then exits: the node process's RSS without a document.
 // --write saves the final update; --load decodes one into a doc and holds it (the memory of the
-// document alone, against --load-baseline, which only loads yjs).
+// document alone, against the same run on an empty update).
 const fs = require('fs');
 const zlib = require('zlib');
 const path = require('path');
@@ -16,14 +16,10 @@ const { createRequire } = require('module');
 
 const args = process.argv.slice(2);
 if (args.length === 0 || args.includes('--help')) {
-  process.stdout.write('usage: node [--expose-gc] yjs-trace.js TRACE.json.gz [--baseline]\n');
+  process.stdout.write('usage: node [--expose-gc] yjs-trace.js TRACE.json.gz [--baseline] [--write UPDATE] | --load UPDATE\n');
   process.exit(args.length === 0 ? 2 : 0);
 }
 const Y = createRequire(path.resolve(__dirname, '../../tests/node/package.json'))('yjs');
-if (args[0] === '--load-baseline') {
-  process.stdout.write(JSON.stringify({ baseline: true }) + '\n');
-  process.exit(0);
-}
 if (args[0] === '--load') {
   const d = new Y.Doc();
   Y.applyUpdate(d, new Uint8Array(fs.readFileSync(args[1])));
