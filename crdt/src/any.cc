@@ -167,6 +167,18 @@ void AppendJsonNumber(double d, std::string* out) {
   out->append(buf, r.ptr);
 }
 
+namespace {
+template <typename F>
+void AppendJsonArray(const AnyArray& arr, std::string* out, F&& item) {
+  out->push_back('[');
+  for (size_t i = 0; i < arr.size(); ++i) {
+    if (i) out->push_back(',');
+    item(arr[i], out);
+  }
+  out->push_back(']');
+}
+}  // namespace
+
 void AppendCanonicalJson(const Any& a, std::string* out) {
   switch (a.v.index()) {
     case 0:
@@ -180,17 +192,7 @@ void AppendCanonicalJson(const Any& a, std::string* out) {
       AppendJsonString(Base64Encode(std::get<Binary>(a.v)), out);
       out->push_back('}');
       break;
-    case 7: {
-      out->push_back('[');
-      bool first = true;
-      for (const auto& x : *std::get<std::shared_ptr<AnyArray>>(a.v)) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendCanonicalJson(x, out);
-      }
-      out->push_back(']');
-      break;
-    }
+    case 7: AppendJsonArray(*std::get<std::shared_ptr<AnyArray>>(a.v), out, AppendCanonicalJson); break;
     case 8: {
       const auto& obj = *std::get<std::shared_ptr<AnyObject>>(a.v);
       std::vector<const std::pair<std::string, Any>*> sorted;
@@ -232,17 +234,7 @@ void AppendJsText(const Any& a, std::string* out) {
       out->push_back('}');
       break;
     }
-    case 7: {
-      out->push_back('[');
-      bool first = true;
-      for (const auto& x : *std::get<std::shared_ptr<AnyArray>>(a.v)) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendJsText(x, out);
-      }
-      out->push_back(']');
-      break;
-    }
+    case 7: AppendJsonArray(*std::get<std::shared_ptr<AnyArray>>(a.v), out, AppendJsText); break;
     case 8: {
       out->push_back('{');
       bool first = true;

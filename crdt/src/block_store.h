@@ -30,6 +30,11 @@ enum ContentKind : uint8_t {
 
 class DocImpl;
 
+// Nested types deeper than this are not created (an update nesting deeper
+// integrates those items as GC). Deleting, collecting and printing nested
+// types recurse, and hostile input must not exhaust the stack.
+inline constexpr uint32_t kMaxTypeDepth = 256;
+
 struct Type {
   DocImpl* doc = nullptr;
   struct Item* item = nullptr;  // the item holding this type; null for roots
@@ -37,6 +42,7 @@ struct Type {
   std::unordered_map<std::string, struct Item*> map;  // key -> rightmost item of that key
   uint64_t length = 0;  // countable, undeleted units of the list part
   TypeKind kind = TypeKind::kUnknown;
+  uint32_t depth = 0;  // 0 for roots; bounded (kMaxTypeDepth) so recursion over nested types stays shallow
   std::string name;  // root name, XML node name or hook name
   bool has_formatting = false;
   // yjs search markers (ArraySearchMarker): positions remembered for index

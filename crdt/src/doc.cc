@@ -101,16 +101,8 @@ void DocImpl::AddChanged(Type* type, const std::string* key) {
 }
 
 void DocImpl::Begin(bool local, std::string_view origin) {
-  Transaction& t = txn_storage;
-  t.local = local;
-  t.origin.assign(origin);
-  t.before_state.clear();
-  t.ds.clients.clear();
-  t.changed.clear();
-  t.merge_structs.clear();
-  for (const auto& [client, cs] : clients) t.before_state.emplace_back(client, cs.state());
-  std::sort(t.before_state.begin(), t.before_state.end());
-  txn = &t;
+  txn_storage.Reset(local, origin, clients);
+  txn = &txn_storage;
 }
 
 void DocImpl::End() {
@@ -191,16 +183,8 @@ bool DocImpl::Commit(Transaction& t) {
         need_cleanup = true;
     }
     if (need_cleanup && &t != &follow_storage_) {
-      Transaction& f = follow_storage_;
-      f.local = true;
-      f.origin.clear();
-      f.before_state.clear();
-      f.ds.clients.clear();
-      f.changed.clear();
-      f.merge_structs.clear();
-      for (const auto& [client, cs] : clients) f.before_state.emplace_back(client, cs.state());
-      std::sort(f.before_state.begin(), f.before_state.end());
-      txn = &f;
+      follow_storage_.Reset(true, {}, clients);
+      txn = &follow_storage_;
       FormattingCleanupBody(t);
       txn = &t;
       follow_up_pending_ = true;
@@ -354,58 +338,63 @@ void DocImpl::GcItem(Item* item, bool parent_gcd) {
   }
 }
 
-void DocImpl::TryGcDeleteSet(const DeleteSet& ds) {
+template <typename F>
+void DocImpl::ForEachKnownDeleteRange(const DeleteSet& ds, F&& f) {
+  // Right to left within each client, as yjs walks delete sets in cleanup.
   for (const auto& [client, dels] : ds.clients) {
     auto it = clients.find(client);
     if (it == clients.end()) continue;
     ClientStructs& cs = it->second;
-    for (size_t k = dels.size(); k-- > 0;) {
-      const auto& d = dels[k];
-      uint64_t end = d.clock + d.len;
-      if (d.clock >= cs.state()) continue;
-      for (auto p = cs.Find(d.clock); cs.Valid(p); cs.Next(&p)) {
-        Item* s = cs.At(p);
-        if (s->id.clock >= end) break;
-        if (s->is_item() && s->deleted && !s->keep && s->kind != kDeleted) GcItem(s, false);
-        else if (s->is_item() && s->deleted && !s->keep && s->kind == kDeleted) {
-          // already a tombstone
-        }
-      }
-    }
+    for (size_t k = dels.size(); k-- > 0;)
+      if (dels[k].clock < cs.state()) f(cs, dels[k]);
   }
 }
 
-void DocImpl::TryMergeDeleteSet(const DeleteSet& ds) {
-  for (const auto& [client, dels] : ds.clients) {
-    auto it = clients.find(client);
-    if (it == clients.end()) continue;
-    ClientStructs& cs = it->second;
-    for (size_t k = dels.size(); k-- > 0;) {
-      const auto& d = dels[k];
-      if (d.clock >= cs.state()) continue;
-      uint64_t last = std::min(d.clock + d.len - 1, cs.state() - 1);
-      auto p = cs.Find(last);
-      cs.Next(&p);
-      if (!cs.Valid(p)) p = cs.Find(cs.state() - 1);
-      while (true) {
-        if (cs.At(p)->id.clock < d.clock) break;
-        auto probe = p;
-        if (!cs.Prev(&probe)) break;  // index 0 cannot merge left
-        int merged = 0;
-        p = MergeWithLefts(cs, p, &merged);
-        if (!cs.Prev(&p)) break;
-      }
+void DocImpl::TryGcDeleteSet(const DeleteSet& ds) {
+  ForEachKnownDeleteRange(ds, [&](ClientStructs& cs, const DeleteRange& d) {
+    uint64_t end = d.clock + d.len;
+    for (auto p = cs.Find(d.clock); cs.Valid(p); cs.Next(&p)) {
+      Item* s = cs.At(p);
+      if (s->id.clock >= end) break;
+      // A ContentDeleted item is already a tombstone.
+      if (s->is_item() && s->deleted && !s->keep && s->kind != kDeleted) GcItem(s, false);
     }
-  }
+  });
+}
+
+void DocImpl::TryMergeDeleteSet(const DeleteSet& ds) {
+  ForEachKnownDeleteRange(ds, [&](ClientStructs& cs, const DeleteRange& d) {
+    uint64_t last = std::min(d.clock + d.len - 1, cs.state() - 1);
+    auto p = cs.Find(last);
+    cs.Next(&p);
+    if (!cs.Valid(p)) p = cs.Find(cs.state() - 1);
+    while (true) {
+      if (cs.At(p)->id.clock < d.clock) break;
+      auto probe = p;
+      if (!cs.Prev(&probe)) break;  // index 0 cannot merge left
+      int merged = 0;
+      p = MergeWithLefts(cs, p, &merged);
+      if (!cs.Prev(&p)) break;
+    }
+  });
 }
 
 // ---------------------------------------------------------------- integration
 
-bool DocImpl::ResolveDeps(Item* item) {
+bool DocImpl::ResolveDeps(Item* item, uint64_t* missing) {
   if (!item->is_item()) return false;
-  if (item->has_origin && item->origin.clock >= GetState(item->origin.client)) return true;
-  if (item->has_right_origin && item->right_origin.clock >= GetState(item->right_origin.client)) return true;
-  if (item->parent_wire == 2 && item->parent_id.clock >= GetState(item->parent_id.client)) return true;
+  if (item->has_origin && item->origin.clock >= GetState(item->origin.client)) {
+    *missing = item->origin.client;
+    return true;
+  }
+  if (item->has_right_origin && item->right_origin.clock >= GetState(item->right_origin.client)) {
+    *missing = item->right_origin.client;
+    return true;
+  }
+  if (item->parent_wire == 2 && item->parent_id.clock >= GetState(item->parent_id.client)) {
+    *missing = item->parent_id.client;
+    return true;
+  }
   Item* left = nullptr;
   Item* right = nullptr;
   if (item->has_origin) {
@@ -444,6 +433,7 @@ bool DocImpl::ResolveDeps(Item* item) {
     item->parent = GetOrCreateRoot(*item->parent_name, TypeKind::kUnknown);
   }
   if (item->parent && item->parent->doc == nullptr) item->parent = nullptr;
+  if (item->parent && item->kind == kType && item->parent->depth + 1 > kMaxTypeDepth) item->parent = nullptr;
   return false;
 }
 
@@ -549,6 +539,7 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
     Type* t = it->extra->type.get();
     t->doc = this;
     t->item = it;
+    t->depth = parent->depth + 1;
   } else if (it->kind == kFormat) {
     parent->has_formatting = true;
     parent->ever_formatted = true;
@@ -586,31 +577,63 @@ void DocImpl::Delete(Item* it) {
 }
 
 bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues) {
+  // Like yjs's integrateStructs: when a client's next struct waits for another
+  // client, continue with that client first (a stack), so chains of
+  // dependencies resolve in one sweep instead of one sweep per link.
+  std::map<uint64_t, size_t> head;
+  for (auto& [client, list] : queues) head[client] = 0;
   bool any = false;
   bool progress = true;
+  std::vector<uint64_t> stack;
+  std::unordered_set<uint64_t> stuck;  // clients that cannot advance in this sweep
   while (progress) {
     progress = false;
-    for (auto& [client, list] : queues) {
-      size_t head = 0;
-      while (head < list.size()) {
-        Item* s = list[head];
-        uint64_t state = GetState(client);
-        if (s->end() <= state) {  // already known: a duplicate
-          FreeStruct(s);
-          ++head;
-          continue;
+    stuck.clear();
+    for (auto& [start, unused] : queues) {
+      if (stuck.count(start)) continue;
+      stack.assign(1, start);
+      while (!stack.empty()) {
+        uint64_t client = stack.back();
+        auto& list = queues[client];
+        size_t& h = head[client];
+        bool blocked = false;
+        while (h < list.size()) {
+          Item* s = list[h];
+          uint64_t state = GetState(client);
+          if (s->end() <= state) {  // already known: a duplicate
+            FreeStruct(s);
+            list[h++] = nullptr;
+            continue;
+          }
+          if (s->id.clock > state) {  // a gap: wait for the missing clocks
+            blocked = true;
+            break;
+          }
+          uint64_t missing = 0;
+          if (ResolveDeps(s, &missing)) {
+            auto q = queues.find(missing);
+            bool can_help = q != queues.end() && head[missing] < q->second.size() && !stuck.count(missing) &&
+                            std::find(stack.begin(), stack.end(), missing) == stack.end();
+            if (can_help) stack.push_back(missing);
+            else blocked = true;
+            break;
+          }
+          Integrate(s, state - s->id.clock);
+          list[h++] = nullptr;
+          progress = any = true;
         }
-        if (s->id.clock > state) break;  // a gap: wait for the missing clocks
-        if (ResolveDeps(s)) break;
-        Integrate(s, state - s->id.clock);
-        ++head;
-        progress = any = true;
+        if (blocked || h >= list.size()) {
+          stuck.insert(client);
+          stack.pop_back();
+        }
+        // Otherwise a dependency was pushed: handle it, then come back.
       }
-      if (head > 0) list.erase(list.begin(), list.begin() + head);
     }
   }
   for (auto it = queues.begin(); it != queues.end();) {
-    if (it->second.empty()) it = queues.erase(it);
+    auto& list = it->second;
+    list.erase(list.begin(), list.begin() + head[it->first]);
+    if (list.empty()) it = queues.erase(it);
     else ++it;
   }
   return any;

@@ -22,6 +22,18 @@ struct Transaction {
   DeleteSet ds;
   std::vector<std::pair<Type*, std::optional<std::string>>> changed;
   std::vector<ID> merge_structs;
+  // Starts a new transaction in this (reused) storage; `state` is the store's clocks.
+  template <typename Clients>
+  void Reset(bool is_local, std::string_view from, const Clients& clients) {
+    local = is_local;
+    origin.assign(from);
+    before_state.clear();
+    ds.clients.clear();
+    changed.clear();
+    merge_structs.clear();
+    for (const auto& [client, cs] : clients) before_state.emplace_back(client, cs.state());
+    std::sort(before_state.begin(), before_state.end());
+  }
   uint64_t BeforeClock(uint64_t client) const {
     auto it = std::lower_bound(before_state.begin(), before_state.end(), std::pair<uint64_t, uint64_t>(client, 0));
     return it != before_state.end() && it->first == client ? it->second : 0;
@@ -94,7 +106,8 @@ class DocImpl {
   void Integrate(Item* item, uint64_t offset);
   void Delete(Item* item);
   // Returns true when a dependency is missing; otherwise resolves the item's neighbours/parent.
-  bool ResolveDeps(Item* item);
+  // On true, *missing is the client whose struct is still unknown.
+  bool ResolveDeps(Item* item, uint64_t* missing);
   // Integrates what it can from per-client queues (sorted by clock); true if anything was.
   bool IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues);
   DeleteSet ApplyDeleteSet(const DeleteSet& ds);
@@ -128,6 +141,8 @@ class DocImpl {
 
  private:
   void GcItem(Item* item, bool parent_gcd);
+  template <typename F>
+  void ForEachKnownDeleteRange(const DeleteSet& ds, F&& f);
   void TryGcDeleteSet(const DeleteSet& ds);
   void TryMergeDeleteSet(const DeleteSet& ds);
   ClientStructs::Pos MergeWithLefts(ClientStructs& cs, ClientStructs::Pos p, int* merged);

@@ -210,19 +210,7 @@ ListPos DocImpl::FindPosCached(Type* t, uint64_t index) {
       }
     }
   }
-  uint64_t count = index - pos.index;
-  while (pos.right && count > 0) {
-    Item* r = pos.right;
-    if (r->kind == kFormat) {
-      if (!r->deleted) UpdateCurrentAttrs(pos.attrs, r);
-    } else if (!r->deleted) {
-      if (count < r->length) GetItemCleanStart({r->id.client, r->id.clock + count});
-      pos.index += r->length;
-      count -= r->length;
-    }
-    pos.left = r;
-    pos.right = r->right;
-  }
+  FindNextPosition(pos, index - pos.index);
   return pos;
 }
 
@@ -517,7 +505,7 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
 Status TextRef::InsertEmbed(uint64_t index, const Any& embed, const Attributes* attrs) {
   // yjs insertEmbed defaults attributes to {}: an embed inherits no formatting.
   static const Attributes kNone;
-  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, /*use_marker=*/false, [&](Item* it) {
+  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, /*use_marker=*/attrs == nullptr, [&](Item* it) {
     it->kind = kEmbed;
     it->length = 1;
     it->x().value = embed;
@@ -665,6 +653,8 @@ std::string TextRef::DeltaJson() const {
 
 Status MapRef::Set(const std::string& key, const Input& value) {
   if (!type_ || !type_->doc) return DeadType();
+  if (std::holds_alternative<NewType>(value) && type_->depth + 1 > kMaxTypeDepth)
+    return Status::InvalidArgument("nested types deeper than " + std::to_string(kMaxTypeDepth));
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
@@ -724,6 +714,10 @@ std::vector<std::string> MapRef::Keys() const {
 
 Status ArrayRef::Insert(uint64_t index, const std::vector<Input>& values) {
   if (!type_ || !type_->doc) return DeadType();
+  if (type_->depth + 1 > kMaxTypeDepth)
+    for (const auto& v : values)
+      if (std::holds_alternative<NewType>(v))
+        return Status::InvalidArgument("nested types deeper than " + std::to_string(kMaxTypeDepth));
   if (index > type_->length)
     return Status::InvalidArgument("index " + std::to_string(index) + " beyond array length " +
                                    std::to_string(type_->length));

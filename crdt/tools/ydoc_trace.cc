@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 
@@ -48,6 +49,73 @@ double Ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::ti
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// Streams the trace into patches (a DOM of the whole trace would dwarf the document).
+struct TraceSax : nlohmann::json_sax<nlohmann::json> {
+  std::string start, end, error, cur_key;
+  bool has_end = false;
+  std::vector<std::vector<Patch>> txns;
+  int depth = 0;       // container nesting
+  bool in_txns = false;
+  std::vector<uint64_t> nums;
+  std::string ins;
+  bool Fail(const std::string& what) {
+    error = what;
+    return false;
+  }
+  bool null() override { return depth <= 1 || Fail("unexpected null"); }
+  bool boolean(bool) override { return depth <= 1 || Fail("unexpected boolean"); }
+  bool number_integer(number_integer_t v) override {
+    if (v < 0) return Fail("negative number in a patch");
+    return number_unsigned(static_cast<uint64_t>(v));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    if (in_txns && depth == 5) nums.push_back(v);
+    return true;
+  }
+  bool number_float(number_float_t, const string_t&) override { return Fail("fractional number"); }
+  bool string(string_t& v) override {
+    if (depth == 1 && cur_key == "startContent") start = std::move(v);
+    else if (depth == 1 && cur_key == "endContent") end = std::move(v), has_end = true;
+    else if (in_txns && depth == 5) ins = std::move(v);
+    return true;
+  }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    ++depth;
+    if (in_txns && depth == 3) txns.emplace_back();
+    return true;
+  }
+  bool end_object() override {
+    --depth;
+    return true;
+  }
+  bool key(string_t& k) override {
+    cur_key = k;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    ++depth;
+    if (depth == 2 && cur_key == "txns") in_txns = true;
+    if (in_txns && depth == 5) {
+      nums.clear();
+      ins.clear();
+    }
+    return true;
+  }
+  bool end_array() override {
+    if (in_txns && depth == 5) {
+      if (nums.size() != 2 || txns.empty()) return Fail("a patch is not [pos, nDeleted, insert]");
+      txns.back().push_back({nums[0], nums[1], std::move(ins)});
+    }
+    if (depth == 2) in_txns = false;
+    --depth;
+    return true;
+  }
+  bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception& e) override {
+    return Fail("byte " + std::to_string(pos) + ": " + e.what());
+  }
+};
+
 struct Run {
   double replay_ms = 0, encode_ms = 0, decode_ms = 0;
   size_t bytes = 0;
@@ -61,6 +129,8 @@ Result<Run> ReplayOnce(const std::string& start, const std::string& end, const s
   TextRef t = doc.GetText("text");
   if (!start.empty()) VAULTD_RETURN_IF_ERROR(t.Insert(0, start));
   auto t0 = std::chrono::steady_clock::now();
+  timespec c0{}, c1{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
   Status st;
   for (const auto& ps : txns) {
     for (const auto& p : ps) {
@@ -73,6 +143,10 @@ Result<Run> ReplayOnce(const std::string& start, const std::string& end, const s
     }
   }
   auto t1 = std::chrono::steady_clock::now();
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  // The machine may be shared: the CPU time of the replay goes to stderr beside the wall time.
+  if (getenv("YDOC_TRACE_CPU"))
+    fprintf(stderr, "replay cpu_ms %.1f\n", (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6);
   r.ok = t.ToString() == end;
   auto t2 = std::chrono::steady_clock::now();
   VAULTD_ASSIGN_OR_RETURN(r.update, doc.EncodeStateAsUpdate());
@@ -106,20 +180,20 @@ int RunTrace(const std::vector<std::string>& argv) {
   }
   std::string start, end;
   std::vector<std::vector<Patch>> txns;
+  TraceSax sax;
+  bool parsed = false;
   try {
-    auto j = nlohmann::json::parse(*text);
-    start = j.value("startContent", "");
-    end = j.at("endContent").get<std::string>();
-    for (const auto& t : j.at("txns")) {
-      std::vector<Patch> ps;
-      for (const auto& p : t.at("patches"))
-        ps.push_back({p.at(0).get<uint64_t>(), p.at(1).get<uint64_t>(), p.at(2).get<std::string>()});
-      txns.push_back(std::move(ps));
-    }
+    parsed = nlohmann::json::sax_parse(*text, &sax);
   } catch (const std::exception& e) {
-    std::cerr << "ydoc: " << path << ": not a trace: " << e.what() << "\n";
+    sax.error = e.what();
+  }
+  if (!parsed || !sax.error.empty() || !sax.has_end) {
+    std::cerr << "ydoc: " << path << ": not a trace: " << (sax.error.empty() ? "no endContent" : sax.error) << "\n";
     return cli::kExitFailure;
   }
+  start = std::move(sax.start);
+  end = std::move(sax.end);
+  txns = std::move(sax.txns);
   text = std::string();
   // Figures are the best of --repeat runs (each on a fresh document).
   Run best;

@@ -284,3 +284,55 @@ TEST(Malformed, TruncatedRandomAndHugeInputsAreErrors) {
 
 }  // namespace
 }  // namespace vaultd::crdt
+
+namespace vaultd::crdt {
+namespace {
+
+TEST(Malformed, DeeplyNestedTypesStayBounded) {
+  // 2000 nested maps, each the value "k" of the previous: no stack exhaustion
+  // on integrate, delete, garbage collection or printing.
+  Doc src({.client_id = 1, .gc = false});
+  Recorder rec(src);
+  MapRef cur = src.GetMap("m");
+  int made = 0;
+  for (; made < 2000; ++made) {
+    if (!cur.Set("k", NewType{TypeKind::kMap}).ok()) break;
+    cur = cur.Get("k")->AsMap();
+  }
+  EXPECT_EQ(made, 256);  // kMaxTypeDepth
+  Doc d({.client_id = 2});
+  for (const auto& u : rec.updates) ASSERT_TRUE(d.ApplyUpdate(u).ok());
+  EXPECT_FALSE(d.ToJson().empty());
+  ASSERT_TRUE(src.GetMap("m").Delete("k").ok());
+  ASSERT_TRUE(d.ApplyUpdate(rec.updates.back()).ok());
+  EXPECT_EQ(d.ToJson(), "{}");
+}
+
+}  // namespace
+}  // namespace vaultd::crdt
+
+namespace vaultd::crdt {
+namespace {
+
+TEST(Doc, LongDependencyChainsAcrossClientsResolveInOneUpdate) {
+  // Client i inserts right after client i-1's text; the merged update lists
+  // clients in descending order, i.e. against the dependency order.
+  const int kClients = 400;
+  std::vector<std::vector<uint8_t>> updates;
+  Doc prev({.client_id = 1});
+  ASSERT_TRUE(prev.GetText("t").Insert(0, "a").ok());
+  updates.push_back(*prev.EncodeStateAsUpdate());
+  for (int i = 2; i <= kClients; ++i) {
+    Doc d({.client_id = static_cast<uint64_t>(i)});
+    ASSERT_TRUE(d.ApplyUpdate(updates.back()).ok());
+    ASSERT_TRUE(d.GetText("t").Insert(d.GetText("t").Length(), "b").ok());
+    updates.push_back(*d.EncodeStateAsUpdate());
+  }
+  Doc all({.client_id = 9999});
+  ASSERT_TRUE(all.ApplyUpdate(updates.back()).ok());
+  EXPECT_FALSE(all.HasPending());
+  EXPECT_EQ(all.GetText("t").Length(), static_cast<uint64_t>(kClients));
+}
+
+}  // namespace
+}  // namespace vaultd::crdt
