@@ -8,7 +8,8 @@
 // against a state vector. At the end every replica must print the same canonical JSON, and full
 // states and diffs encoded by one side must give the same document on the other side.
 // Every C++ peer also has a yjs "twin" (same client id, same ops, same updates applied in the same
-// order): the update each transaction emits must be byte-identical to the twin's.
+// order): the update each transaction emits must be byte-identical to the twin's, and the document
+// must read the same after every step (pending structs integrate exactly when yjs integrates them).
 //
 // usage: diff.js [--driver PATH|ref] [--seed S] [--first N] [--sessions N] [--session N] [--trace]
 //   --session N replays one session (with --seed S) and prints its requests with --trace.
@@ -216,6 +217,12 @@ class Session {
   async must(p, req) {
     const reply = await this.call(p, req);
     if (!reply || reply.ok !== true) throw new Fail(`${p.kind} peer ${p.idx} failed ${JSON.stringify(req).slice(0, 400)}: ${reply && reply.error}`);
+    if (p.twin && twinCheck && req.op === 'json') {
+      // Intermediate states too (pending structs, partial delete sets): same history, same document.
+      const t = this.twinCore.handle({ ...req, peer: p.twin });
+      const d = jsonDiff(reply.json, t.json);
+      if (d) throw new Fail(`cpp peer ${p.idx} (client ${p.client}) reads differently from its yjs twin (same history) at ${d}`);
+    }
     if (p.twin && twinCheck && (req.op === 'apply' || 'update' in reply)) {
       const t = this.twinCore.handle({ ...req, peer: p.twin });
       if (!t.ok) throw new Fail(`yjs twin failed ${JSON.stringify(req).slice(0, 300)}: ${t.error}`);
