@@ -79,6 +79,8 @@ Type* DocImpl::GetOrCreateRoot(const std::string& name, TypeKind kind) {
     slot->doc = this;
     slot->name = name;
   }
+  // yjs throws when a root is asked for as another kind than it was defined with.
+  if (slot->kind != TypeKind::kUnknown && kind != TypeKind::kUnknown && slot->kind != kind) return nullptr;
   if (slot->kind == TypeKind::kUnknown && kind != TypeKind::kUnknown) {
     // yjs replaces the generic type by a fresh YText/YArray/YMap: markers on
     // for text and array, no formatting seen yet.

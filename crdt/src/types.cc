@@ -52,7 +52,9 @@ void UpdateCurrentAttrs(Attributes& attrs, const Item* format) {
   else SetAttr(attrs, format->extra->key, format->extra->value);
 }
 
-Status DeadType() { return Status::InvalidArgument("the type was deleted and garbage-collected"); }
+Status DeadType() {
+  return Status::InvalidArgument("no such type: the root exists with another kind, or the type was deleted and garbage-collected");
+}
 
 }  // namespace
 

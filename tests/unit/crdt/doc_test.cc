@@ -194,6 +194,10 @@ TEST(Doc, ArrayInsertDeleteAndErrors) {
   EXPECT_FALSE(a.Delete(2, 5).ok());
   EXPECT_FALSE(a.Insert(9, {Any(1)}).ok());
   EXPECT_FALSE(d.GetText("t").Insert(1, "x").ok());
+  // A root keeps its kind: asking for "a" as a map gives an invalid handle.
+  EXPECT_FALSE(d.GetMap("a").valid());
+  EXPECT_FALSE(d.GetMap("a").Set("k", Any(1)).ok());
+  EXPECT_EQ(d.ToJson(), R"({"a":[1,{},true]})");
 }
 
 TEST(Doc, FormattingIsKeptAndSkippedByToString) {

@@ -150,7 +150,8 @@ class Doc {
   bool gc() const;
 
   // Root types; created on first use. Asking for a root that an update created
-  // with unknown kind fixes its kind.
+  // with unknown kind fixes its kind; asking for a root of another kind than it
+  // has gives an invalid handle (!valid(); its operations fail), where yjs throws.
   TextRef GetText(const std::string& name);
   MapRef GetMap(const std::string& name);
   ArrayRef GetArray(const std::string& name);
