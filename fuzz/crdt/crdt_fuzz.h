@@ -5,7 +5,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <span>
+
+// A broken invariant is a bug even when nothing crashed: stop so libFuzzer keeps the input.
+#define FUZZ_CHECK(cond, what)                                                  \
+  do {                                                                          \
+    if (!(cond)) {                                                              \
+      std::fprintf(stderr, "crdt fuzz invariant failed: %s (%s:%d)\n", (what), \
+                   __FILE__, __LINE__);                                         \
+      std::abort();                                                             \
+    }                                                                           \
+  } while (0)
 
 namespace vaultd::crdt::fuzz {
 

@@ -10,15 +10,6 @@
 namespace vaultd::crdt::fuzz {
 namespace {
 
-#define FUZZ_CHECK(cond, what)                                                  \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::fprintf(stderr, "crdt fuzz invariant failed: %s (%s:%d)\n", (what), \
-                   __FILE__, __LINE__);                                         \
-      std::abort();                                                             \
-    }                                                                           \
-  } while (0)
-
 void Messages(std::span<const uint8_t> data) {
   if (auto m = DecodeSyncMessage(data); m.ok()) {
     auto again = DecodeSyncMessage(EncodeSyncMessage(*m));

@@ -10,16 +10,6 @@
 namespace vaultd::crdt::fuzz {
 namespace {
 
-// A broken invariant is a bug even when nothing crashed: stop so libFuzzer keeps the input.
-#define FUZZ_CHECK(cond, what)                                                  \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::fprintf(stderr, "crdt fuzz invariant failed: %s (%s:%d)\n", (what), \
-                   __FILE__, __LINE__);                                         \
-      std::abort();                                                             \
-    }                                                                           \
-  } while (0)
-
 // What a document reads as, for comparisons: canonical JSON of every root, kinds inferred.
 std::string Snapshot(const Doc& doc) { return doc.ToJson(); }
 
