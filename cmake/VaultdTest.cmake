@@ -21,7 +21,13 @@ function(vaultd_add_test)
     VAULTD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   gtest_discover_tests(${T_NAME}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT})
+  # Labels go on the directory: gtest_discover_tests re-splits a PROPERTIES list
+  # in its generated script, so only the first label would survive there. One
+  # folder holds one area's tests, so the folder's labels are the tests' labels.
+  if(T_LABELS)
+    set_property(DIRECTORY APPEND PROPERTY LABELS ${T_LABELS})
+  endif()
 endfunction()
 
 # Adds every direct subfolder of the current source folder that has a
