@@ -149,7 +149,7 @@ void BuildTimeline(const Policy& p, Scratch& s, uint32_t f, int64_t at) {
   s.seg_len[f] = n;
 }
 
-std::vector<std::string> Because(const Policy& p, Scratch& s, uint32_t index, int64_t at) {
+void Because(const Policy& p, Scratch& s, uint32_t index, int64_t at, TextList& out) {
   // Matched access rules active now; flat ids of one folder follow the file order.
   std::vector<uint32_t>& ids = s.locals;
   ids.clear();
@@ -158,20 +158,15 @@ std::vector<std::string> Because(const Policy& p, Scratch& s, uint32_t index, in
     if (fr.mode != 0 && fr.ActiveAt(at)) ids.push_back(r);
   }
   if (ids.size() > 1) std::sort(ids.begin(), ids.end());
-  std::vector<std::string> out;
   bool inherits = p.folder_flags[index] & Policy::kHasInherit;
   out.reserve(ids.size() + (inherits ? p.folders[index].inherit.size() : 0));
   for (uint32_t r : ids) out.push_back(p.rule_because[r]);
-  if (!inherits) return out;
+  if (!inherits) return;
   const Folder& f = p.folders[index];
-  for (uint32_t src : f.inherit) {
-    Mode m = ModeAt(s, src, at);
-    if (m != Mode::kNone) {
-      out.push_back("folders[" + std::to_string(index) + "] '" + f.name + "' inherit '" + p.folders[src].name +
-                    "' (granted " + ModeName(m) + ") -> " + ModeName(m));
-    }
+  for (size_t k = 0; k < f.inherit.size(); ++k) {
+    Mode m = ModeAt(s, f.inherit[k], at);
+    if (m != Mode::kNone) out.push_back(f.inherit_because[2 * k + (m == Mode::kRw ? 1 : 0)]);
   }
-  return out;
 }
 
 std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t index, WallTime at) {
@@ -202,9 +197,9 @@ std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t inde
         out.push_back(rule + "missing all of [" + GroupList(p, missing) + "] (needs any one)");
       }
     } else if (r.not_before && at < *r.not_before) {
-      out.push_back(rule + "outside window (starts at " + TimeText(*r.not_before) + ")");
+      out.push_back(rule + "outside window (starts at " + FormatMountSetTime(*r.not_before) + ")");
     } else if (r.not_after && at >= *r.not_after) {
-      out.push_back(rule + "outside window (ended at " + TimeText(*r.not_after) + ")");
+      out.push_back(rule + "outside window (ended at " + FormatMountSetTime(*r.not_after) + ")");
     } else {
       out.push_back(rule + "matches (" + DescribeCondition(p, r) + " -> " + ModeName(r.mode) + ") but the folder is denied");
     }
@@ -220,8 +215,24 @@ std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t inde
 
 }  // namespace
 
-MountSet Evaluate(const Policy& p, const EvalRequest& req) {
+void TextList::reserve(size_t n) {
+  if (n > kInline) spill_.reserve(n);
+}
+
+void TextList::push_back(std::string_view text) {
+  if (size_ < kInline) {
+    inline_[size_++] = text;
+    return;
+  }
+  if (size_ == kInline) spill_.assign(inline_, inline_ + kInline);
+  spill_.push_back(text);
+  ++size_;
+}
+
+MountSet Evaluate(std::shared_ptr<const Policy> policy, const EvalRequest& req) {
+  const Policy& p = *policy;
   MountSet out;
+  out.policy = std::move(policy);
   out.user = req.user;
   out.groups = req.groups;
   out.policy_revision = p.revision;
@@ -305,7 +316,7 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
     m.mode = ModeName(seg[0].mode);
     m.room = proto.room;
     if (change) m.expires_at = FromNs(*change);
-    m.because = Because(p, s, f, at);
+    Because(p, s, f, at, m.because);
   }
   if (valid_until) out.valid_until = FromNs(*valid_until);
 
@@ -317,15 +328,20 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
       for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
       out.warnings.push_back("username '" + shown + "' is not a safe path segment: no personal folder");
     } else {
+      auto owned = std::make_shared<std::vector<std::string>>();
+      owned->reserve(2);
+      owned->push_back(SubstituteUsername(pe.path, req.user));
+      owned->push_back(SubstituteUsername(pe.room, req.user));
       Mount m;
       m.name = "personal";
-      m.source = SubstituteUsername(pe.path, req.user);
+      m.source = (*owned)[0];
       m.target = pe.target;
       m.mode = ModeName(pe.mode);
-      m.room = SubstituteUsername(pe.room, req.user);
+      m.room = (*owned)[1];
       m.because.push_back("personal");
+      out.owned_texts = std::move(owned);
       auto pos = std::lower_bound(out.mounts.begin(), out.mounts.end(), m.target,
-                                  [](const Mount& a, const std::string& t) { return a.target < t; });
+                                  [](const Mount& a, std::string_view t) { return a.target < t; });
       out.mounts.insert(pos, std::move(m));
     }
   }

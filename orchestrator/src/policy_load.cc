@@ -688,6 +688,13 @@ class Loader {
         r.because = "folders[" + std::to_string(i) + "] '" + fo.name + "' access[" + std::to_string(j) +
                     "]: " + DescribeCondition(p, r) + WindowText(r) + " -> " + ModeName(r.mode);
       }
+      fo.inherit_because.clear();
+      for (uint32_t src : fo.inherit) {
+        for (Mode m : {Mode::kRo, Mode::kRw}) {
+          fo.inherit_because.push_back("folders[" + std::to_string(i) + "] '" + fo.name + "' inherit '" +
+                                       p.folders[src].name + "' (granted " + ModeName(m) + ") -> " + ModeName(m));
+        }
+      }
     }
 
     p.rules_by_group.assign(p.group_names.size(), {});
