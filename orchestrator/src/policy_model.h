@@ -98,6 +98,8 @@ class Policy {
   std::vector<uint32_t> rules_for_everyone;           // rules that name no groups
   std::vector<uint32_t> topo_rank_of;                 // folder -> topo rank (contiguous copy)
   std::vector<uint32_t> target_rank_of;               // folder -> rank in target order
+  std::vector<uint32_t> by_target;                    // rank in target order -> folder
+  uint32_t personal_target_rank = 0;  // folders whose target sorts before the personal mount's
   enum : uint8_t { kWindowed = 1, kHasInherit = 2, kHasDependents = 4 };
   std::vector<uint8_t> folder_flags;
 
