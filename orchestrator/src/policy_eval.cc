@@ -35,6 +35,7 @@ struct Scratch {
   std::vector<uint32_t> pending;     // folders a granting rule made candidates, in match order
   std::vector<uint32_t> heap;        // topo ranks of candidates that inherit (sources go first)
   std::vector<uint64_t> by_target;   // bitset over target ranks of the evaluated candidates
+  bool by_target_dirty = false;      // an evaluation stopped (threw) before clearing by_target
   std::vector<uint32_t> user_ids;
   std::vector<int64_t> points;
   std::vector<uint32_t> locals;
@@ -55,7 +56,9 @@ struct Scratch {
     }
     size_t words = groups / 64 + 1;
     if (member.size() < words) member.resize(words, 0);
+    if (by_target_dirty) std::fill(by_target.begin(), by_target.end(), 0);
     if (by_target.size() < folders / 64 + 1) by_target.resize(folders / 64 + 1, 0);
+    by_target_dirty = true;
     if (++epoch == 0) {  // wrapped: clear for real
       std::fill(stamp.begin(), stamp.end(), 0);
       std::fill(head_stamp.begin(), head_stamp.end(), 0);
@@ -279,10 +282,9 @@ MountSet Evaluate(std::shared_ptr<const Policy> policy, const EvalRequest& req) 
   s.Reset(p.folders.size(), p.flat_rules.size(), p.group_names.size());
   const int64_t at = Ns(req.at);
 
-  // Candidates in topological order (a min-heap on topo rank), so every source's
-  // timeline exists before a dependent reads it.
-  // Folders that inherit wait in a min-heap on topo rank; the others depend on
-  // nothing but their own rules and are evaluated first, in any order.
+  // Every source's timeline must exist before a dependent reads it: folders that
+  // inherit wait in a min-heap on topo rank; the others depend on nothing but
+  // their own rules and are evaluated first, in any order.
   auto push_heap = [&](uint32_t f) {
     s.heap.push_back(p.topo_rank_of[f]);
     std::push_heap(s.heap.begin(), s.heap.end(), std::greater<>());
@@ -384,6 +386,7 @@ MountSet Evaluate(std::shared_ptr<const Policy> policy, const EvalRequest& req) 
       Because(p, s, f, at, m.because);
     }
   }
+  s.by_target_dirty = false;
   if (personal) out.mounts.push_back(std::move(*personal));
   if (valid_until) out.valid_until = FromNs(*valid_until);
 
