@@ -169,11 +169,11 @@ int main(int argc, char** argv) {
 
   auto measure = [&](const std::vector<std::vector<std::string>>& us, std::vector<double>* wall,
                      std::vector<double>* cpu, size_t* mounts) {
-    for (int i = 0; i < 200; ++i) (void)Evaluate(p, {"alice", us[i % 16], at, false});  // warm-up
+    for (int i = 0; i < 200; ++i) (void)Evaluate(r.policy, {"alice", us[i % 16], at, false});  // warm-up
     for (int i = 0; i < iterations; ++i) {
       double c0 = ThreadCpuUs();
       auto a = Steady::now();
-      MountSet m = Evaluate(p, {"alice", us[i % 16], at, false});
+      MountSet m = Evaluate(r.policy, {"alice", us[i % 16], at, false});
       auto b = Steady::now();
       cpu->push_back(ThreadCpuUs() - c0);
       wall->push_back(std::chrono::duration<double, std::micro>(b - a).count());
@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   measure(users, &eval_us, &eval_cpu_us, &mounts_total);
   measure(typical_users, &typ_us, &typ_cpu_us, &typ_mounts);
   for (int i = 0; i < std::max(100, iterations / 20); ++i) {
-    MountSet m = Evaluate(p, {"alice", users[i % 16], at, false});
+    MountSet m = Evaluate(r.policy, {"alice", users[i % 16], at, false});
     auto c = Steady::now();
     std::string js = MountSetToJson(m).dump();
     json_us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - c).count());
@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
   std::vector<double> explain_us;
   for (int i = 0; i < 50; ++i) {
     auto a = Steady::now();
-    MountSet m = Evaluate(p, {"alice", users[i % 16], at, true});
+    MountSet m = Evaluate(r.policy, {"alice", users[i % 16], at, true});
     explain_us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - a).count());
     if (m.not_granted.empty()) return 1;
   }

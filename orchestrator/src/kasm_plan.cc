@@ -210,12 +210,13 @@ std::string KasmPlanText(const nlohmann::json& plan) {
 Result<nlohmann::json> KasmUserVolumeMappings(const MountSet& m) {
   nlohmann::json vm = nlohmann::json::object();
   for (const Mount& mount : m.mounts) {
-    if (vm.contains(mount.source)) {
-      return Status::InvalidArgument("host path " + mount.source +
+    std::string source(mount.source);
+    if (vm.contains(source)) {
+      return Status::InvalidArgument("host path " + source +
                                      " is mounted twice; a Kasm Volume Mappings object cannot hold it "
                                      "(use docker-run-config's list form)");
     }
-    vm[mount.source] = VolumeMapping(m.vault_root + "/" + mount.target, mount.mode);
+    vm[source] = VolumeMapping(m.vault_root + "/" + std::string(mount.target), std::string(mount.mode));
   }
   return vm;
 }

@@ -157,10 +157,10 @@ CasesLoadResult LoadCasesFile(const std::string& path) {
   return LoadCasesString(*text, path);
 }
 
-CaseOutcome RunCase(const Policy& policy, const PolicyCase& c) {
+CaseOutcome RunCase(const std::shared_ptr<const Policy>& policy, const PolicyCase& c) {
   MountSet m = Evaluate(policy, {c.user, c.groups, c.at, false});
   std::map<std::string, std::string> got;
-  for (const Mount& mount : m.mounts) got[mount.name] = mount.mode;
+  for (const Mount& mount : m.mounts) got[std::string(mount.name)] = mount.mode;
   CaseOutcome out;
   for (const auto& [name, mode] : got) {
     auto it = c.expect.find(name);

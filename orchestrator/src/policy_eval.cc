@@ -32,8 +32,11 @@ struct Scratch {
   std::vector<uint32_t> head_stamp, head, stamp, seg_off, seg_len;
   std::vector<Segment> segs;
   std::vector<uint64_t> member;      // bitset over group ids (explain and dedupe)
-  std::vector<uint32_t> candidates;  // in topological order
-  std::vector<uint32_t> heap;
+  std::vector<uint32_t> pending;     // folders a granting rule made candidates, in match order
+  std::vector<uint32_t> heap;        // topo ranks of candidates that inherit (sources go first)
+  std::vector<uint64_t> by_target;   // bitset over target ranks of the evaluated candidates
+  bool by_target_dirty = false;      // an evaluation stopped (threw) before clearing by_target
+  std::vector<uint32_t> user_ids;
   std::vector<int64_t> points;
   std::vector<uint32_t> locals;
   uint32_t epoch = 0;
@@ -53,6 +56,9 @@ struct Scratch {
     }
     size_t words = groups / 64 + 1;
     if (member.size() < words) member.resize(words, 0);
+    if (by_target_dirty) std::fill(by_target.begin(), by_target.end(), 0);
+    if (by_target.size() < folders / 64 + 1) by_target.resize(folders / 64 + 1, 0);
+    by_target_dirty = true;
     if (++epoch == 0) {  // wrapped: clear for real
       std::fill(stamp.begin(), stamp.end(), 0);
       std::fill(head_stamp.begin(), head_stamp.end(), 0);
@@ -60,8 +66,9 @@ struct Scratch {
       epoch = 1;
     }
     segs.clear();
-    candidates.clear();
+    pending.clear();
     heap.clear();
+    user_ids.clear();
   }
   bool Member(uint32_t g) const { return (member[g >> 6] >> (g & 63)) & 1; }
   uint32_t Head(uint32_t f) const { return head_stamp[f] == epoch ? head[f] : kNoRule; }
@@ -149,7 +156,7 @@ void BuildTimeline(const Policy& p, Scratch& s, uint32_t f, int64_t at) {
   s.seg_len[f] = n;
 }
 
-std::vector<std::string> Because(const Policy& p, Scratch& s, uint32_t index, int64_t at) {
+void Because(const Policy& p, Scratch& s, uint32_t index, int64_t at, TextList& out) {
   // Matched access rules active now; flat ids of one folder follow the file order.
   std::vector<uint32_t>& ids = s.locals;
   ids.clear();
@@ -158,20 +165,15 @@ std::vector<std::string> Because(const Policy& p, Scratch& s, uint32_t index, in
     if (fr.mode != 0 && fr.ActiveAt(at)) ids.push_back(r);
   }
   if (ids.size() > 1) std::sort(ids.begin(), ids.end());
-  std::vector<std::string> out;
   bool inherits = p.folder_flags[index] & Policy::kHasInherit;
   out.reserve(ids.size() + (inherits ? p.folders[index].inherit.size() : 0));
   for (uint32_t r : ids) out.push_back(p.rule_because[r]);
-  if (!inherits) return out;
+  if (!inherits) return;
   const Folder& f = p.folders[index];
-  for (uint32_t src : f.inherit) {
-    Mode m = ModeAt(s, src, at);
-    if (m != Mode::kNone) {
-      out.push_back("folders[" + std::to_string(index) + "] '" + f.name + "' inherit '" + p.folders[src].name +
-                    "' (granted " + ModeName(m) + ") -> " + ModeName(m));
-    }
+  for (size_t k = 0; k < f.inherit.size(); ++k) {
+    Mode m = ModeAt(s, f.inherit[k], at);
+    if (m != Mode::kNone) out.push_back(f.inherit_because[2 * k + (m == Mode::kRw ? 1 : 0)]);
   }
-  return out;
 }
 
 std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t index, WallTime at) {
@@ -202,9 +204,9 @@ std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t inde
         out.push_back(rule + "missing all of [" + GroupList(p, missing) + "] (needs any one)");
       }
     } else if (r.not_before && at < *r.not_before) {
-      out.push_back(rule + "outside window (starts at " + TimeText(*r.not_before) + ")");
+      out.push_back(rule + "outside window (starts at " + FormatMountSetTime(*r.not_before) + ")");
     } else if (r.not_after && at >= *r.not_after) {
-      out.push_back(rule + "outside window (ended at " + TimeText(*r.not_after) + ")");
+      out.push_back(rule + "outside window (ended at " + FormatMountSetTime(*r.not_after) + ")");
     } else {
       out.push_back(rule + "matches (" + DescribeCondition(p, r) + " -> " + ModeName(r.mode) + ") but the folder is denied");
     }
@@ -218,10 +220,57 @@ std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t inde
   return out;
 }
 
+std::string_view ModeText(Mode m) {
+  static constexpr std::string_view kNames[] = {"none", "ro", "rw"};
+  return kNames[static_cast<size_t>(m)];
+}
+
+// The personal mount, or none (with a warning in `out` when the user name is unsafe).
+std::optional<Mount> PersonalMount(const Policy& p, const EvalRequest& req, MountSet& out) {
+  if (!p.personal) return std::nullopt;
+  const Personal& pe = *p.personal;
+  if (!IsSafePathSegment(req.user) || !IsValidUtf8(req.user) || req.user.find('{') != std::string::npos ||
+      req.user.find('}') != std::string::npos) {
+    std::string shown;  // the name may be hostile: keep the warning printable
+    for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
+    out.warnings.push_back("username '" + shown + "' is not a safe path segment: no personal folder");
+    return std::nullopt;
+  }
+  auto owned = std::make_shared<std::vector<std::string>>();
+  owned->reserve(2);
+  owned->push_back(SubstituteUsername(pe.path, req.user));
+  owned->push_back(SubstituteUsername(pe.room, req.user));
+  Mount m;
+  m.name = "personal";
+  m.source = (*owned)[0];
+  m.target = pe.target;
+  m.mode = ModeText(pe.mode);
+  m.room = (*owned)[1];
+  m.because.push_back("personal");
+  out.owned_texts = std::move(owned);
+  return m;
+}
+
 }  // namespace
 
-MountSet Evaluate(const Policy& p, const EvalRequest& req) {
+void TextList::reserve(size_t n) {
+  if (n > kInline) spill_.reserve(n);
+}
+
+void TextList::push_back(std::string_view text) {
+  if (size_ < kInline) {
+    inline_[size_++] = text;
+    return;
+  }
+  if (size_ == kInline) spill_.assign(inline_, inline_ + kInline);
+  spill_.push_back(text);
+  ++size_;
+}
+
+MountSet Evaluate(std::shared_ptr<const Policy> policy, const EvalRequest& req) {
+  const Policy& p = *policy;
   MountSet out;
+  out.policy = std::move(policy);
   out.user = req.user;
   out.groups = req.groups;
   out.policy_revision = p.revision;
@@ -233,14 +282,18 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
   s.Reset(p.folders.size(), p.flat_rules.size(), p.group_names.size());
   const int64_t at = Ns(req.at);
 
-  // Candidates in topological order (a min-heap on topo rank), so every source's
-  // timeline exists before a dependent reads it.
-  auto push = [&](uint32_t f) {
-    if (s.stamp[f] == s.epoch) return;
-    s.stamp[f] = s.epoch;
-    s.seg_len[f] = 0;
+  // Every source's timeline must exist before a dependent reads it: folders that
+  // inherit wait in a min-heap on topo rank; the others depend on nothing but
+  // their own rules and are evaluated first, in any order.
+  auto push_heap = [&](uint32_t f) {
     s.heap.push_back(p.topo_rank_of[f]);
     std::push_heap(s.heap.begin(), s.heap.end(), std::greater<>());
+  };
+  auto mark = [&](uint32_t f) {  // false when f already is a candidate
+    if (s.stamp[f] == s.epoch) return false;
+    s.stamp[f] = s.epoch;
+    s.seg_len[f] = 0;
+    return true;
   };
   auto attach = [&](uint32_t r) {  // rule r matches the user's groups
     uint32_t f = p.flat_rules[r].folder;
@@ -250,10 +303,10 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
     }
     s.rule_next[r] = s.head[f];
     s.head[f] = r;
-    if (p.flat_rules[r].mode != 0) push(f);  // a deny alone never makes a folder a candidate
+    // A deny alone never makes a folder a candidate.
+    if (p.flat_rules[r].mode != 0 && mark(f)) s.pending.push_back(f);
   };
-  std::vector<uint32_t> user_ids;
-  user_ids.reserve(req.groups.size());
+  std::vector<uint32_t>& user_ids = s.user_ids;
   for (const std::string& g : req.groups) {
     auto it = p.group_ids.find(g);
     if (it == p.group_ids.end() || s.Member(it->second)) continue;  // unknown or repeated
@@ -271,64 +324,71 @@ MountSet Evaluate(const Policy& p, const EvalRequest& req) {
   }
   for (uint32_t r : p.rules_for_everyone) attach(r);
 
+  auto finish = [&](uint32_t f) {  // every source of f is finished
+    BuildTimeline(p, s, f, at);
+    uint32_t rank = p.target_rank_of[f];
+    s.by_target[rank >> 6] |= uint64_t{1} << (rank & 63);
+    if (!(p.folder_flags[f] & Policy::kHasDependents)) return;
+    bool ever = false;  // granted at some instant from `at` on
+    for (uint32_t i = 0; i < s.seg_len[f]; ++i) ever |= s.segs[s.seg_off[f] + i].mode != Mode::kNone;
+    if (ever) {
+      for (uint32_t d : p.folders[f].dependents) {
+        if (mark(d)) push_heap(d);  // else already pending or in the heap
+      }
+    }
+  };
+  for (uint32_t f : s.pending) {
+    if (p.folder_flags[f] & Policy::kHasInherit) {
+      push_heap(f);
+    } else {
+      finish(f);
+    }
+  }
   while (!s.heap.empty()) {
     std::pop_heap(s.heap.begin(), s.heap.end(), std::greater<>());
     uint32_t f = p.topo_order[s.heap.back()];
     s.heap.pop_back();
-    BuildTimeline(p, s, f, at);
-    s.candidates.push_back(f);
-    if (!(p.folder_flags[f] & Policy::kHasDependents)) continue;
-    bool ever = false;  // granted at some instant from `at` on
-    for (uint32_t i = 0; i < s.seg_len[f]; ++i) ever |= s.segs[s.seg_off[f] + i].mode != Mode::kNone;
-    if (ever) {
-      for (uint32_t d : p.folders[f].dependents) push(d);
-    }
+    finish(f);
   }
 
-  // Sorting integer ranks is cheaper than sorting the mounts by target string.
-  std::sort(s.candidates.begin(), s.candidates.end(),
-            [&](uint32_t a, uint32_t b) { return p.target_rank_of[a] < p.target_rank_of[b]; });
-  out.mounts.reserve(s.candidates.size() + 1);
+  // Mounts come out sorted by target: walk the bitset of target ranks (cheaper
+  // than sorting), clearing it for the next evaluation on this thread.
+  size_t count = 0;
+  for (size_t w = 0; w < s.by_target.size(); ++w) count += static_cast<size_t>(__builtin_popcountll(s.by_target[w]));
+  out.mounts.reserve(count + 1);
+  std::optional<Mount> personal = PersonalMount(p, req, out);
   std::optional<int64_t> valid_until;
-  for (uint32_t f : s.candidates) {
-    const Segment* seg = &s.segs[s.seg_off[f]];
-    uint32_t n = s.seg_len[f];
-    std::optional<int64_t> change;
-    if (n > 1) change = seg[1].start_ns;
-    if (change && (!valid_until || *change < *valid_until)) valid_until = change;
-    if (seg[0].mode == Mode::kNone) continue;
-    const Policy::MountProto& proto = p.protos[f];
-    Mount& m = out.mounts.emplace_back();
-    m.name = proto.name;
-    m.source = proto.source;
-    m.target = proto.target;
-    m.mode = ModeName(seg[0].mode);
-    m.room = proto.room;
-    if (change) m.expires_at = FromNs(*change);
-    m.because = Because(p, s, f, at);
-  }
-  if (valid_until) out.valid_until = FromNs(*valid_until);
-
-  if (p.personal) {
-    const Personal& pe = *p.personal;
-    if (!IsSafePathSegment(req.user) || !IsValidUtf8(req.user) || req.user.find('{') != std::string::npos ||
-        req.user.find('}') != std::string::npos) {
-      std::string shown;  // the name may be hostile: keep the warning printable
-      for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
-      out.warnings.push_back("username '" + shown + "' is not a safe path segment: no personal folder");
-    } else {
-      Mount m;
-      m.name = "personal";
-      m.source = SubstituteUsername(pe.path, req.user);
-      m.target = pe.target;
-      m.mode = ModeName(pe.mode);
-      m.room = SubstituteUsername(pe.room, req.user);
-      m.because.push_back("personal");
-      auto pos = std::lower_bound(out.mounts.begin(), out.mounts.end(), m.target,
-                                  [](const Mount& a, const std::string& t) { return a.target < t; });
-      out.mounts.insert(pos, std::move(m));
+  for (size_t w = 0; w < s.by_target.size(); ++w) {
+    uint64_t bits = s.by_target[w];
+    if (bits == 0) continue;
+    s.by_target[w] = 0;
+    for (; bits != 0; bits &= bits - 1) {
+      auto rank = static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits)));
+      uint32_t f = p.by_target[rank];
+      const Segment* seg = &s.segs[s.seg_off[f]];
+      uint32_t n = s.seg_len[f];
+      std::optional<int64_t> change;
+      if (n > 1) change = seg[1].start_ns;
+      if (change && (!valid_until || *change < *valid_until)) valid_until = change;
+      if (seg[0].mode == Mode::kNone) continue;
+      if (personal && rank >= p.personal_target_rank) {
+        out.mounts.push_back(std::move(*personal));
+        personal.reset();
+      }
+      const Policy::MountProto& proto = p.protos[f];
+      Mount& m = out.mounts.emplace_back();
+      m.name = proto.name;
+      m.source = proto.source;
+      m.target = proto.target;
+      m.mode = ModeText(seg[0].mode);
+      m.room = proto.room;
+      if (change) m.expires_at = FromNs(*change);
+      Because(p, s, f, at, m.because);
     }
   }
+  s.by_target_dirty = false;
+  if (personal) out.mounts.push_back(std::move(*personal));
+  if (valid_until) out.valid_until = FromNs(*valid_until);
 
   if (req.explain) {
     for (uint32_t f = 0; f < p.folders.size(); ++f) {

@@ -11,16 +11,27 @@ namespace {
 
 nlohmann::json TimeOrNull(const std::optional<WallTime>& t) {
   if (!t) return nullptr;
-  auto since = t->time_since_epoch();
-  return since % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(*t)
-                                                                        : FormatRfc3339Millis(*t);
+  return FormatMountSetTime(*t);
 }
 
 std::string ContainerPath(const MountSet& m, const Mount& mount) {
-  return m.vault_root + "/" + mount.target;
+  std::string out;
+  out.reserve(m.vault_root.size() + 1 + mount.target.size());
+  return out.append(m.vault_root).append("/").append(mount.target);
+}
+
+nlohmann::json Texts(const TextList& texts) {
+  nlohmann::json out = nlohmann::json::array();
+  for (std::string_view t : texts) out.push_back(t);
+  return out;
 }
 
 }  // namespace
+
+std::string FormatMountSetTime(WallTime t) {
+  return t.time_since_epoch() % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(t)
+                                                                                    : FormatRfc3339Millis(t);
+}
 
 nlohmann::json MountSetToJson(const MountSet& m) {
   nlohmann::json j;
@@ -39,7 +50,7 @@ nlohmann::json MountSetToJson(const MountSet& m) {
                       {"mode", mount.mode},
                       {"room", mount.room},
                       {"expires_at", TimeOrNull(mount.expires_at)},
-                      {"because", mount.because}});
+                      {"because", Texts(mount.because)}});
   }
   j["mounts"] = std::move(mounts);
   j["sync"] = {{"url", m.sync_url ? nlohmann::json(*m.sync_url) : nlohmann::json(nullptr)}};
@@ -53,18 +64,20 @@ nlohmann::json MountSetToJson(const MountSet& m) {
 }
 
 nlohmann::json DockerRunConfigJson(const MountSet& m) {
-  std::set<std::string> sources;
+  std::set<std::string_view> sources;
   bool twice = false;
   for (const Mount& mount : m.mounts) twice |= !sources.insert(mount.source).second;
   if (twice) {
     // A dict cannot hold one host path twice; docker-py also takes "host:container:mode" strings.
     nlohmann::json list = nlohmann::json::array();
-    for (const Mount& mount : m.mounts) list.push_back(mount.source + ":" + ContainerPath(m, mount) + ":" + mount.mode);
+    for (const Mount& mount : m.mounts) {
+      list.push_back(std::string(mount.source).append(":").append(ContainerPath(m, mount)).append(":").append(mount.mode));
+    }
     return {{"volumes", std::move(list)}};
   }
   nlohmann::json vols = nlohmann::json::object();
   for (const Mount& mount : m.mounts) {
-    vols[mount.source] = {{"bind", ContainerPath(m, mount)}, {"mode", mount.mode}};
+    vols[std::string(mount.source)] = {{"bind", ContainerPath(m, mount)}, {"mode", mount.mode}};
   }
   return {{"volumes", std::move(vols)}};
 }

@@ -10,15 +10,10 @@ std::string GroupList(const Policy& p, const std::vector<uint32_t>& ids) {
   return out;
 }
 
-std::string TimeText(WallTime t) {
-  auto since = t.time_since_epoch();
-  return since % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(t) : FormatRfc3339Millis(t);
-}
-
 std::string WindowText(const Rule& r) {
-  if (r.not_before && r.not_after) return " [" + TimeText(*r.not_before) + ", " + TimeText(*r.not_after) + ")";
-  if (r.not_before) return " from " + TimeText(*r.not_before);
-  if (r.not_after) return " until " + TimeText(*r.not_after);
+  if (r.not_before && r.not_after) return " [" + FormatMountSetTime(*r.not_before) + ", " + FormatMountSetTime(*r.not_after) + ")";
+  if (r.not_before) return " from " + FormatMountSetTime(*r.not_before);
+  if (r.not_after) return " until " + FormatMountSetTime(*r.not_after);
   return "";
 }
 

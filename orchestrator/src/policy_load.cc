@@ -681,12 +681,27 @@ class Loader {
     std::sort(target_order.begin(), target_order.end(),
               [&](uint32_t a, uint32_t b) { return p.folders[a].target < p.folders[b].target; });
     for (uint32_t i = 0; i < n; ++i) p.folders[target_order[i]].target_rank = i;
+    if (p.personal) {
+      const std::string& t = p.personal->target;
+      p.personal_target_rank = static_cast<uint32_t>(
+          std::lower_bound(target_order.begin(), target_order.end(), t,
+                           [&](uint32_t f, const std::string& v) { return p.folders[f].target < v; }) -
+          target_order.begin());
+    }
+    p.by_target = std::move(target_order);
     for (uint32_t i = 0; i < n; ++i) {
       Folder& fo = p.folders[i];
       for (size_t j = 0; j < fo.access.size(); ++j) {
         Rule& r = fo.access[j];
         r.because = "folders[" + std::to_string(i) + "] '" + fo.name + "' access[" + std::to_string(j) +
                     "]: " + DescribeCondition(p, r) + WindowText(r) + " -> " + ModeName(r.mode);
+      }
+      fo.inherit_because.clear();
+      for (uint32_t src : fo.inherit) {
+        for (Mode m : {Mode::kRo, Mode::kRw}) {
+          fo.inherit_because.push_back("folders[" + std::to_string(i) + "] '" + fo.name + "' inherit '" +
+                                       p.folders[src].name + "' (granted " + ModeName(m) + ") -> " + ModeName(m));
+        }
       }
     }
 

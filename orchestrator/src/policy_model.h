@@ -45,6 +45,8 @@ struct Folder {
   std::vector<Rule> deny;
   std::vector<std::string> inherit_names;
   std::vector<uint32_t> inherit;     // folder indexes of the sources
+  // Precomputed `because` of inheriting from inherit[k] granted ro ([2k]) or rw ([2k + 1]).
+  std::vector<std::string> inherit_because;
   std::vector<uint32_t> dependents;  // folders that inherit from this one
   uint32_t topo_rank = 0;            // sources come before their dependents
   uint32_t target_rank = 0;          // position in target order (mounts are sorted by target)
@@ -96,6 +98,8 @@ class Policy {
   std::vector<uint32_t> rules_for_everyone;           // rules that name no groups
   std::vector<uint32_t> topo_rank_of;                 // folder -> topo rank (contiguous copy)
   std::vector<uint32_t> target_rank_of;               // folder -> rank in target order
+  std::vector<uint32_t> by_target;                    // rank in target order -> folder
+  uint32_t personal_target_rank = 0;  // folders whose target sorts before the personal mount's
   enum : uint8_t { kWindowed = 1, kHasInherit = 2, kHasDependents = 4 };
   std::vector<uint8_t> folder_flags;
 
@@ -110,8 +114,6 @@ std::string SubstituteUsername(std::string_view tmpl, std::string_view user);
 
 // "[2026-01-01T00:00:00Z, 2026-07-01T00:00:00Z)", " until ...", " from ..." or "".
 std::string WindowText(const Rule& r);
-// RFC 3339, with milliseconds only when the instant has a fraction of a second.
-std::string TimeText(WallTime t);
 
 // "a, b, c" from group ids.
 std::string GroupList(const Policy& p, const std::vector<uint32_t>& ids);

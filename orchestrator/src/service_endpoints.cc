@@ -46,12 +46,6 @@ nlohmann::json MountSummary(const MountSet& ms) {
 
 std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
-// generated_at as the policy library writes it: whole seconds, or milliseconds.
-std::string GeneratedAt(WallTime t) {
-  return t.time_since_epoch() % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(t)
-                                                                                    : FormatRfc3339Millis(t);
-}
-
 // Length-prefixed so no user or group name can make two keys collide.
 std::string DecisionKey(const std::string& revision, bool docker, const VerifiedToken& who) {
   std::string key = revision + (docker ? "|d|" : "|m|");
@@ -61,7 +55,7 @@ std::string DecisionKey(const std::string& revision, bool docker, const Verified
   return key;
 }
 
-CachedDecision Render(const Policy& policy, const VerifiedToken& who, WallTime now, bool docker) {
+CachedDecision Render(const std::shared_ptr<const Policy>& policy, const VerifiedToken& who, WallTime now, bool docker) {
   EvalRequest er;
   er.user = who.username;
   er.groups = who.groups;
@@ -72,8 +66,8 @@ CachedDecision Render(const Policy& policy, const VerifiedToken& who, WallTime n
   d.valid_until = ms.valid_until;
   d.body = Dump(docker ? DockerRunConfigJson(ms) : MountSetToJson(ms));
   if (!docker) {
-    // Find generated_at's value; only patch it later if it is exactly what GeneratedAt() writes.
-    const std::string marker = "\"generated_at\":\"" + GeneratedAt(now) + "\"";
+    // Find generated_at's value; only patch it later if it is exactly what FormatMountSetTime() writes.
+    const std::string marker = "\"generated_at\":\"" + FormatMountSetTime(now) + "\"";
     size_t at = d.body.find(marker);
     if (at != std::string::npos) {
       d.time_offset = at + 16;
@@ -113,11 +107,11 @@ void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, boo
   }
   std::string key = DecisionKey(ctx.policy.revision, docker, *verified);
   const CachedDecision* d = ctx.decisions.Find(key, now);
-  if (!d) d = ctx.decisions.Put(std::move(key), Render(*ctx.policy.policy, *verified, now, docker));
+  if (!d) d = ctx.decisions.Put(std::move(key), Render(ctx.policy.policy, *verified, now, docker));
   resp.status = 200;
   resp.content_type = "application/json";
   resp.body = d->body;
-  if (d->time_offset != std::string::npos) resp.body.replace(d->time_offset, d->time_length, GeneratedAt(now));
+  if (d->time_offset != std::string::npos) resp.body.replace(d->time_offset, d->time_length, FormatMountSetTime(now));
   resp.headers.emplace_back("cache-control", "no-store");
   resp.headers.emplace_back("x-vaultd-decision-id", id);
   // Keys in the order nlohmann writes them, so every audit line looks alike.
@@ -189,7 +183,7 @@ void HandleEvaluate(ServiceContext& ctx, const HttpRequest& req, HttpResponse& r
     }
   }
   if (er.user.empty()) return bad("\"user\" is required");
-  MountSet ms = Evaluate(*ctx.policy.policy, er);
+  MountSet ms = Evaluate(ctx.policy.policy, er);
   JsonResponse(resp, 200, MountSetToJson(ms));
   resp.headers.emplace_back("cache-control", "no-store");
   resp.headers.emplace_back("x-vaultd-decision-id", id);

@@ -25,7 +25,7 @@ int RunKasmPlan(const std::vector<std::string>& argv) {
   nlohmann::json plan = KasmPlanJson(*policy);
   std::optional<nlohmann::json> user_mappings;
   if (req) {
-    MountSet m = Evaluate(*policy, *req);
+    MountSet m = Evaluate(policy, *req);
     for (const std::string& w : m.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     Result<nlohmann::json> vm = KasmUserVolumeMappings(m);
     if (!vm.ok()) {

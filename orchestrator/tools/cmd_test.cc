@@ -23,7 +23,7 @@ int RunTest(const std::vector<std::string>& argv) {
   if (!cases.errors.empty()) return cli::kExitFailure;
   size_t passed = 0, failed = 0;
   for (const PolicyCase& c : cases.cases) {
-    CaseOutcome o = RunCase(*policy, c);
+    CaseOutcome o = RunCase(policy, c);
     std::printf("%s %s (%s:%d)\n", o.passed ? "PASS" : "FAIL", c.name.c_str(), cases_path->c_str(), c.line);
     for (const std::string& d : o.diff) std::printf("    %s\n", d.c_str());
     (o.passed ? passed : failed)++;

@@ -29,64 +29,64 @@ std::shared_ptr<const Policy> Example() {
 
 TEST(SeedScenarios, DealRoomNeedsLegalAndExecutive) {
   auto p = Example();
-  EXPECT_EQ(Modes(*p, "a", {"legal", "executive"}).count("deal-room-acme"), 1u);
-  EXPECT_EQ(Modes(*p, "a", {"legal", "executive"})["deal-room-acme"], "rw");
-  EXPECT_EQ(Modes(*p, "a", {"legal"}).count("deal-room-acme"), 0u);
-  EXPECT_EQ(Modes(*p, "a", {"executive"}).count("deal-room-acme"), 0u);
+  EXPECT_EQ(Modes(p, "a", {"legal", "executive"}).count("deal-room-acme"), 1u);
+  EXPECT_EQ(Modes(p, "a", {"legal", "executive"})["deal-room-acme"], "rw");
+  EXPECT_EQ(Modes(p, "a", {"legal"}).count("deal-room-acme"), 0u);
+  EXPECT_EQ(Modes(p, "a", {"executive"}).count("deal-room-acme"), 0u);
 }
 
 TEST(SeedScenarios, HrEditsOwnDepartmentReadsOthers) {
   auto p = Example();
-  ModeMap m = Modes(*p, "h", {"hr", "engineering"});
+  ModeMap m = Modes(p, "h", {"hr", "engineering"});
   EXPECT_EQ(m["hr-engineering"], "rw");
   EXPECT_EQ(m["hr-marketing"], "ro");
-  m = Modes(*p, "h", {"hr"});
+  m = Modes(p, "h", {"hr"});
   EXPECT_EQ(m["hr-engineering"], "ro");
   EXPECT_EQ(m["hr-marketing"], "ro");
-  EXPECT_EQ(Modes(*p, "e", {"engineering"}).count("hr-engineering"), 0u);
+  EXPECT_EQ(Modes(p, "e", {"engineering"}).count("hr-engineering"), 0u);
 }
 
 TEST(SeedScenarios, AuditorsAndRegion) {
   auto p = Example();
-  ModeMap m = Modes(*p, "a", {"auditors", "region-emea"});
+  ModeMap m = Modes(p, "a", {"auditors", "region-emea"});
   EXPECT_EQ(m["audit-emea"], "ro");
   EXPECT_EQ(m.count("audit-apac"), 0u);
-  EXPECT_EQ(Modes(*p, "a", {"auditors"}).count("audit-emea"), 0u);
-  EXPECT_EQ(Modes(*p, "a", {"region-emea"}).count("audit-emea"), 0u);
+  EXPECT_EQ(Modes(p, "a", {"auditors"}).count("audit-emea"), 0u);
+  EXPECT_EQ(Modes(p, "a", {"region-emea"}).count("audit-emea"), 0u);
 }
 
 TEST(SeedScenarios, ProjectTeamAndFinance) {
   auto p = Example();
-  EXPECT_EQ(Modes(*p, "f", {"project-alpha", "finance"})["project-alpha-budget"], "rw");
-  EXPECT_EQ(Modes(*p, "f", {"finance"}).count("project-alpha-budget"), 0u);
-  EXPECT_EQ(Modes(*p, "f", {"project-alpha"}).count("project-alpha-budget"), 0u);
+  EXPECT_EQ(Modes(p, "f", {"project-alpha", "finance"})["project-alpha-budget"], "rw");
+  EXPECT_EQ(Modes(p, "f", {"finance"}).count("project-alpha-budget"), 0u);
+  EXPECT_EQ(Modes(p, "f", {"project-alpha"}).count("project-alpha-budget"), 0u);
 }
 
 TEST(SeedScenarios, CrossFunctionalProjectAndDepartment) {
   auto p = Example();
-  EXPECT_EQ(Modes(*p, "e", {"project-alpha", "engineering"})["project-alpha"], "rw");
-  EXPECT_EQ(Modes(*p, "m", {"project-alpha", "marketing"})["project-alpha"], "ro");
-  EXPECT_EQ(Modes(*p, "e", {"engineering"}).count("project-alpha"), 0u);
+  EXPECT_EQ(Modes(p, "e", {"project-alpha", "engineering"})["project-alpha"], "rw");
+  EXPECT_EQ(Modes(p, "m", {"project-alpha", "marketing"})["project-alpha"], "ro");
+  EXPECT_EQ(Modes(p, "e", {"engineering"}).count("project-alpha"), 0u);
 }
 
 TEST(SeedScenarios, ExternalConsultantAndEngagement) {
   auto p = Example();
-  EXPECT_EQ(Modes(*p, "x", {"external-consultant", "engagement-globex"})["client-globex"], "rw");
-  EXPECT_EQ(Modes(*p, "x", {"external-consultant"}).count("client-globex"), 0u);
-  EXPECT_EQ(Modes(*p, "x", {"external-consultant", "engagement-initech"}).count("client-globex"), 0u);
+  EXPECT_EQ(Modes(p, "x", {"external-consultant", "engagement-globex"})["client-globex"], "rw");
+  EXPECT_EQ(Modes(p, "x", {"external-consultant"}).count("client-globex"), 0u);
+  EXPECT_EQ(Modes(p, "x", {"external-consultant", "engagement-initech"}).count("client-globex"), 0u);
 }
 
 TEST(SeedScenarios, WikiEditorsRwReadersRo) {
   auto p = Example();
-  EXPECT_EQ(Modes(*p, "w", {"wiki-editors", "all-employees"})["wiki"], "rw");
-  EXPECT_EQ(Modes(*p, "r", {"all-employees"})["wiki"], "ro");
-  EXPECT_EQ(Modes(*p, "n", {"visitors"}).count("wiki"), 0u);
+  EXPECT_EQ(Modes(p, "w", {"wiki-editors", "all-employees"})["wiki"], "rw");
+  EXPECT_EQ(Modes(p, "r", {"all-employees"})["wiki"], "ro");
+  EXPECT_EQ(Modes(p, "n", {"visitors"}).count("wiki"), 0u);
 }
 
 TEST(SeedScenarios, PersonalFolderPerUser) {
   auto p = Example();
-  MountSet a = Evaluate(*p, {"alice", {}, T(testing::kNow), false});
-  MountSet b = Evaluate(*p, {"bob", {}, T(testing::kNow), false});
+  MountSet a = Evaluate(p, {"alice", {}, T(testing::kNow), false});
+  MountSet b = Evaluate(p, {"bob", {}, T(testing::kNow), false});
   const Mount* pa = FindMount(a, "personal");
   const Mount* pb = FindMount(b, "personal");
   ASSERT_TRUE(pa && pb);
@@ -101,7 +101,7 @@ TEST(SeedScenarios, PersonalFolderPerUser) {
 
 TEST(SeedScenarios, DefaultDenyAndUnknownGroupsIgnored) {
   auto p = Example();
-  EXPECT_EQ(Modes(*p, "z", {"nobody-knows-this-group"}), (ModeMap{{"personal", "rw"}}));
+  EXPECT_EQ(Modes(p, "z", {"nobody-knows-this-group"}), (ModeMap{{"personal", "rw"}}));
 }
 
 // --- unsafe user names ------------------------------------------------------------------
@@ -110,7 +110,7 @@ TEST(Personal, UnsafeUserNamesGetNoPersonalFolder) {
   auto p = Example();
   for (const char* user : {"../x", "a/b", "..", "", ".", "{username}", "a\nb"}) {
     SCOPED_TRACE(user);
-    MountSet m = Evaluate(*p, {user, {"all-employees"}, T(testing::kNow), false});
+    MountSet m = Evaluate(p, {user, {"all-employees"}, T(testing::kNow), false});
     EXPECT_EQ(FindMount(m, "personal"), nullptr);
     ASSERT_EQ(m.warnings.size(), 1u);
     EXPECT_NE(m.warnings[0].find("not a safe path segment"), std::string::npos);
@@ -134,7 +134,7 @@ folders:
 TEST(TimeWindows, BeforeInsideAtNotAfterAndAfter) {
   auto p = MustLoad(kWindowed);
   ASSERT_TRUE(p);
-  auto eval = [&](const char* at) { return Evaluate(*p, {"u", {"contractors"}, T(at), false}); };
+  auto eval = [&](const char* at) { return Evaluate(p, {"u", {"contractors"}, T(at), false}); };
 
   MountSet before = eval("2025-12-31T23:59:59Z");
   EXPECT_TRUE(before.mounts.empty());
@@ -184,7 +184,7 @@ folders:
       - {groups: [g], not_before: "2026-04-01T00:00:00Z", not_after: "2026-04-02T00:00:00Z"}
 )");
   ASSERT_TRUE(p);
-  MountSet m = Evaluate(*p, {"u", {"g"}, T("2026-03-01T00:00:00Z"), false});
+  MountSet m = Evaluate(p, {"u", {"g"}, T("2026-03-01T00:00:00Z"), false});
   // The boundary at 2026-06-01 and 2026-07-01 change nothing: rw continues until 2026-12-01.
   ASSERT_TRUE(FindMount(m, "overlap"));
   EXPECT_EQ(FindMount(m, "overlap")->expires_at, T("2026-12-01T00:00:00Z"));
@@ -198,7 +198,7 @@ folders:
   // Rules of groups the user is not in never shorten validity.
   EXPECT_EQ(m.valid_until, T("2026-04-01T00:00:00Z"));
 
-  MountSet later = Evaluate(*p, {"u", {"g"}, T("2026-06-15T00:00:00Z"), false});
+  MountSet later = Evaluate(p, {"u", {"g"}, T("2026-06-15T00:00:00Z"), false});
   EXPECT_EQ(FindMount(later, "downgrade")->mode, "ro");
   EXPECT_FALSE(FindMount(later, "downgrade")->expires_at.has_value());
   EXPECT_FALSE(FindMount(later, "suspended")->expires_at.has_value());
@@ -229,19 +229,19 @@ folders:
 TEST(Inherit, GrantedWithTheSourceAtMostItsMode) {
   auto p = MustLoad(kInherit);
   ASSERT_TRUE(p);
-  EXPECT_EQ(Modes(*p, "u", {"alpha-rw"}), (ModeMap{{"alpha", "rw"}, {"resources", "rw"}, {"archive", "rw"}}));
+  EXPECT_EQ(Modes(p, "u", {"alpha-rw"}), (ModeMap{{"alpha", "rw"}, {"resources", "rw"}, {"archive", "rw"}}));
   // Capped: the source is only ro, so the dependents are ro.
-  EXPECT_EQ(Modes(*p, "u", {"alpha-ro"}), (ModeMap{{"alpha", "ro"}, {"resources", "ro"}, {"archive", "ro"}}));
+  EXPECT_EQ(Modes(p, "u", {"alpha-ro"}), (ModeMap{{"alpha", "ro"}, {"resources", "ro"}, {"archive", "ro"}}));
   // The dependent's own rule can give more than the source.
-  EXPECT_EQ(Modes(*p, "u", {"alpha-ro", "res-rw"}),
+  EXPECT_EQ(Modes(p, "u", {"alpha-ro", "res-rw"}),
             (ModeMap{{"alpha", "ro"}, {"resources", "rw"}, {"archive", "rw"}}));
   // Nothing without the source.
-  EXPECT_EQ(Modes(*p, "u", {"other"}), ModeMap{});
+  EXPECT_EQ(Modes(p, "u", {"other"}), ModeMap{});
 }
 
 TEST(Inherit, BecauseNamesTheSource) {
   auto p = MustLoad(kInherit);
-  MountSet m = Evaluate(*p, {"u", {"alpha-ro"}, T(testing::kNow), false});
+  MountSet m = Evaluate(p, {"u", {"alpha-ro"}, T(testing::kNow), false});
   const Mount* archive = FindMount(m, "archive");
   ASSERT_TRUE(archive);
   ASSERT_EQ(archive->because.size(), 1u);
@@ -250,22 +250,22 @@ TEST(Inherit, BecauseNamesTheSource) {
 
 TEST(Inherit, ExpiryFollowsTheSourceTransitively) {
   auto p = MustLoad(kInherit);
-  MountSet m = Evaluate(*p, {"u", {"alpha-temp"}, T(testing::kNow), false});
+  MountSet m = Evaluate(p, {"u", {"alpha-temp"}, T(testing::kNow), false});
   ASSERT_EQ(m.mounts.size(), 3u);
   for (const Mount& mount : m.mounts) {
     EXPECT_EQ(mount.mode, "rw") << mount.name;
     EXPECT_EQ(mount.expires_at, T("2026-09-01T00:00:00Z")) << mount.name;
   }
-  MountSet both = Evaluate(*p, {"u", {"alpha-temp", "alpha-ro"}, T(testing::kNow), false});
+  MountSet both = Evaluate(p, {"u", {"alpha-temp", "alpha-ro"}, T(testing::kNow), false});
   EXPECT_EQ(FindMount(both, "archive")->expires_at, T("2026-09-01T00:00:00Z"));  // rw -> ro
-  MountSet after = Evaluate(*p, {"u", {"alpha-temp", "alpha-ro"}, T("2026-10-01T00:00:00Z"), false});
+  MountSet after = Evaluate(p, {"u", {"alpha-temp", "alpha-ro"}, T("2026-10-01T00:00:00Z"), false});
   EXPECT_EQ(FindMount(after, "archive")->mode, "ro");
 }
 
 TEST(Inherit, DenyBeatsInherit) {
   auto p = MustLoad(kInherit);
   // 'blocked' removes resources, and archive inherits only from resources.
-  EXPECT_EQ(Modes(*p, "u", {"alpha-rw", "blocked"}), (ModeMap{{"alpha", "rw"}}));
+  EXPECT_EQ(Modes(p, "u", {"alpha-rw", "blocked"}), (ModeMap{{"alpha", "rw"}}));
 }
 
 TEST(Inherit, CycleIsRejectedWithTheLine) {
@@ -308,9 +308,9 @@ folders:
     deny:
       - {groups: [contractor, intern], compound: all}
 )");
-  EXPECT_EQ(Modes(*p, "u", {"eng"}), (ModeMap{{"a", "rw"}}));
-  EXPECT_EQ(Modes(*p, "u", {"eng", "contractor"}), (ModeMap{{"a", "rw"}}));  // deny needs both
-  EXPECT_EQ(Modes(*p, "u", {"eng", "contractor", "intern"}), ModeMap{});
+  EXPECT_EQ(Modes(p, "u", {"eng"}), (ModeMap{{"a", "rw"}}));
+  EXPECT_EQ(Modes(p, "u", {"eng", "contractor"}), (ModeMap{{"a", "rw"}}));  // deny needs both
+  EXPECT_EQ(Modes(p, "u", {"eng", "contractor", "intern"}), ModeMap{});
 }
 
 TEST(Deny, EmptyGroupsWindowIsABlackout) {
@@ -323,11 +323,11 @@ folders:
     deny:
       - {groups: [], not_before: "2026-12-24T00:00:00Z", not_after: "2026-12-27T00:00:00Z"}
 )");
-  EXPECT_EQ(Modes(*p, "u", {"eng"}, "2026-12-25T00:00:00Z"), ModeMap{});
-  MountSet m = Evaluate(*p, {"u", {"eng"}, T("2026-12-01T00:00:00Z"), false});
+  EXPECT_EQ(Modes(p, "u", {"eng"}, "2026-12-25T00:00:00Z"), ModeMap{});
+  MountSet m = Evaluate(p, {"u", {"eng"}, T("2026-12-01T00:00:00Z"), false});
   ASSERT_EQ(m.mounts.size(), 1u);
   EXPECT_EQ(m.mounts[0].expires_at, T("2026-12-24T00:00:00Z"));
-  MountSet during = Evaluate(*p, {"u", {"eng"}, T("2026-12-25T00:00:00Z"), false});
+  MountSet during = Evaluate(p, {"u", {"eng"}, T("2026-12-25T00:00:00Z"), false});
   EXPECT_EQ(during.valid_until, T("2026-12-27T00:00:00Z"));  // granted again after the blackout
 }
 
@@ -362,7 +362,7 @@ folders:
     path: /derived
     inherit: [either]
 )");
-  MountSet m = Evaluate(*p, {"u", {"legal", "conflicted"}, T(testing::kNow), true});
+  MountSet m = Evaluate(p, {"u", {"legal", "conflicted"}, T(testing::kNow), true});
   EXPECT_TRUE(m.mounts.empty());
   std::map<std::string, std::vector<std::string>> why;
   for (const NotGranted& n : m.not_granted) why[n.name] = n.reasons;
@@ -375,7 +375,7 @@ folders:
   EXPECT_EQ(why["walled"][0], "denied by deny[0] (member of any of [conflicted])");
   EXPECT_EQ(why["derived"], std::vector<std::string>{"inherit 'either': source not granted"});
   // Explain off: no not_granted in the JSON at all.
-  nlohmann::json j = MountSetToJson(Evaluate(*p, {"u", {"legal"}, T(testing::kNow), false}));
+  nlohmann::json j = MountSetToJson(Evaluate(p, {"u", {"legal"}, T(testing::kNow), false}));
   EXPECT_FALSE(j.contains("not_granted"));
 }
 
@@ -395,7 +395,7 @@ TEST(Concurrency, ParallelEvaluationsAgree) {
       {"wiki-editors", "all-employees", "offboarding"}, {"contractors"}, {}};
   std::vector<nlohmann::json> expected;
   for (const auto& g : group_sets) {
-    expected.push_back(MountSetToJson(Evaluate(*p, {"u", g, T("2026-10-01T00:00:00Z"), true})));
+    expected.push_back(MountSetToJson(Evaluate(p, {"u", g, T("2026-10-01T00:00:00Z"), true})));
   }
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
@@ -403,13 +403,95 @@ TEST(Concurrency, ParallelEvaluationsAgree) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         size_t k = static_cast<size_t>(i + t) % group_sets.size();
-        nlohmann::json got = MountSetToJson(Evaluate(*p, {"u", group_sets[k], T("2026-10-01T00:00:00Z"), true}));
+        nlohmann::json got = MountSetToJson(Evaluate(p, {"u", group_sets[k], T("2026-10-01T00:00:00Z"), true}));
         if (got != expected[k]) ++mismatches;
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+// --- the mount set's views of policy-owned texts ---------------------------------------
+
+TEST(MountSetLifetime, ACopyOutlivesThePolicyAndTheOriginal) {
+  auto p = Example();
+  auto m = std::make_unique<MountSet>(Evaluate(p, {"alice", {"legal", "executive", "all-employees"}, T(testing::kNow), false}));
+  const std::string expected = MountSetToJson(*m).dump();
+  ASSERT_GT(m->mounts.size(), 2u);
+  MountSet copy = *m;
+  MountSet moved = std::move(*m);
+  m.reset();
+  p.reset();  // the mount sets are now the only owners of the policy
+  EXPECT_EQ(MountSetToJson(copy).dump(), expected);
+  EXPECT_EQ(MountSetToJson(moved).dump(), expected);
+  const Mount* personal = FindMount(copy, "personal");
+  ASSERT_TRUE(personal);
+  EXPECT_EQ(personal->source, "/users/alice/personal");
+  EXPECT_EQ(personal->room, "personal-alice");
+  EXPECT_EQ(personal->because, (TextList{"personal"}));
+}
+
+TEST(MountSetLifetime, EveryMatchingRuleIsListedInFileOrder) {
+  auto p = MustLoad(R"(version: 1
+folders:
+  - name: src1
+    path: /s1
+    access: [{groups: [a], mode: ro}]
+  - name: src2
+    path: /s2
+    access: [{groups: [a], mode: rw}]
+  - name: many
+    path: /m
+    inherit: [src1, src2]
+    access:
+      - {groups: [c], mode: ro}
+      - {groups: [a], mode: ro}
+      - {groups: [b], mode: rw}
+      - {groups: [a, b], compound: all, mode: ro}
+)");
+  MountSet m = Evaluate(p, {"u", {"b", "a"}, T(testing::kNow), false});
+  const Mount* many = FindMount(m, "many");
+  ASSERT_TRUE(many);
+  EXPECT_EQ(many->mode, "rw");
+  std::vector<std::string> want = {
+      "folders[2] 'many' access[1]: member of any of [a] -> ro",
+      "folders[2] 'many' access[2]: member of any of [b] -> rw",
+      "folders[2] 'many' access[3]: member of all of [a, b] -> ro",
+      "folders[2] 'many' inherit 'src1' (granted ro) -> ro",
+      "folders[2] 'many' inherit 'src2' (granted rw) -> rw",
+  };
+  EXPECT_EQ(many->because.ToStrings(), want);
+  MountSet copy = m;
+  m = MountSet();
+  EXPECT_EQ(FindMount(copy, "many")->because.ToStrings(), want);
+}
+
+TEST(TextList, KeepsOrderPastTheInlineRoomAndCopiesIndependently) {
+  TextList a;
+  EXPECT_TRUE(a.empty());
+  const char* words[] = {"one", "two", "three", "four", "five"};
+  for (const char* w : words) a.push_back(w);
+  ASSERT_EQ(a.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(a[i], words[i]);
+  TextList b = a;
+  b.push_back("six");
+  EXPECT_EQ(a.size(), 5u);
+  EXPECT_EQ(b.back(), "six");
+  EXPECT_FALSE(a == b);
+  TextList small{"x"};
+  TextList small_copy = small;
+  small_copy.push_back("y");
+  EXPECT_EQ(small.size(), 1u);
+  EXPECT_EQ(small_copy.ToStrings(), (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(MountSetTime, WholeSecondsOrMilliseconds) {
+  EXPECT_EQ(FormatMountSetTime(T("2026-06-01T00:00:00Z")), "2026-06-01T00:00:00Z");
+  EXPECT_EQ(FormatMountSetTime(T("2026-06-01T00:00:01.250Z")), "2026-06-01T00:00:01.250Z");
+  WallTime odd = T("2026-06-01T00:00:00Z") + std::chrono::milliseconds(1500);
+  nlohmann::json j = MountSetToJson(Evaluate(MustLoad("version: 1\nfolders:\n  - name: f\n    path: /f\n    access: [{groups: [g], mode: ro}]\n"), {"u", {}, odd, false}));
+  EXPECT_EQ(j["generated_at"], FormatMountSetTime(odd));
 }
 
 }  // namespace

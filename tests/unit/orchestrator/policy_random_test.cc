@@ -109,7 +109,7 @@ TEST(RandomPolicies, IndexedEvaluatorMatchesBruteForce) {
       }
     }
     int at = rnd(kDays);
-    MountSet m = Evaluate(*r.policy, {"u", names, testing::T(Day(at).c_str()), false});
+    MountSet m = Evaluate(r.policy, {"u", names, testing::T(Day(at).c_str()), false});
     // Reference: modes now, and the first later day on which anything changes.
     std::optional<int> valid_until;
     for (size_t f = 0; f < fs.size(); ++f) {

@@ -32,7 +32,7 @@ folders:
 
 TEST(MountSetJson, HasEveryFieldOfTheContract) {
   auto p = MustLoad(kTwoFolders);
-  MountSet m = Evaluate(*p, {"alice", {"staff", "legal", "executive"}, T("2026-06-01T12:00:00Z"), false});
+  MountSet m = Evaluate(p, {"alice", {"staff", "legal", "executive"}, T("2026-06-01T12:00:00Z"), false});
   nlohmann::json j = MountSetToJson(m);
   EXPECT_EQ(j["schema"], "vaultd.mountset/1");
   EXPECT_EQ(j["user"], "alice");
@@ -59,14 +59,14 @@ TEST(MountSetJson, HasEveryFieldOfTheContract) {
 
 TEST(MountSetJson, SyncUrlIsNullWithoutSync) {
   auto p = MustLoad("version: 1\n");
-  nlohmann::json j = MountSetToJson(Evaluate(*p, {"a", {}, T(testing::kNow), false}));
+  nlohmann::json j = MountSetToJson(Evaluate(p, {"a", {}, T(testing::kNow), false}));
   EXPECT_TRUE(j["sync"]["url"].is_null());
   EXPECT_TRUE(j["mounts"].empty());
 }
 
 TEST(DockerRunConfig, DictForm) {
   auto p = MustLoad(kTwoFolders);
-  MountSet m = Evaluate(*p, {"alice", {"editors"}, T(testing::kNow), false});
+  MountSet m = Evaluate(p, {"alice", {"editors"}, T(testing::kNow), false});
   nlohmann::json j = DockerRunConfigJson(m);
   EXPECT_EQ(j, nlohmann::json::parse(R"({"volumes": {
       "/shared/wiki": {"bind": "/vault/wiki", "mode": "rw"},
@@ -79,10 +79,10 @@ folders:
   - {name: a, path: /shared/x, access: [{groups: [g], mode: rw}]}
   - {name: b, path: /shared/x, target: copy, access: [{groups: [g], mode: ro}]}
 )");
-  nlohmann::json j = DockerRunConfigJson(Evaluate(*p, {"u", {"g"}, T(testing::kNow), false}));
+  nlohmann::json j = DockerRunConfigJson(Evaluate(p, {"u", {"g"}, T(testing::kNow), false}));
   EXPECT_EQ(j, nlohmann::json::parse(R"({"volumes": ["/shared/x:/vault/a:rw", "/shared/x:/vault/copy:ro"]})"));
   // The Kasm per-user object cannot hold it either, and says so.
-  Result<nlohmann::json> vm = KasmUserVolumeMappings(Evaluate(*p, {"u", {"g"}, T(testing::kNow), false}));
+  Result<nlohmann::json> vm = KasmUserVolumeMappings(Evaluate(p, {"u", {"g"}, T(testing::kNow), false}));
   ASSERT_FALSE(vm.ok());
   EXPECT_NE(vm.status().message().find("/shared/x"), std::string::npos);
 }
@@ -134,7 +134,7 @@ folders:
 
 TEST(KasmPlan, PerUserVolumeMappings) {
   auto p = MustLoad(kTwoFolders);
-  MountSet m = Evaluate(*p, {"bob", {"staff", "legal", "executive"}, T(testing::kNow), false});
+  MountSet m = Evaluate(p, {"bob", {"staff", "legal", "executive"}, T(testing::kNow), false});
   Result<nlohmann::json> vm = KasmUserVolumeMappings(m);
   ASSERT_TRUE(vm.ok());
   EXPECT_EQ((*vm)["/shared/deal"], nlohmann::json::parse(R"({"bind": "/vault/deals/acme", "mode": "rw",
@@ -153,7 +153,7 @@ TEST(PolicyCases, ExampleCasesPass) {
   ASSERT_TRUE(cases.errors.empty());
   ASSERT_GE(cases.cases.size(), 10u);
   for (const PolicyCase& c : cases.cases) {
-    CaseOutcome out = RunCase(*r.policy, c);
+    CaseOutcome out = RunCase(r.policy, c);
     EXPECT_TRUE(out.passed) << c.name << ": " << ::testing::PrintToString(out.diff);
   }
 }
@@ -167,7 +167,7 @@ TEST(PolicyCases, DiffNamesExtraMissingAndWrongMode) {
   expect: {wiki: rw, deal: rw}
 )", "c.yaml");
   ASSERT_TRUE(cases.errors.empty());
-  CaseOutcome out = RunCase(*p, cases.cases[0]);
+  CaseOutcome out = RunCase(p, cases.cases[0]);
   EXPECT_FALSE(out.passed);
   EXPECT_EQ(out.diff, (std::vector<std::string>{"+ personal: ro (granted, not expected)",
                                                 "~ wiki: got ro, expected rw",

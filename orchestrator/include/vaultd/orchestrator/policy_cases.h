@@ -36,6 +36,6 @@ struct CaseOutcome {
   std::vector<std::string> diff;
 };
 
-CaseOutcome RunCase(const Policy& policy, const PolicyCase& test_case);
+CaseOutcome RunCase(const std::shared_ptr<const Policy>& policy, const PolicyCase& test_case);
 
 }  // namespace vaultd::orchestrator
