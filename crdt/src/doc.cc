@@ -578,58 +578,74 @@ void DocImpl::Delete(Item* it) {
   }
 }
 
-bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues) {
-  // Like yjs's integrateStructs: when a client's next struct waits for another
-  // client, continue with that client first (a stack), so chains of
-  // dependencies resolve in one sweep instead of one sweep per link.
+bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues, std::map<uint64_t, uint64_t>* missing) {
+  // One sweep in yjs's order (integrateStructs): clients from the highest id
+  // down. When a struct waits for another client, that client's next struct
+  // is worked on first (a stack of waiting clients). When the wait cannot be
+  // met by this batch — a gap in the client's own clocks, or a dependency on a
+  // client with nothing left here — every client on the stack is parked with
+  // all its remaining structs, and `missing` records the lowest clock per
+  // client whose arrival makes a retry worthwhile (the retry rule of yjs's
+  // pending structs). A parked client is not looked at again in this sweep.
   std::map<uint64_t, size_t> head;
-  for (auto& [client, list] : queues) head[client] = 0;
+  std::vector<uint64_t> targets;  // ascending; taken from the back
+  for (auto& [client, list] : queues) {
+    head[client] = 0;
+    targets.push_back(client);
+  }
+  std::unordered_set<uint64_t> parked;
+  std::vector<uint64_t> stack;  // clients whose head struct waits
+  auto note = [&](uint64_t client, uint64_t clock) {
+    auto [it, fresh] = missing->emplace(client, clock);
+    if (!fresh && clock < it->second) it->second = clock;
+  };
+  auto has_next = [&](uint64_t client) { return !parked.count(client) && head[client] < queues[client].size(); };
+  auto next_target = [&]() -> bool {
+    while (!targets.empty() && !has_next(targets.back())) targets.pop_back();
+    return !targets.empty();
+  };
   bool any = false;
-  bool progress = true;
-  std::vector<uint64_t> stack;
-  std::unordered_set<uint64_t> stuck;  // clients that cannot advance in this sweep
-  while (progress) {
-    progress = false;
-    stuck.clear();
-    for (auto& [start, unused] : queues) {
-      if (stuck.count(start)) continue;
-      stack.assign(1, start);
-      while (!stack.empty()) {
-        uint64_t client = stack.back();
-        auto& list = queues[client];
-        size_t& h = head[client];
-        bool blocked = false;
-        while (h < list.size()) {
-          Item* s = list[h];
-          uint64_t state = GetState(client);
-          if (s->end() <= state) {  // already known: a duplicate
-            FreeStruct(s);
-            list[h++] = nullptr;
-            continue;
-          }
-          if (s->id.clock > state) {  // a gap: wait for the missing clocks
-            blocked = true;
-            break;
-          }
-          uint64_t missing = 0;
-          if (ResolveDeps(s, &missing)) {
-            auto q = queues.find(missing);
-            bool can_help = q != queues.end() && head[missing] < q->second.size() && !stuck.count(missing) &&
-                            std::find(stack.begin(), stack.end(), missing) == stack.end();
-            if (can_help) stack.push_back(missing);
-            else blocked = true;
-            break;
-          }
-          Integrate(s, state - s->id.clock);
-          list[h++] = nullptr;
-          progress = any = true;
-        }
-        if (blocked || h >= list.size()) {
-          stuck.insert(client);
-          stack.pop_back();
-        }
-        // Otherwise a dependency was pushed: handle it, then come back.
+  if (!next_target()) return false;
+  uint64_t cur = targets.back();
+  while (true) {
+    auto& list = queues[cur];
+    size_t& h = head[cur];
+    Item* s = list[h];
+    uint64_t state = GetState(cur);
+    uint64_t dep = 0;
+    if (s->id.clock > state) {  // a gap: the client's own earlier clocks are missing
+      note(cur, s->id.clock - 1);
+      stack.push_back(cur);
+      for (uint64_t c : stack) parked.insert(c);
+      stack.clear();
+    } else if (s->end() <= state) {  // already known: a duplicate
+      FreeStruct(s);
+      list[h++] = nullptr;
+    } else if (ResolveDeps(s, &dep)) {
+      bool on_stack = dep == cur || std::find(stack.begin(), stack.end(), dep) != stack.end();
+      if (!on_stack && queues.count(dep) && has_next(dep)) {
+        stack.push_back(cur);
+        cur = dep;
+        continue;
       }
+      note(dep, GetState(dep));
+      stack.push_back(cur);
+      for (uint64_t c : stack) parked.insert(c);
+      stack.clear();
+    } else {
+      Integrate(s, state - s->id.clock);
+      list[h++] = nullptr;
+      any = true;
+    }
+    if (!stack.empty()) {
+      cur = stack.back();
+      stack.pop_back();
+    } else if (has_next(cur)) {
+      // continue with the same client
+    } else if (next_target()) {
+      cur = targets.back();
+    } else {
+      break;
     }
   }
   for (auto it = queues.begin(); it != queues.end();) {
@@ -682,10 +698,11 @@ DeleteSet DocImpl::ApplyDeleteSet(const DeleteSet& ds) {
 Status DocImpl::ApplyUpdate(std::span<const uint8_t> update, std::string_view origin) {
   VAULTD_ASSIGN_OR_RETURN(DecodedUpdate u, DecodeUpdate(update, pool));
   Transact(false, origin, [&] {
-    // As yjs: first the new update on its own, then its delete set and the
-    // pending delete set, then a retry of what was pending together with what
-    // of the new update could not be applied (older pending first for equal
-    // clocks), then the pending deletes again.
+    // As yjs: first the new update on its own; what of it could not be
+    // applied joins the pending structs (older pending first for equal
+    // clocks); then its delete set and the pending delete set; then, only if
+    // a client the pending structs wait for has advanced, a retry of all
+    // pending structs followed by the pending deletes again.
     std::map<uint64_t, std::vector<Item*>> fresh;
     for (auto& [client, structs] : u.clients) {
       // yjs keeps one struct group per client: a later group replaces an earlier one.
@@ -700,21 +717,40 @@ Status DocImpl::ApplyUpdate(std::span<const uint8_t> update, std::string_view or
       std::stable_sort(list.begin(), list.end(), [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
     }
     u.clients.clear();
-    IntegrateQueues(fresh);
-    u.ds.SortAndMerge();
-    DeleteSet rest = ApplyDeleteSet(u.ds);
-    if (!pending_ds.empty()) rest.MergeFrom(ApplyDeleteSet(pending_ds));
-    rest.SortAndMerge();
-    pending_ds = std::move(rest);
+    std::map<uint64_t, uint64_t> rest_missing;
+    IntegrateQueues(fresh, &rest_missing);
+    // yjs retries the pending structs only when a client they wait for has
+    // advanced past the clock recorded when they were parked; otherwise they
+    // stay pending even if some of them could integrate now.
+    bool retry = false;
+    if (pending.empty()) pending_missing.clear();
+    for (const auto& [client, clock] : pending_missing)
+      if (clock < GetState(client)) retry = true;
+    for (const auto& [client, clock] : rest_missing) {
+      auto [it, fresh_entry] = pending_missing.emplace(client, clock);
+      if (!fresh_entry && clock < it->second) it->second = clock;
+    }
     for (auto& [client, list] : fresh) {
       auto& p = pending[client];
       p.insert(p.end(), list.begin(), list.end());
       std::stable_sort(p.begin(), p.end(), [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
     }
-    if (IntegrateQueues(pending) && !pending_ds.empty()) {
-      DeleteSet again = ApplyDeleteSet(pending_ds);
-      again.SortAndMerge();
-      pending_ds = std::move(again);
+    u.ds.SortAndMerge();
+    DeleteSet rest = ApplyDeleteSet(u.ds);
+    if (!pending_ds.empty()) rest.MergeFrom(ApplyDeleteSet(pending_ds));
+    rest.SortAndMerge();
+    pending_ds = std::move(rest);
+    if (retry) {
+      // As yjs: the whole pending batch is applied again as one update (whose
+      // delete set is empty), which records fresh wait clocks, and then the
+      // pending deletes are tried again.
+      pending_missing.clear();
+      IntegrateQueues(pending, &pending_missing);
+      if (!pending_ds.empty()) {
+        DeleteSet again = ApplyDeleteSet(pending_ds);
+        again.SortAndMerge();
+        pending_ds = std::move(again);
+      }
     }
   });
   return Status::Ok();

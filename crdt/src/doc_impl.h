@@ -60,6 +60,9 @@ class DocImpl {
   std::map<std::string, std::unique_ptr<Type>> share;
   std::map<uint64_t, std::vector<Item*>> pending;  // per client, sorted by clock
   DeleteSet pending_ds;
+  // Per client, the clock that must be passed before the pending structs are
+  // tried again (yjs: pendingStructs.missing).
+  std::map<uint64_t, uint64_t> pending_missing;
   std::vector<std::unique_ptr<Type>> dead_types;  // garbage-collected nested types (handles may point here)
   Transaction* txn = nullptr;
   Transaction txn_storage;  // reused so that a transaction allocates nothing in steady state
@@ -109,7 +112,7 @@ class DocImpl {
   // On true, *missing is the client whose struct is still unknown.
   bool ResolveDeps(Item* item, uint64_t* missing);
   // Integrates what it can from per-client queues (sorted by clock); true if anything was.
-  bool IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues);
+  bool IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues, std::map<uint64_t, uint64_t>* missing);
   DeleteSet ApplyDeleteSet(const DeleteSet& ds);
   Status ApplyUpdate(std::span<const uint8_t> update, std::string_view origin);
 

@@ -340,3 +340,46 @@ TEST(Doc, LongDependencyChainsAcrossClientsResolveInOneUpdate) {
 
 }  // namespace
 }  // namespace vaultd::crdt
+
+namespace vaultd::crdt {
+namespace {
+
+// B8: yjs parks every client on its dependency stack when the stack hits a
+// gap, and retries its pending structs only once a client they wait for has
+// passed the recorded clock. Here client 20's "Y" (after X:5) is parked with
+// client 10's "h" (X:7, a gap at X:6): the wait is recorded as X:6, so when
+// X:0..5 arrive yjs leaves "Y" pending although it could integrate now.
+// Expected texts come from yjs 13.6 run on the same updates.
+TEST(Doc, PendingStructsAreRetriedOnlyWhenAWaitedForClientPassesTheRecordedClock) {
+  Doc x({.client_id = 10});
+  Recorder rec(x);
+  ASSERT_TRUE(x.GetText("t").Insert(0, "abcdef").ok());
+  ASSERT_TRUE(x.GetText("t").Insert(6, "g").ok());
+  ASSERT_TRUE(x.GetText("t").Insert(7, "h").ok());
+  ASSERT_EQ(rec.updates.size(), 3u);
+  Doc y({.client_id = 20});
+  ASSERT_TRUE(y.ApplyUpdate(rec.updates[0]).ok());
+  ASSERT_TRUE(y.GetText("t").Insert(6, "Y").ok());
+  Doc w({.client_id = 30});
+  ASSERT_TRUE(w.ApplyUpdate(Full(x)).ok());
+  ASSERT_TRUE(w.ApplyUpdate(Full(y)).ok());
+  Doc v({.client_id = 31});
+  ASSERT_TRUE(v.ApplyUpdate(rec.updates[0]).ok());
+  ASSERT_TRUE(v.ApplyUpdate(rec.updates[1]).ok());
+  Bytes combined = Full(w, v.EncodeStateVector());  // X:7 "h" and Y:0 "Y"
+
+  Doc z({.client_id = 40});
+  ASSERT_TRUE(z.ApplyUpdate(combined).ok());
+  EXPECT_TRUE(z.HasPending());
+  EXPECT_EQ(z.GetText("t").ToString(), "");
+  ASSERT_TRUE(z.ApplyUpdate(rec.updates[0]).ok());  // X:0..5: X is at 6, not past 6
+  EXPECT_TRUE(z.HasPending());
+  EXPECT_EQ(z.GetText("t").ToString(), "abcdef");
+  ASSERT_TRUE(z.ApplyUpdate(rec.updates[1]).ok());  // X:6: now past 6, retry
+  EXPECT_FALSE(z.HasPending());
+  EXPECT_EQ(z.GetText("t").ToString(), "abcdefghY");
+  EXPECT_EQ(z.GetText("t").ToString(), w.GetText("t").ToString());
+}
+
+}  // namespace
+}  // namespace vaultd::crdt
