@@ -42,6 +42,9 @@ struct Scratch {
   uint32_t epoch = 0;
 
   void Reset(size_t folders, size_t rules, size_t groups) {
+    // The previous evaluation clears its own group bits when it returns; if it
+    // threw instead, clear them here so one user's groups never reach the next.
+    for (uint32_t g : user_ids) member[g >> 6] = 0;
     if (stamp.size() < folders) {
       head_stamp.resize(folders, 0);
       head.resize(folders);

@@ -167,7 +167,7 @@ class ServeTest : public ::testing::Test {
         .count();
   }
   static json Claims(const std::string& user = "alice",
-                     json groups = json::array({"/engineering", "/corp/legal", "executive"})) {
+                     json groups = json::array({"/engineering", "/legal", "executive"})) {
     return {{"iss", kIssuer}, {"aud", "vaultd"}, {"exp", Now() + 300}, {"iat", Now()},
             {"sub", "id-" + user}, {"preferred_username", user}, {"groups", groups}};
   }

@@ -111,7 +111,7 @@ TEST(JwtVerify, AcceptsRs256AndReturnsIdentity) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->username, "alice");
   EXPECT_EQ(r->subject, "u-1");
-  EXPECT_EQ(r->groups, (std::vector<std::string>{"engineering", "legal", "staff"}));
+  EXPECT_EQ(r->groups, (std::vector<std::string>{"engineering", "corp/legal", "staff"}));
   EXPECT_EQ(r->alg, "RS256");
   EXPECT_EQ(r->kid, "rsa-1");
   EXPECT_EQ(r->expires_at, WallTime(std::chrono::seconds(kNow + 300)));
@@ -266,8 +266,17 @@ TEST(JwtVerify, OversizedTokenIsRejectedBeforeParsing) {
 TEST(JwtVerify, GroupsAndUsernameClaims) {
   auto v = Verifier();
   auto c = Claims();
-  c["groups"] = {"/a/b/c", "/a/b/c/", "c", "/", "", "/x"};
+  // The default keeps nested paths distinct: "/a/b/c" must not become "c".
+  c["groups"] = {"/a/b/c", "c", "/", "", "/x"};
   auto r = v.Verify(Rs(c), kNowTime);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->groups, (std::vector<std::string>{"a/b/c", "c", "x"}));
+
+  auto last_opts = Options();
+  last_opts.group_path = GroupPath::kLast;
+  JwtVerifier last(last_opts, AsymKeys());
+  c["groups"] = {"/a/b/c", "/a/b/c/", "c", "/", "", "/x"};
+  r = last.Verify(Rs(c), kNowTime);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->groups, (std::vector<std::string>{"c", "x"}));
 

@@ -29,8 +29,12 @@ std::optional<JwtAlg> ParseJwtAlg(std::string_view name);
 
 // How Keycloak-style full-path groups ("/parent/child") become policy group names.
 enum class GroupPath {
-  kLast,  // "/parent/child" -> "child" (default: policies name groups by their short name)
-  kFull,  // "/parent/child" -> "parent/child" (only the leading '/' is removed)
+  // "/parent/child" -> "child". Opt-in only: two subgroups with the same last
+  // segment anywhere in the realm ("/corp/legal", "/partners/acme/legal") collide.
+  kLast,
+  // "/parent/child" -> "parent/child", "/engineering" -> "engineering" (default:
+  // only the leading '/' is removed, so nested groups stay distinct).
+  kFull,
 };
 
 // Where a key comes from in AUTH.yaml.
@@ -48,7 +52,7 @@ struct JwtVerifierOptions {
   std::vector<JwtAlg> algorithms;
   std::string username_claim = "preferred_username";
   std::string groups_claim = "groups";
-  GroupPath group_path = GroupPath::kLast;
+  GroupPath group_path = GroupPath::kFull;
   int64_t leeway_seconds = 60;
   size_t max_token_bytes = 16 * 1024;
 };
