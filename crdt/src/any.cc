@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 namespace vaultd::crdt {
 
@@ -94,13 +95,17 @@ Result<Any> ReadAny(Decoder& dec, int depth) {
     case 118: {
       VAULTD_ASSIGN_OR_RETURN(uint64_t n, dec.ReadLength());
       AnyObject obj;
-      obj.reserve(n);
+      // A wire length is only a claim: reserve a bounded amount, or nested
+      // objects each claiming the rest of the input would multiply it.
+      obj.reserve(std::min<uint64_t>(n, Decoder::kMaxWireReserve));
+      // JavaScript objects keep one value per key: a repeated key overwrites in
+      // place. Looked up through a hash index, so many keys stay linear.
+      std::unordered_map<std::string, size_t> index;
       for (uint64_t i = 0; i < n; ++i) {
         VAULTD_ASSIGN_OR_RETURN(std::string k, dec.ReadVarString());
         VAULTD_ASSIGN_OR_RETURN(Any x, ReadAny(dec, depth + 1));
-        // JavaScript objects keep one value per key: a repeated key overwrites in place.
-        auto it = std::find_if(obj.begin(), obj.end(), [&](const auto& p) { return p.first == k; });
-        if (it != obj.end()) it->second = std::move(x);
+        auto [it, inserted] = index.try_emplace(k, obj.size());
+        if (!inserted) obj[it->second].second = std::move(x);
         else obj.emplace_back(std::move(k), std::move(x));
       }
       return Any(std::move(obj));
@@ -108,7 +113,7 @@ Result<Any> ReadAny(Decoder& dec, int depth) {
     case 117: {
       VAULTD_ASSIGN_OR_RETURN(uint64_t n, dec.ReadLength());
       AnyArray arr;
-      arr.reserve(n);
+      arr.reserve(std::min<uint64_t>(n, Decoder::kMaxWireReserve));
       for (uint64_t i = 0; i < n; ++i) {
         VAULTD_ASSIGN_OR_RETURN(Any x, ReadAny(dec, depth + 1));
         arr.push_back(std::move(x));

@@ -212,7 +212,7 @@ Status ReadContent(Decoder& dec, uint8_t kind, Item* it) {
     case kJSON: {
       VAULTD_ASSIGN_OR_RETURN(uint64_t n, dec.ReadLength());
       auto& x = it->x();
-      x.json.reserve(n);
+      x.json.reserve(std::min<uint64_t>(n, Decoder::kMaxWireReserve));
       for (uint64_t i = 0; i < n; ++i) {
         VAULTD_ASSIGN_OR_RETURN(std::string s, dec.ReadVarString());
         if (s != "undefined") {
@@ -271,7 +271,7 @@ Status ReadContent(Decoder& dec, uint8_t kind, Item* it) {
     case kAny: {
       VAULTD_ASSIGN_OR_RETURN(uint64_t n, dec.ReadLength());
       auto& x = it->x();
-      x.anys.reserve(n);
+      x.anys.reserve(std::min<uint64_t>(n, Decoder::kMaxWireReserve));
       for (uint64_t i = 0; i < n; ++i) {
         VAULTD_ASSIGN_OR_RETURN(Any a, ReadAny(dec));
         x.anys.push_back(std::move(a));
@@ -320,7 +320,7 @@ Result<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> data, ItemPool& pool
     uint64_t clock = *clock_r;
     u.clients.emplace_back(*client, std::vector<Item*>());
     auto& list = u.clients.back().second;
-    list.reserve(*num_structs);
+    list.reserve(std::min<uint64_t>(*num_structs, Decoder::kMaxWireReserve));
     for (uint64_t i = 0; i < *num_structs; ++i) {
       auto info_r = dec.ReadUint8();
       if (!info_r.ok()) return fail(info_r.status());

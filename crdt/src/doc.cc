@@ -537,6 +537,12 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
   }
   if (!key && it->countable() && !it->deleted) parent->length += it->length;
   AddStruct(it);
+  if (it->kind == kDeleted && !it->deleted) {
+    // As yjs's ContentDeleted.integrate: deleted content arrives deleted, even
+    // when the update's delete set does not cover it.
+    it->deleted = true;
+    txn->ds.Add(it->id.client, it->id.clock, it->length);
+  }
   if (it->kind == kType) {
     Type* t = it->extra->type.get();
     t->doc = this;

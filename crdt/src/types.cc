@@ -1,5 +1,6 @@
 // Y.Text, Y.Map, Y.Array operations, the public Doc API and JSON output.
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include "doc_impl.h"
@@ -70,7 +71,8 @@ void DocImpl::Forward(ListPos& pos) {
 }
 
 namespace {
-uint64_t g_marker_timestamp = 0;  // yjs: one counter for the whole process
+constexpr uint64_t kMaxFormatPadding = 1 << 20;
+std::atomic<uint64_t> g_marker_timestamp{0};  // yjs: one counter for the whole process (Docs may live on several threads)
 constexpr size_t kMaxSearchMarker = 80;
 
 void OverwriteMarker(Type::Marker& m, Item* p, uint64_t index) {
@@ -78,7 +80,7 @@ void OverwriteMarker(Type::Marker& m, Item* p, uint64_t index) {
   m.p = p;
   p->marker = true;
   m.index = index;
-  m.timestamp = g_marker_timestamp++;
+  m.timestamp = g_marker_timestamp.fetch_add(1, std::memory_order_relaxed);
 }
 uint64_t AbsDiff(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 }  // namespace
@@ -95,7 +97,7 @@ Type::Marker* DocImpl::FindMarker(Type* t, uint64_t index) {
   if (marker) {
     p = marker->p;
     pindex = marker->index;
-    marker->timestamp = g_marker_timestamp++;
+    marker->timestamp = g_marker_timestamp.fetch_add(1, std::memory_order_relaxed);
   }
   while (p->right && pindex < index) {
     if (!p->deleted && p->countable()) {
@@ -128,7 +130,7 @@ Type::Marker* DocImpl::FindMarker(Type* t, uint64_t index) {
   }
   if (t->markers.capacity() < kMaxSearchMarker) t->markers.reserve(kMaxSearchMarker);
   p->marker = true;
-  t->markers.push_back({p, pindex, g_marker_timestamp++});
+  t->markers.push_back({p, pindex, g_marker_timestamp.fetch_add(1, std::memory_order_relaxed)});
   return &t->markers.back();
 }
 
@@ -539,7 +541,7 @@ Status TextRef::Delete(uint64_t index, uint64_t length) {
     }
     if (start && t->ever_formatted) CleanupFormattingGap(d, start, pos.right, start_attrs, pos.attrs);
     if (d->ExactMarkers(t))
-      d->UpdateMarkerChanges(t, pos.index, -static_cast<int64_t>(length) + static_cast<int64_t>(len));
+      d->UpdateMarkerChanges(t, pos.index, -static_cast<int64_t>(length - len));  // what was deleted
     else if (pos.right)
       d->SetCache(t, pos.right, pos.index);
   });
@@ -550,6 +552,11 @@ Status TextRef::Format(uint64_t index, uint64_t length, const Attributes& attrs)
   if (!type_ || !type_->doc) return DeadType();
   if (length == 0) return Status::Ok();
   if (index > type_->length) return Status::InvalidArgument("index beyond text length");
+  // Like yjs, formatting past the end pads the text with newlines; bound the
+  // padding so one bad length cannot ask for gigabytes.
+  if (length > type_->length - index && length - (type_->length - index) > kMaxFormatPadding)
+    return Status::InvalidArgument("format of " + std::to_string(length) + " at " + std::to_string(index) +
+                                   " runs too far past the text length " + std::to_string(type_->length));
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
@@ -768,7 +775,7 @@ Status ArrayRef::Insert(uint64_t index, const std::vector<Input>& values) {
 Status ArrayRef::Delete(uint64_t index, uint64_t length) {
   if (!type_ || !type_->doc) return DeadType();
   if (length == 0) return Status::Ok();
-  if (index + length > type_->length)
+  if (index > type_->length || length > type_->length - index)  // no wrap-around
     return Status::InvalidArgument("delete of " + std::to_string(length) + " at " + std::to_string(index) +
                                    " exceeds array length " + std::to_string(type_->length));
   DocImpl* d = doc_;

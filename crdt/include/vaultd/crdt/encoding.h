@@ -53,6 +53,10 @@ class Decoder {
   // A varUint that must also fit the remaining input when used as a count of
   // items that each take at least one byte.
   Result<uint64_t> ReadLength();
+  // The most elements to reserve up front for a count read from the wire: the
+  // count is only a claim, and nested containers each claiming the rest of the
+  // input would multiply it. Containers grow past this as elements really parse.
+  static constexpr uint64_t kMaxWireReserve = 1024;
   Result<double> ReadVarInt();
   Result<float> ReadFloat32();
   Result<double> ReadFloat64();
