@@ -188,6 +188,7 @@ __attribute__((visibility("default"))) int rename(const char* oldpath,
                                                   const char* newpath) __THROW {
   int saved = errno;
   auto fn = reinterpret_cast<RenameFn>(Real(g_rename, "rename"));
+  errno = saved;  // dlsym on the first call may have set it; libc leaves it alone on success
   int r = fn ? fn(oldpath, newpath)
              : static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, oldpath, AT_FDCWD, newpath, 0));
   return Finish(r, saved, AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
@@ -197,6 +198,7 @@ __attribute__((visibility("default"))) int renameat(int olddirfd, const char* ol
                                                     const char* newpath) __THROW {
   int saved = errno;
   auto fn = reinterpret_cast<RenameatFn>(Real(g_renameat, "renameat"));
+  errno = saved;  // dlsym on the first call may have set it; libc leaves it alone on success
   int r = fn ? fn(olddirfd, oldpath, newdirfd, newpath)
              : static_cast<int>(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, 0));
   return Finish(r, saved, olddirfd, oldpath, newdirfd, newpath, 0);
@@ -207,6 +209,7 @@ __attribute__((visibility("default"))) int renameat2(int olddirfd, const char* o
                                                      unsigned int flags) __THROW {
   int saved = errno;
   auto fn = reinterpret_cast<Renameat2Fn>(Real(g_renameat2, "renameat2"));
+  errno = saved;  // dlsym on the first call may have set it; libc leaves it alone on success
   int r =
       fn ? fn(olddirfd, oldpath, newdirfd, newpath, flags)
          : static_cast<int>(syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags));

@@ -629,7 +629,14 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   seam.Step("prepared");
 
   auto rollback = [&](int err) {
-    RemoveTree(rec->tmp);
+    // Step a "copied" record back before its temp copy goes: a crash in between
+    // must not leave a "copied" record without its copy (recovery could not
+    // decide it, and a reused inode number could even look like our copy).
+    if (rec->phase == Phase::kCopied) {
+      rec->phase = Phase::kPrepared;
+      if (WriteRecord(journal, *rec) != 0) return err;  // still "copied", copy intact: recovery rolls back
+    }
+    if (RemoveTree(rec->tmp) != 0) return err;  // the record stays; recovery retries the removal
     FsyncDir(p.dst_parent);
     RemoveJournalFiles(journal, rec->id);
     return err;
@@ -658,7 +665,8 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
     if (r == -EINVAL && !S_ISDIR(src.mode)) {
       // A file system without RENAME_NOREPLACE: link() refuses an existing name atomically.
       r = link(rec->tmp, p.dst) == 0 ? 0 : -errno;
-      if (r == 0) unlink(rec->tmp);
+      // Both names are now the finished copy; recovery rolls forward when dst is it.
+      if (r == 0 && unlink(rec->tmp) != 0) return 0;  // the "copied" record stays for recovery
     } else if (r == -EINVAL) {
       // No atomic way for a directory there: check, then rename (a narrow race, documented).
       Entry there;
@@ -670,9 +678,12 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   }
   if (r != 0) return rollback(r);
   seam.Step("renamed");
-  FsyncDir(p.dst_parent);
+  // Only a durable rename may be recorded as committed (the journal usually
+  // lives on another file system). Otherwise keep the "copied" record and the
+  // source: recovery rolls forward once it sees the copy at dst.
+  if (FsyncDir(p.dst_parent) != 0) return 0;
   rec->phase = Phase::kCommitted;
-  WriteRecord(journal, *rec);  // if this fails, recovery sees "copied" with the temp gone: forward
+  if (WriteRecord(journal, *rec) != 0) return 0;  // recovery sees "copied", temp gone, dst ours: forward
   seam.Step("committed");
 
   long kept = 0;

@@ -83,17 +83,38 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
   }
   const char* phase = PhaseName(rec->phase);
   char parent[PATH_MAX], name[NAME_MAX + 1];
+  // Record paths are the mover's view (the container's mounts). Where they are
+  // not all there (run on the host, or before the bind mounts exist), a missing
+  // path means nothing: keep the record for a recovery that can see them.
+  const char* const wheres[] = {rec->src, rec->tmp};
+  for (const char* where : wheres) {
+    Entry dir;
+    if (SplitPath(where, parent, sizeof parent, name, sizeof name) != 0 ||
+        StatEntry(parent, &dir) != 0 || !S_ISDIR(dir.mode)) {
+      Emit(fn, ctx, "unresolved %s: %s -> %s (phase %s): folder of %s not present here (mounts not set up?); not acted upon",
+           id, rec->src, rec->dst, phase, where);
+      return 1;
+    }
+  }
   bool forward = false;
+  Entry tmp, dst;
+  bool tmp_there = StatEntry(rec->tmp, &tmp) == 0;
   if (rec->phase == Phase::kCommitted) {
+    if (tmp_there) {
+      Emit(fn, ctx, "unresolved %s: %s -> %s (phase committed) but the copy is still at %s; not acted upon",
+           id, rec->src, rec->dst, rec->tmp);
+      return 1;
+    }
     forward = true;  // the rename happened: whatever is at dst now came after it
   } else if (rec->phase == Phase::kCopied) {
-    Entry tmp, dst;
-    bool tmp_there = StatEntry(rec->tmp, &tmp) == 0;
     bool dst_ours = StatEntry(rec->dst, &dst) == 0 && dst.ino == rec->tmp_ino;
-    if (tmp_there) {
+    if (dst_ours) {
+      // Renamed (or linked, on file systems without RENAME_NOREPLACE) before
+      // the process died: a temp name still there is a second link to it.
+      forward = true;
+      if (tmp_there && tmp.ino == rec->tmp_ino && !S_ISDIR(tmp.mode)) unlink(rec->tmp);
+    } else if (tmp_there) {
       forward = false;  // the commit rename never happened
-    } else if (dst_ours) {
-      forward = true;  // renamed, but the process died before the committed record
     } else {
       Emit(fn, ctx,
            "unresolved %s: %s -> %s (phase %s): neither the temp copy nor the committed copy is "
