@@ -322,6 +322,7 @@ void DocImpl::GcItem(Item* item, bool parent_gcd) {
     t->item = nullptr;
     t->length = 0;
     t->markers.clear();
+    t->cache_item = nullptr;  // its children may be merged GC structs later
     t->markers_enabled = false;
     t->doc = nullptr;  // marks the type dead
     dead_types.push_back(std::move(item->extra->type));

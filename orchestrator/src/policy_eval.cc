@@ -233,7 +233,9 @@ std::optional<Mount> PersonalMount(const Policy& p, const EvalRequest& req, Moun
   if (!p.personal) return std::nullopt;
   const Personal& pe = *p.personal;
   if (!IsSafePathSegment(req.user) || !IsValidUtf8(req.user) || req.user.find('{') != std::string::npos ||
-      req.user.find('}') != std::string::npos) {
+      req.user.find('}') != std::string::npos ||
+      // Docker's bind specs are "src:dst:mode" strings: a ':' or ',' would change the mount.
+      req.user.find_first_of(":,") != std::string::npos) {
     std::string shown;  // the name may be hostile: keep the warning printable
     for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
     out.warnings.push_back("username '" + shown + "' is not a safe path segment: no personal folder");

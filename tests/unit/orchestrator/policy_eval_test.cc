@@ -108,7 +108,7 @@ TEST(SeedScenarios, DefaultDenyAndUnknownGroupsIgnored) {
 
 TEST(Personal, UnsafeUserNamesGetNoPersonalFolder) {
   auto p = Example();
-  for (const char* user : {"../x", "a/b", "..", "", ".", "{username}", "a\nb"}) {
+  for (const char* user : {"../x", "a/b", "..", "", ".", "{username}", "a\nb", "a:b", "x,y"}) {
     SCOPED_TRACE(user);
     MountSet m = Evaluate(p, {user, {"all-employees"}, T(testing::kNow), false});
     EXPECT_EQ(FindMount(m, "personal"), nullptr);
