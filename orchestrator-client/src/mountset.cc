@@ -190,7 +190,8 @@ Result<MountSetDoc> LoadMountSetCache(const std::string& path) {
   return doc;
 }
 
-Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options, const std::string& cache_path) {
+Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options, const std::string& cache_path,
+                                            WallTime now) {
   auto fetched = FetchMountSet(options);
   if (fetched.ok()) {
     FetchOutcome out{std::move(*fetched), false, {}};
@@ -202,7 +203,16 @@ Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options, const s
   if (!cached.ok())
     return Status(StatusCode::kUnavailable, fetched.status().message() + "; and no usable cache: " +
                                                 cached.status().message());
-  return FetchOutcome{std::move(*cached), true, fetched.status().message()};
+  FetchOutcome out{std::move(*cached), true, fetched.status().message()};
+  // A time window that closed while the orchestrator was away must not stay open.
+  auto& mounts = out.doc.mounts;
+  size_t before = mounts.size();
+  std::erase_if(mounts, [&](const MountEntry& m) { return m.expires_at && *m.expires_at <= now; });
+  if (mounts.size() != before) {
+    out.fetch_error += "; " + std::to_string(before - mounts.size()) +
+                       " cached mount(s) dropped: expired since the cache was written";
+  }
+  return out;
 }
 
 }  // namespace vaultd::orchestrator_client

@@ -9,6 +9,7 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "jwt_internal.h"
@@ -128,7 +129,9 @@ std::string Base64UrlEncode(std::string_view bytes) {
 }
 
 std::optional<nlohmann::json> ParseStrictJsonObject(std::string_view text) {
-  std::vector<std::vector<std::string>> keys_stack;
+  // One hash set per open object: a token full of keys stays linear (this runs
+  // on the header before the signature is checked, so it must be cheap).
+  std::vector<std::unordered_set<std::string>> keys_stack;
   bool bad = false;
   auto cb = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
     using E = nlohmann::json::parse_event_t;
@@ -145,8 +148,7 @@ std::optional<nlohmann::json> ParseStrictJsonObject(std::string_view text) {
         }
         auto& seen = keys_stack.back();
         const auto& k = parsed.get_ref<const std::string&>();
-        if (std::find(seen.begin(), seen.end(), k) != seen.end()) bad = true;
-        seen.push_back(k);
+        if (!seen.insert(k).second) bad = true;
         break;
       }
       default: break;

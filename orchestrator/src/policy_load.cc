@@ -364,6 +364,10 @@ class Loader {
         if (r->find(kUsernameVar) == std::string::npos) {
           Error(f["room"].value, "personal.room must contain {username}: two users' rooms must never coincide");
           ok = false;
+        } else if (r->find(kUsernameVar, r->find(kUsernameVar) + 1) != std::string::npos) {
+          // The collision check against folder rooms assumes one substitution.
+          Error(f["room"].value, "personal.room must contain {username} exactly once");
+          ok = false;
         } else if (HasBrace(sample) || !IsSafePathSegment(sample)) {
           Error(f["room"].value, "personal.room '" + *r + "' must be one safe name (no '/', '.', '..')");
           ok = false;

@@ -304,6 +304,16 @@ TEST(MountSetCache, FallsBackOnlyWhenTheOrchestratorIsUnreachable) {
   ASSERT_TRUE(down.ok()) << down.status().ToString();
   EXPECT_TRUE(down->from_cache);
   EXPECT_NE(down->fetch_error.find("Connection refused"), std::string::npos);
+  // Offline, a mount whose window has closed since the cache was written is dropped.
+  const std::string down_url = "http://127.0.0.1:" + std::to_string(port) + "/v1/mountset";
+  auto before = FetchMountSetWithCache(Options(down_url, &slept), cache, ParseRfc3339("2026-11-30T00:00:00Z").value());
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->doc.mounts.size(), 2u);
+  auto after = FetchMountSetWithCache(Options(down_url, &slept), cache, ParseRfc3339("2026-12-01T00:00:00Z").value());
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->doc.mounts.size(), 1u);
+  EXPECT_EQ(after->doc.mounts[0].name, "engineering");
+  EXPECT_NE(after->fetch_error.find("1 cached mount(s) dropped"), std::string::npos);
   // A refusal is not papered over.
   {
     CannedServer server;

@@ -83,7 +83,10 @@ struct FetchOutcome {
 // Fetch, and on success refresh the cache. When the orchestrator cannot be
 // reached (Unavailable: DNS, connect, timeout, 5xx) the cached mount set is
 // returned instead; a refusal (401/403), bad JSON or a wrong schema is never
-// papered over with the cache.
-Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options, const std::string& cache_path);
+// papered over with the cache. A cached mount whose expires_at is not after
+// `now` is dropped (offline we cannot know what its mode became), and
+// fetch_error says so.
+Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options, const std::string& cache_path,
+                                            WallTime now = std::chrono::system_clock::now());
 
 }  // namespace vaultd::orchestrator_client
