@@ -256,8 +256,18 @@ bool ParseRecord(char* text, Record* r, const char** why) {
   char want[128];
   snprintf(want, sizeof want, "/.vaultd-move-%s.tmp", r->id);
   size_t tl = strlen(r->tmp), wl = strlen(want);
-  if (tl <= wl || strcmp(r->tmp + tl - wl, want) != 0) {
+  if (tl < wl || strcmp(r->tmp + tl - wl, want) != 0) {
     *why = "temp path is not this move's temp name";
+    return false;
+  }
+  // ... and it must sit in the destination's folder, where the mover put it.
+  size_t dl = strlen(r->dst);
+  while (dl > 1 && r->dst[dl - 1] == '/') --dl;
+  while (dl > 0 && r->dst[dl - 1] != '/') --dl;  // dl: length of the parent with its '/'
+  // The mover writes "<parent>/.vaultd-move-ID.tmp", and "/.vaultd-move-ID.tmp" for the root.
+  size_t parent_len = dl > 1 ? dl - 1 : 0;  // "/a/b/c" -> "/a/b"; "/c" -> ""
+  if (dl == 0 || tl - wl != parent_len || strncmp(r->tmp, r->dst, parent_len) != 0) {
+    *why = "temp path is not in the destination's folder";
     return false;
   }
   return true;

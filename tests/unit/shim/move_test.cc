@@ -237,6 +237,35 @@ TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
   EXPECT_EQ(res.unresolved, 1);
 }
 
+// A record that passes its checksum but names a temp path outside the
+// destination's folder is not this mover's: recovery must not delete there.
+TEST_F(ShimMoveTest, ARecordWhoseTempIsNotBesideTheDestinationIsNotActedUpon) {
+  MakeTree(a_ + "/t");
+  CrashChild(a_ + "/t", b_ + "/t", "copied");
+  std::string record;
+  for (const auto& f : JournalFiles(journal_)) {
+    if (f.size() > 5 && f.substr(f.size() - 5) == ".move") record = journal_ + "/" + f;
+  }
+  ASSERT_FALSE(record.empty());
+  std::string text = ReadFile(record);
+  text.erase(text.rfind("checksum "));  // unseal
+  size_t line = text.find("\ntmp ");
+  ASSERT_NE(line, std::string::npos);
+  size_t dir = text.find(b_, line);
+  ASSERT_NE(dir, std::string::npos);
+  text.replace(dir, b_.size(), a_);  // same temp name, but in the source's folder
+  char sum[32];
+  snprintf(sum, sizeof sum, "checksum %016llx\n",
+           static_cast<unsigned long long>(vaultd::move::internal::Fnv1a64(text.data(), text.size())));
+  WriteFile(record, text + sum);
+  RecoverResult res;
+  std::string out = Recover(&res);
+  EXPECT_EQ(res.unresolved, 1) << out;
+  EXPECT_NE(out.find("not in the destination's folder"), std::string::npos) << out;
+  EXPECT_TRUE(Exists(a_ + "/t/one.md"));
+  EXPECT_EQ(TempLeftovers(b_).size(), 1u);
+}
+
 TEST_F(ShimMoveTest, ALiveMoveIsLeftAlone) {
   // A record whose lock is held by a live process is in progress.
   MakeDirs(journal_);
