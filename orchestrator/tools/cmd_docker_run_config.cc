@@ -17,7 +17,7 @@ int RunDockerRunConfig(const std::vector<std::string>& argv) {
   if (!policy) return args->Has("policy") ? cli::kExitFailure : cli::kExitUsage;
   MountSet m = Evaluate(policy, *req);
   for (const std::string& w : m.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  std::printf("%s\n", DockerRunConfigJson(m).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::printf("%s\n", PrettyJson(DockerRunConfigJson(m)).c_str());
   return cli::kExitOk;
 }
 

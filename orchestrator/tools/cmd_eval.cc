@@ -17,7 +17,7 @@ int RunEval(const std::vector<std::string>& argv) {
   auto policy = LoadPolicyForCommand("eval", *args);
   if (!policy) return args->Has("policy") ? cli::kExitFailure : cli::kExitUsage;
   MountSet m = Evaluate(policy, *req);
-  std::printf("%s\n", MountSetToJson(m).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::printf("%s\n", PrettyJson(MountSetToJson(m)).c_str());
   return cli::kExitOk;
 }
 

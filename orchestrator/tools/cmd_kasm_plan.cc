@@ -35,13 +35,13 @@ int RunKasmPlan(const std::vector<std::string>& argv) {
     plan["user"] = {{"name", req->user}, {"groups", req->groups}, {"volume_mappings", *vm}};
   }
   if (args->Has("json")) {
-    std::printf("%s\n", plan.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", PrettyJson(plan).c_str());
     return cli::kExitOk;
   }
   std::printf("%s", KasmPlanText(plan).c_str());
   if (req) {
     std::printf("\nVolume Mappings for Kasm user '%s' (realises every rule above for this user):\n%s\n",
-                req->user.c_str(), plan["user"]["volume_mappings"].dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                req->user.c_str(), PrettyJson(plan["user"]["volume_mappings"]).c_str());
   }
   return cli::kExitOk;
 }

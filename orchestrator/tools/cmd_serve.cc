@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "commands.h"
+#include "policy_cli.h"
 #include "vaultd/common/log.h"
 #include "vaultd/orchestrator/service.h"
 
@@ -10,19 +11,17 @@ namespace vaultd::orchestrator {
 namespace {
 
 int RunServe(const std::vector<std::string>& argv) {
-  cli::Args args;
-  std::string error;
-  if (!cli::Args::Parse(argv, {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache"}, {"audit-fsync"},
-                        &args, &error)) {
-    std::fprintf(stderr, "vault-orchestrator serve: %s (see --help)\n", error.c_str());
-    return cli::kExitUsage;
-  }
+  auto parsed = ParseCommandLine(
+      "serve", argv, {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache"},
+      {"audit-fsync"});
+  if (!parsed) return cli::kExitUsage;
+  const cli::Args& args = *parsed;
   ServiceOptions options;
   auto policy = args.Get("policy");
   auto listen = args.Get("listen");
   auto auth = args.Get("auth");
-  if (!policy || !listen || !auth || !args.positional().empty()) {
-    std::fprintf(stderr, "vault-orchestrator serve: --policy, --listen and --auth are required (see --help)\n");
+  if (!policy || !listen || !auth) {
+    PrintUsageError("serve", "--policy, --listen and --auth are required");
     return cli::kExitUsage;
   }
   const auto colon = listen->rfind(':');

@@ -2,11 +2,17 @@
 
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 namespace vaultd::orchestrator {
 
 void PrintUsageError(const char* command, const std::string& message) {
   std::fprintf(stderr, "vault-orchestrator %s: %s (see vault-orchestrator %s --help)\n", command,
                message.c_str(), command);
+}
+
+std::string PrettyJson(const nlohmann::json& value) {
+  return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<cli::Args> ParseCommandLine(const char* command, const std::vector<std::string>& args,

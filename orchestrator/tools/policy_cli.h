@@ -26,4 +26,7 @@ std::optional<EvalRequest> RequestFromArgs(const char* command, const cli::Args&
 
 void PrintUsageError(const char* command, const std::string& message);
 
+// Pretty JSON as the commands print it (invalid UTF-8 from hostile input replaced, never thrown).
+std::string PrettyJson(const nlohmann::json& value);
+
 }  // namespace vaultd::orchestrator

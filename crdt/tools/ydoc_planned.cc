@@ -1,2 +1,0 @@
-// ydoc subcommands not built yet (none left: every command has its own file).
-#include "ydoc_commands.h"
