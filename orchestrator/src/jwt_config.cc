@@ -173,13 +173,13 @@ class ConfigParser {
   std::string dir_;
 };
 
-// Secret files usually end with a newline the editor added; it is not part of the secret.
-std::string TrimNewline(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 }  // namespace
+
+Result<std::string> ReadSecretFile(const std::string& path, uint64_t max_bytes) {
+  VAULTD_ASSIGN_OR_RETURN(std::string text, ReadFile(path, max_bytes));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
 
 Result<AuthConfig> ParseAuthConfig(std::string_view yaml, const std::string& path) {
   return ConfigParser(path).Parse(yaml);
@@ -201,9 +201,9 @@ Result<std::unique_ptr<JwtVerifier>> JwtVerifier::FromConfig(const AuthConfig& c
     for (auto& k : *loaded) keys.push_back(std::move(k));
   }
   if (!config.hs256_secret_file.empty()) {
-    auto text = ReadFile(config.hs256_secret_file, kMaxKeyFileBytes);
+    auto text = ReadSecretFile(config.hs256_secret_file, kMaxKeyFileBytes);
     if (!text.ok()) return text.status().WithContext(config.source + ": hs256_secret_file");
-    auto key = MakeHmacKey(TrimNewline(*text), config.hs256_kid);
+    auto key = MakeHmacKey(*text, config.hs256_kid);
     if (!key.ok()) return key.status().WithContext(config.source + ": " + config.hs256_secret_file);
     keys.push_back(std::move(*key));
   }

@@ -275,9 +275,8 @@ void OnSignal(uv_signal_t* h, int signum) {
   BeginShutdown(server);
 }
 
-Result<std::string> ReadSecretFile(const std::string& path) {
-  VAULTD_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 64 * 1024));
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+Result<std::string> ReadAdminKey(const std::string& path) {
+  VAULTD_ASSIGN_OR_RETURN(std::string text, ReadSecretFile(path, 64 * 1024));
   if (text.size() < 16)
     return Status::InvalidArgument(path + ": the admin key must be at least 16 bytes");
   return text;
@@ -292,7 +291,7 @@ Status Setup(Server& server, const ServiceOptions& options) {
   if (ctx.auth.token_cache_entries > 0)
     ctx.token_cache = std::make_unique<VerifiedTokenCache>(*ctx.verifier, ctx.auth.token_cache_entries);
   if (!ctx.auth.admin_key_file.empty()) {
-    auto key = ReadSecretFile(ctx.auth.admin_key_file);
+    auto key = ReadAdminKey(ctx.auth.admin_key_file);
     if (!key.ok()) return key.status().WithContext(ctx.auth.source + ": admin_key_file");
     ctx.admin_key = std::move(*key);
   }

@@ -71,6 +71,10 @@ struct AuthConfig {
 // Parses and validates AUTH.yaml; errors read "AUTH.yaml:12: unknown key 'isuer'".
 // Relative key/secret paths are resolved against the directory of `path`.
 Result<AuthConfig> LoadAuthConfigFile(const std::string& path);
+
+// Reads a secret file (HS256 secret, admin key) of at most `max_bytes`, without
+// the trailing newline an editor adds: it is not part of the secret.
+Result<std::string> ReadSecretFile(const std::string& path, uint64_t max_bytes);
 Result<AuthConfig> ParseAuthConfig(std::string_view yaml, const std::string& path);
 
 // One verification key.
