@@ -11,7 +11,7 @@
 # does the journaled, fsynced move, so mv never copies itself). `mv+sync` is
 # mv followed by sync(1): the anchor with the same durability.
 # Prints a Markdown table (median of REPS interleaved runs, default 5). SETUPS="tmpfs ext4 xfs"
-# selects setups.
+# selects setups, WORKLOADS="big tree" the workloads.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 reps=${REPS:-5}
@@ -108,6 +108,10 @@ for setup in ${SETUPS:-tmpfs ext4 xfs}; do
     ext4) s=$work/vault/ext4-x; d=$work/vault/ext4-y; label="two bind mounts of one ext4 (loop)" ;;
     xfs) s=$work/vault/xfs-x; d=$work/vault/xfs-y; label="two bind mounts of one xfs, reflink=1 (loop)" ;;
   esac
-  row "$label" "$s" "$d" big "1 GiB file"
-  row "$label" "$s" "$d" tree "10,000 files (100 dirs)"
+  for w in ${WORKLOADS:-big tree}; do
+    case $w in
+      big) row "$label" "$s" "$d" big "1 GiB file" ;;
+      tree) row "$label" "$s" "$d" tree "10,000 files (100 dirs)" ;;
+    esac
+  done
 done

@@ -87,9 +87,6 @@ int FsyncDir(const char* path);
 // 0 when it is gone (or was never there), else -errno.
 int RemoveTree(const char* path);
 
-// Writes `content` to `dir/name` atomically and durably: temp file, fsync,
-// rename, fsync of the directory. 0 or -errno.
-int WriteFileDurable(const char* dir, const char* name, const char* content, size_t len);
 // Reads a whole file (up to max bytes) into *out. 0 or -errno (-EFBIG if larger).
 int ReadSmallFile(const char* path, size_t max, Buf* out);
 

@@ -110,15 +110,17 @@ bool Resolve(int dirfd, const char* path, char* out) {
   return w > 0 && w < PATH_MAX;
 }
 
-bool Under(const char* path, const char* root) {
+// Is `path` strictly inside `root` (or, with `or_equal`, the root itself)?
+bool Under(const char* path, const char* root, bool or_equal) {
   size_t n = strlen(root);
+  if (or_equal && strcmp(path, root) == 0) return true;
   if (n == 1 && root[0] == '/') return path[1] != '\0';
   return strncmp(path, root, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
 }
 
 // Is `path` strictly inside one of the roots (each root lexically tidied and,
-// when it exists, resolved)?
-bool UnderRoots(const char* path) {
+// when it exists, resolved)? With `or_equal`, being a root counts too.
+bool UnderRoots(const char* path, bool or_equal = false) {
   const char* roots = getenv("VAULTD_SHIM_ROOTS");
   if (!roots || !*roots) roots = "/vault";
   for (const char* p = roots; *p;) {
@@ -129,8 +131,8 @@ bool UnderRoots(const char* path) {
       memcpy(root, p, len);
       root[len] = '\0';
       while (len > 1 && root[len - 1] == '/') root[--len] = '\0';
-      if (Under(path, root)) return true;
-      if (realpath(root, real) && Under(path, real)) return true;
+      if (Under(path, root, or_equal)) return true;
+      if (realpath(root, real) && Under(path, real, or_equal)) return true;
     }
     if (!end) break;
     p = end + 1;
@@ -150,9 +152,13 @@ int Fallback(int olddirfd, const char* oldpath, int newdirfd, const char* newpat
     Log("skip %s -> %s: no journal directory (set VAULTD_JOURNAL_DIR or HOME)%s", src, dst, "");
     return 1;
   }
-  const char* jcheck = realpath(journal, jreal) ? jreal : journal;
-  if (UnderRoots(jcheck)) {
-    Log("skip %s -> %s: journal directory %s is inside the shim roots", src, dst, jcheck);
+  if (!realpath(journal, jreal)) {
+    // Not created yet: check it as written, without trailing slashes.
+    snprintf(jreal, sizeof jreal, "%s", journal);
+    for (size_t n = strlen(jreal); n > 1 && jreal[n - 1] == '/';) jreal[--n] = '\0';
+  }
+  if (UnderRoots(jreal, /*or_equal=*/true)) {
+    Log("skip %s -> %s: journal directory %s is inside the shim roots", src, dst, jreal);
     return 1;
   }
   int r = vaultd::move::MovePaths(src, dst, flags, journal);

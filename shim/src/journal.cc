@@ -14,25 +14,57 @@
 namespace vaultd::move::internal {
 
 namespace {
-constexpr const char kRecordMagic[] = "vaultd-move-journal 1";
+constexpr const char kRecordMagic[] = "vaultd-move-journal 2";
 constexpr const char kEntriesMagic[] = "vaultd-move-entries 1";
 
-// Seals `b` with its checksum line and writes it as <journal>/<id><suffix>.
-int WriteSealed(const char* journal_dir, const char* id, const char* suffix, Buf* b) {
+int WriteAll(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return 0;
+}
+
+// Seals `b` with its checksum line and creates <journal>/<id><suffix> with it,
+// durably: the file is fsynced, then the directory. There is no temp name and
+// rename: the name must not exist yet, and a file cut short by a crash before
+// the fsync returned is recognisable (no checksum line) and harmless, because
+// nothing is done on the strength of a record before it is durable. On
+// success *keep_fd (if given) is the open file.
+int CreateSealed(const char* journal_dir, const char* id, const char* suffix, Buf* b,
+                 int* keep_fd) {
   uint64_t h = Fnv1a64(b->data, b->len);
   b->Append("checksum ");
   b->AppendHex64(h);
   b->AppendChar('\n');
   if (!b->ok) return -ENOMEM;
-  char name[128];
-  snprintf(name, sizeof name, "%s%s", id, suffix);
-  return WriteFileDurable(journal_dir, name, b->data, b->len);
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s%s", journal_dir, id, suffix) >= PATH_MAX) {
+    return -ENAMETOOLONG;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return -errno;
+  int r = WriteAll(fd, b->data, b->len);
+  if (r == 0 && fsync(fd) != 0) r = -errno;
+  if (r == 0) r = FsyncDir(journal_dir);
+  if (r != 0 || !keep_fd) {
+    close(fd);
+    if (r != 0) unlink(path);
+    return r;
+  }
+  *keep_fd = fd;
+  return 0;
 }
 
-// Verifies and strips the trailing "checksum <hex>\n" line. Returns the body
-// length or -1.
-long CheckChecksum(char* text, const char** why) {
-  size_t n = strlen(text);
+// Checks one sealed block: `text` (NUL-terminated, `n` bytes) whose last
+// line is "checksum <hex>\n" over every byte before that line. Returns the
+// body length (the checksum line cut off) or -1.
+long CheckSealed(char* text, size_t n, const char** why) {
   if (n == 0 || text[n - 1] != '\n') {
     *why = "truncated (no final newline)";
     return -1;
@@ -48,9 +80,10 @@ long CheckChecksum(char* text, const char** why) {
     *why = "no checksum line";
     return -1;
   }
-  uint64_t want = strtoull(last + 9, nullptr, 16);
+  char* end = nullptr;
+  uint64_t want = strtoull(last + 9, &end, 16);
   uint64_t got = Fnv1a64(text, static_cast<size_t>(last - text));
-  if (want != got) {
+  if (end != text + n - 1 || want != got) {
     *why = "checksum mismatch";
     return -1;
   }
@@ -75,15 +108,55 @@ char* NextLine(char* p) {
   return nl + 1;
 }
 
-// Checks the checksum and the first line; returns the first body line or null.
-char* OpenSealed(char* text, const char* magic, const char** why) {
-  if (CheckChecksum(text, why) < 0) return nullptr;
+// Checks a sealed block and its first line; returns the first body line or null.
+char* OpenSealed(char* text, size_t n, const char* magic, const char** why) {
+  if (CheckSealed(text, n, why) < 0) return nullptr;
   char* next = NextLine(text);
   if (!next || strcmp(text, magic) != 0) {
     *why = "unknown format or version";
     return nullptr;
   }
   return next;
+}
+
+// Finds the end of the first block: just past the first line that starts
+// with "checksum " and ends with a newline. 0 when there is none.
+size_t FirstBlockEnd(const char* text, size_t n) {
+  for (size_t line = 0; line < n;) {
+    const char* nl = static_cast<const char*>(memchr(text + line, '\n', n - line));
+    if (!nl) return 0;
+    size_t next = static_cast<size_t>(nl - text) + 1;
+    if (n - line >= 9 && strncmp(text + line, "checksum ", 9) == 0) return next;
+    line = next;
+  }
+  return 0;
+}
+
+// One appended phase line, without its newline: "phase NAME tmp_ino N checksum H".
+bool ParsePhaseLine(char* line, Phase* phase, uint64_t* tmp_ino) {
+  char* sum = strstr(line, " checksum ");
+  if (!sum) return false;
+  char* end = nullptr;
+  uint64_t want = strtoull(sum + 10, &end, 16);
+  if (end == sum + 10 || *end != '\0' || want != Fnv1a64(line, static_cast<size_t>(sum - line))) {
+    return false;
+  }
+  *sum = '\0';
+  char name[16];
+  unsigned long long ino = 0;
+  int consumed = 0;
+  if (sscanf(line, "phase %15s tmp_ino %llu%n", name, &ino, &consumed) != 2 ||
+      line[consumed] != '\0') {
+    return false;
+  }
+  for (int p = 0; p <= 1; ++p) {
+    if (strcmp(name, PhaseName(static_cast<Phase>(p))) == 0) {
+      *phase = static_cast<Phase>(p);
+      *tmp_ino = ino;
+      return true;
+    }
+  }
+  return false;
 }
 
 // "a/b.md" yes; "", "/a", "a//b", "./a", "a/../b" no ("v1..2.md" is a fine name).
@@ -115,8 +188,6 @@ const char* PhaseName(Phase p) {
       return "prepared";
     case Phase::kCopied:
       return "copied";
-    case Phase::kCommitted:
-      return "committed";
   }
   return "?";
 }
@@ -135,11 +206,10 @@ bool Tree::Add(Entry e, const char* rel) {
   return names.ok && entries.Push(e);
 }
 
-int WriteRecord(const char* journal_dir, const Record& r) {
+int CreateRecord(const char* journal_dir, const Record& r, int* fd) {
   Buf b;
   char text[512];
-  snprintf(text, sizeof text, "%s\nid %s\nphase %s\nkind %c\nflags %u", kRecordMagic, r.id,
-           PhaseName(r.phase), r.kind, r.flags);
+  snprintf(text, sizeof text, "%s\nid %s\nkind %c\nflags %u", kRecordMagic, r.id, r.kind, r.flags);
   b.Append(text);
   const struct {
     const char* key;
@@ -154,76 +224,100 @@ int WriteRecord(const char* journal_dir, const Record& r) {
   const Entry& s = r.src_id;
   using ull = unsigned long long;
   snprintf(text, sizeof text,
-           "\nsrc_id %llu %llu %llu %u %u %lld %lld\ndst_existed %d\ntmp_ino %llu\nentries %ld"
-           "\nstarted %lld\n",
+           "\nsrc_id %llu %llu %llu %u %u %lld %lld\ndst_existed %d\nentries %ld\nstarted %lld\n",
            static_cast<ull>(s.dev), static_cast<ull>(s.ino), static_cast<ull>(s.size), s.nlink,
            s.mode, static_cast<long long>(s.mtime_ns), static_cast<long long>(s.ctime_ns),
-           r.dst_existed ? 1 : 0, static_cast<ull>(r.tmp_ino), r.entry_count,
-           static_cast<long long>(r.started_ns));
+           r.dst_existed ? 1 : 0, r.entry_count, static_cast<long long>(r.started_ns));
   b.Append(text);
-  return WriteSealed(journal_dir, r.id, ".move", &b);
+  return CreateSealed(journal_dir, r.id, ".move", &b, fd);
 }
 
-bool ParseRecord(char* text, Record* r, const char** why) {
-  char* next = OpenSealed(text, kRecordMagic, why);
-  if (!next) return false;
+int AppendPhase(int fd, Phase phase, uint64_t tmp_ino) {
+  char line[128];
+  int n = snprintf(line, sizeof line, "phase %s tmp_ino %llu", PhaseName(phase),
+                   static_cast<unsigned long long>(tmp_ino));
+  uint64_t h = Fnv1a64(line, static_cast<size_t>(n));
+  n += snprintf(line + n, sizeof line - static_cast<size_t>(n), " checksum %016llx\n",
+                static_cast<unsigned long long>(h));
+  // One write of a short line to an O_APPEND file, then fdatasync (the file
+  // size changes, so its metadata goes along). A crash before the sync may
+  // leave the line missing or cut short: a torn last line is ignored, and the
+  // mover acts on a phase only after this returned 0.
+  int r = WriteAll(fd, line, static_cast<size_t>(n));
+  if (r == 0 && fdatasync(fd) != 0) r = -errno;
+  return r;
+}
+
+ParseOutcome ParseRecord(char* text, size_t len, Record* r, const char** why) {
+  len = strnlen(text, len);
+  size_t first = FirstBlockEnd(text, len);
+  if (first == 0) {
+    *why = "torn at creation";
+    return ParseOutcome::kTornAtCreation;
+  }
+  // The appended phase lines follow the first block; cut them off first.
+  char* rest = text + first;
+  size_t rest_len = len - first;
+  char saved = *rest;
+  *rest = '\0';
+  char* next = OpenSealed(text, first, kRecordMagic, why);
+  *rest = saved;
+  if (!next) return ParseOutcome::kCorrupt;
+  *r = Record();
+  enum : unsigned {
+    kId = 1,
+    kKind = 2,
+    kFlags = 4,
+    kSrc = 8,
+    kDst = 16,
+    kTmp = 32,
+    kSrcId = 64,
+    kDstExisted = 128,
+    kEntries = 256,
+    kStarted = 512,
+    kAll = 1023
+  };
   unsigned seen = 0;
+  auto fail = [&](const char* what) {
+    *why = what;
+    return ParseOutcome::kCorrupt;
+  };
   for (char* line = next; line && *line; line = next) {
     next = NextLine(line);
     if (!next) break;
     char* value = strchr(line, ' ');
-    if (!value) {
-      *why = "malformed line";
-      return false;
-    }
+    if (!value) return fail("malformed line");
     *value++ = '\0';
     int64_t v = 0;
     if (strcmp(line, "id") == 0) {
       if (strlen(value) >= sizeof r->id || strspn(value, "0123456789abcdef-") != strlen(value)) {
-        *why = "bad id";
-        return false;
+        return fail("bad id");
       }
       strcpy(r->id, value);
-      seen |= 1;
-    } else if (strcmp(line, "phase") == 0) {
-      bool ok = false;
-      for (int p = 0; p <= 2; ++p) {
-        if (strcmp(value, PhaseName(static_cast<Phase>(p))) == 0) {
-          r->phase = static_cast<Phase>(p);
-          ok = true;
-        }
-      }
-      if (!ok) {
-        *why = "unknown phase";
-        return false;
-      }
-      seen |= 2;
+      seen |= kId;
     } else if (strcmp(line, "kind") == 0) {
-      if (strlen(value) != 1 || !strchr("fdlo", value[0])) {
-        *why = "bad kind";
-        return false;
-      }
+      if (strlen(value) != 1 || !strchr("fdlo", value[0])) return fail("bad kind");
       r->kind = value[0];
-      seen |= 4;
+      seen |= kKind;
     } else if (strcmp(line, "flags") == 0) {
-      if (!ParseI64(value, &v)) return *why = "bad flags", false;
+      if (!ParseI64(value, &v) || v < 0 || v > 0xffff) return fail("bad flags");
       r->flags = static_cast<unsigned>(v);
+      seen |= kFlags;
     } else if (strcmp(line, "src") == 0) {
-      if (!CopyPath(value, r->src, sizeof r->src)) return *why = "bad src path", false;
-      seen |= 8;
+      if (!CopyPath(value, r->src, sizeof r->src)) return fail("bad src path");
+      seen |= kSrc;
     } else if (strcmp(line, "dst") == 0) {
-      if (!CopyPath(value, r->dst, sizeof r->dst)) return *why = "bad dst path", false;
-      seen |= 16;
+      if (!CopyPath(value, r->dst, sizeof r->dst)) return fail("bad dst path");
+      seen |= kDst;
     } else if (strcmp(line, "tmp") == 0) {
-      if (!CopyPath(value, r->tmp, sizeof r->tmp)) return *why = "bad tmp path", false;
-      seen |= 32;
+      if (!CopyPath(value, r->tmp, sizeof r->tmp)) return fail("bad tmp path");
+      seen |= kTmp;
     } else if (strcmp(line, "src_id") == 0) {
       unsigned long long dev, ino, size, nlink, mode;
       long long mt, ct;
       if (sscanf(value, "%llu %llu %llu %llu %llu %lld %lld", &dev, &ino, &size, &nlink, &mode, &mt,
                  &ct) != 7) {
-        *why = "bad src_id";
-        return false;
+        return fail("bad src_id");
       }
       r->src_id.dev = dev;
       r->src_id.ino = ino;
@@ -232,33 +326,29 @@ bool ParseRecord(char* text, Record* r, const char** why) {
       r->src_id.mode = static_cast<uint32_t>(mode);
       r->src_id.mtime_ns = mt;
       r->src_id.ctime_ns = ct;
-      seen |= 64;
+      seen |= kSrcId;
     } else if (strcmp(line, "dst_existed") == 0) {
-      if (!ParseI64(value, &v)) return *why = "bad dst_existed", false;
-      r->dst_existed = v != 0;
-    } else if (strcmp(line, "tmp_ino") == 0) {
-      if (!ParseI64(value, &v)) return *why = "bad tmp_ino", false;
-      r->tmp_ino = static_cast<uint64_t>(v);
+      if (!ParseI64(value, &v) || (v != 0 && v != 1)) return fail("bad dst_existed");
+      r->dst_existed = static_cast<int>(v);
+      seen |= kDstExisted;
     } else if (strcmp(line, "entries") == 0) {
-      if (!ParseI64(value, &v)) return *why = "bad entries", false;
+      if (!ParseI64(value, &v) || v < 1) return fail("bad entries");
       r->entry_count = static_cast<long>(v);
+      seen |= kEntries;
     } else if (strcmp(line, "started") == 0) {
-      if (!ParseI64(value, &v)) return *why = "bad started", false;
+      if (!ParseI64(value, &v)) return fail("bad started");
       r->started_ns = v;
+      seen |= kStarted;
     }
     // Unknown keys are ignored: later minor additions stay readable.
   }
-  if (seen != 127) {
-    *why = "missing required fields";
-    return false;
-  }
+  if (seen != kAll) return fail("missing required fields");
   // The temp name must be ours for this id: recovery deletes it.
   char want[128];
   snprintf(want, sizeof want, "/.vaultd-move-%s.tmp", r->id);
   size_t tl = strlen(r->tmp), wl = strlen(want);
   if (tl < wl || strcmp(r->tmp + tl - wl, want) != 0) {
-    *why = "temp path is not this move's temp name";
-    return false;
+    return fail("temp path is not this move's temp name");
   }
   // ... and it must sit in the destination's folder, where the mover put it.
   size_t dl = strlen(r->dst);
@@ -267,10 +357,29 @@ bool ParseRecord(char* text, Record* r, const char** why) {
   // The mover writes "<parent>/.vaultd-move-ID.tmp", and "/.vaultd-move-ID.tmp" for the root.
   size_t parent_len = dl > 1 ? dl - 1 : 0;  // "/a/b/c" -> "/a/b"; "/c" -> ""
   if (dl == 0 || tl - wl != parent_len || strncmp(r->tmp, r->dst, parent_len) != 0) {
-    *why = "temp path is not in the destination's folder";
-    return false;
+    return fail("temp path is not in the destination's folder");
   }
-  return true;
+  // Appended phases, in order; the last valid one wins. Only the very last
+  // line may be torn (cut short or garbled by a crash during its append).
+  r->phase = Phase::kPrepared;
+  r->tmp_ino = 0;
+  for (size_t off = 0; off < rest_len;) {
+    char* line = rest + off;
+    char* nl = static_cast<char*>(memchr(line, '\n', rest_len - off));
+    if (!nl) break;  // an unfinished last line: the append never completed
+    *nl = '\0';
+    off = static_cast<size_t>(nl - rest) + 1;
+    Phase phase;
+    uint64_t ino;
+    if (!ParsePhaseLine(line, &phase, &ino)) {
+      if (off >= rest_len) break;  // the last line, torn
+      return fail("bad phase line");
+    }
+    if (phase == Phase::kCopied && ino == 0) return fail("phase copied without tmp_ino");
+    r->phase = phase;
+    r->tmp_ino = ino;
+  }
+  return ParseOutcome::kOk;
 }
 
 int WriteEntries(const char* journal_dir, const char* id, const Tree& t) {
@@ -298,11 +407,11 @@ int WriteEntries(const char* journal_dir, const char* id, const Tree& t) {
     }
     b.AppendChar('\n');
   }
-  return WriteSealed(journal_dir, id, ".entries", &b);
+  return CreateSealed(journal_dir, id, ".entries", &b, nullptr);
 }
 
-bool ParseEntries(char* text, Tree* t, const char** why) {
-  char* next = OpenSealed(text, kEntriesMagic, why);
+bool ParseEntries(char* text, size_t len, Tree* t, const char** why) {
+  char* next = OpenSealed(text, strnlen(text, len), kEntriesMagic, why);
   if (!next) return false;
   for (char* line = next; line && *line; line = next) {
     next = NextLine(line);

@@ -9,7 +9,10 @@
 
 namespace vaultd::move::internal {
 
-enum class Phase { kPrepared = 0, kCopied = 1, kCommitted = 2 };
+// A record is created in phase prepared; later phases are appended lines.
+// There is no "committed" record: after the commit rename the destination
+// holds the copy's inode (tmp_ino), which is what recovery looks at.
+enum class Phase { kPrepared = 0, kCopied = 1 };
 const char* PhaseName(Phase p);
 
 // One file system object as it was when the move snapshotted it.
@@ -41,20 +44,32 @@ struct Record {
   char tmp[PATH_MAX] = {0};
   Entry src_id;  // the source root (dev ino size mtime ctime nlink)
   int dst_existed = 0;
-  uint64_t tmp_ino = 0;  // inode of the complete copy (phase copied and later)
+  uint64_t tmp_ino = 0;  // inode of the complete copy (phase copied)
   long entry_count = 1;
   int64_t started_ns = 0;
 };
 
 char KindOf(uint32_t mode);
 
-// Writes <journal>/<id>.move atomically and durably. 0 or -errno.
-int WriteRecord(const char* journal_dir, const Record& r);
-// Parses a record; false with *why set when it is malformed or its checksum fails.
-bool ParseRecord(char* text, Record* r, const char** why);
-// <journal>/<id>.entries: the tree snapshot, written once, durably.
+// Creates <journal>/<id>.move (it must not exist) holding the record in phase
+// prepared, durably (file and directory fsynced). On success *fd is the open
+// record, for AppendPhase. 0 or -errno; on failure nothing is left behind.
+int CreateRecord(const char* journal_dir, const Record& r, int* fd);
+// Appends the sealed line "phase NAME tmp_ino N checksum H" and fdatasyncs it.
+int AppendPhase(int fd, Phase phase, uint64_t tmp_ino);
+
+enum class ParseOutcome {
+  kOk,
+  kTornAtCreation,  // no complete first block: the move never got past creating its record
+  kCorrupt,
+};
+// Parses a record file (`len` bytes; a NUL ends it early). On kCorrupt *why
+// says what is wrong.
+ParseOutcome ParseRecord(char* text, size_t len, Record* r, const char** why);
+// <journal>/<id>.entries: the tree snapshot, written once, durably (before the
+// record's phase copied).
 int WriteEntries(const char* journal_dir, const char* id, const Tree& t);
-bool ParseEntries(char* text, Tree* t, const char** why);
+bool ParseEntries(char* text, size_t len, Tree* t, const char** why);
 
 // True when `e` (freshly observed) is the object the snapshot recorded,
 // unchanged. With `relaxed_ctime`, a hard-linked file whose other links were

@@ -1,8 +1,8 @@
 // The journaled cross-device move. Phases (docs/move-journal.md):
 //   prepared  -> copy into <dst dir>/.vaultd-move-<id>.tmp
 //   copied    -> the copy is complete and durable; re-check the source, then
-//                rename(tmp, dst) on the destination's mount
-//   committed -> delete the source entries that are unchanged; drop the record
+//                rename(tmp, dst) on the destination's mount, make it durable,
+//                delete the source entries that are unchanged, drop the record
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -26,6 +26,15 @@ namespace internal {
 namespace {
 
 constexpr size_t kChunk = 64u << 20;  // one fault-injection step per 64 MiB copied
+// Copies go in pieces of this size, and each finished piece is handed to
+// writeback at once (sync_file_range), so the disk writes while the next piece
+// is copied and the final fsync only waits for the last piece.
+constexpr size_t kPiece = 8u << 20;
+
+void StartWriteback(int fd, uint64_t off, uint64_t len) {
+  // Advisory: an error here shows up again at the fsync, which decides.
+  sync_file_range(fd, static_cast<off_t>(off), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+}
 
 // Per-move state of the data path: once a method fails for this pair of file
 // systems it is not tried again for the next file of the tree.
@@ -61,9 +70,9 @@ ssize_t SendfileChunk(int in, int out, uint64_t off, size_t len) {
 // changed), else -errno.
 int KernelCopy(ChunkFn fn, unsigned used_bit, int in, int out, uint64_t size, CopyState* cs,
                CrashSeam* seam) {
-  uint64_t done = 0;
+  uint64_t done = 0, since_step = 0;
   while (done < size) {
-    size_t want = size - done < kChunk ? static_cast<size_t>(size - done) : kChunk;
+    size_t want = size - done < kPiece ? static_cast<size_t>(size - done) : kPiece;
     ssize_t n = fn(in, out, done, want);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -71,9 +80,14 @@ int KernelCopy(ChunkFn fn, unsigned used_bit, int in, int out, uint64_t size, Co
       return -errno;
     }
     if (n == 0) return -EBUSY;
+    if (done + static_cast<uint64_t>(n) < size) StartWriteback(out, done, static_cast<uint64_t>(n));
     done += static_cast<uint64_t>(n);
+    since_step += static_cast<uint64_t>(n);
     cs->used |= used_bit;
-    seam->Step("copy");
+    if (since_step >= kChunk || done == size) {
+      since_step = 0;
+      seam->Step("copy");
+    }
   }
   return 0;
 }
@@ -103,7 +117,7 @@ int CopyData(int in, int out, uint64_t size, CopyState* cs, CrashSeam* seam) {
   uint64_t done = 0;
   constexpr size_t kBuf = 1u << 20;
   if (!cs->buf && !(cs->buf = static_cast<char*>(malloc(kBuf)))) return -ENOMEM;
-  uint64_t since_step = 0;
+  uint64_t since_step = 0, handed = 0;  // handed: bytes given to writeback so far
   while (done < size) {
     ssize_t n = pread(in, cs->buf, kBuf, static_cast<off_t>(done));
     if (n < 0) {
@@ -121,6 +135,10 @@ int CopyData(int in, int out, uint64_t size, CopyState* cs, CrashSeam* seam) {
       w += k;
     }
     done += static_cast<uint64_t>(n);
+    if (done - handed >= kPiece && done < size) {
+      StartWriteback(out, handed, done - handed);
+      handed = done;
+    }
     since_step += static_cast<uint64_t>(n);
     cs->used |= 8;
     if (since_step >= kChunk || done == size) {
@@ -625,7 +643,13 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   rec->entry_count = static_cast<long>(tree.entries.size);
   rec->started_ns = NowNs();
   rec->phase = Phase::kPrepared;
-  if (WriteRecord(journal, *rec) != 0) return -EXDEV;
+  struct RecordFd {
+    int fd = -1;
+    ~RecordFd() {
+      if (fd >= 0) close(fd);
+    }
+  } jfd;
+  if (CreateRecord(journal, *rec, &jfd.fd) != 0) return -EXDEV;
   seam.Step("prepared");
 
   auto rollback = [&](int err) {
@@ -634,7 +658,9 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
     // decide it, and a reused inode number could even look like our copy).
     if (rec->phase == Phase::kCopied) {
       rec->phase = Phase::kPrepared;
-      if (WriteRecord(journal, *rec) != 0) return err;  // still "copied", copy intact: recovery rolls back
+      // On failure the record may still say "copied" with the copy intact:
+      // recovery rolls that back too (the temp name is still there).
+      if (AppendPhase(jfd.fd, Phase::kPrepared, 0) != 0) return err;
     }
     if (RemoveTree(rec->tmp) != 0) return err;  // the record stays; recovery retries the removal
     FsyncDir(p.dst_parent);
@@ -650,8 +676,10 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   if (StatEntry(rec->tmp, &tmp_e) != 0) return rollback(-EIO);
   rec->tmp_ino = tmp_e.ino;
   if (tree.entries.size > 1 && (r = WriteEntries(journal, rec->id, tree)) != 0) return rollback(r);
+  // Set before the append: if the append fails half-way, the rollback steps
+  // the record back to prepared whatever reached the disk.
   rec->phase = Phase::kCopied;
-  if ((r = WriteRecord(journal, *rec)) != 0) return rollback(r);
+  if ((r = AppendPhase(jfd.fd, Phase::kCopied, rec->tmp_ino)) != 0) return rollback(r);
   seam.Step("copied");
 
   // Delete the source only if it is what we copied: otherwise nothing moves.
@@ -678,12 +706,10 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   }
   if (r != 0) return rollback(r);
   seam.Step("renamed");
-  // Only a durable rename may be recorded as committed (the journal usually
-  // lives on another file system). Otherwise keep the "copied" record and the
-  // source: recovery rolls forward once it sees the copy at dst.
+  // The source goes only after the rename is durable. No record is written
+  // for it: "copied" with our inode at dst already means "roll forward". If
+  // the fsync fails, keep the record and the source for recovery.
   if (FsyncDir(p.dst_parent) != 0) return 0;
-  rec->phase = Phase::kCommitted;
-  if (WriteRecord(journal, *rec) != 0) return 0;  // recovery sees "copied", temp gone, dst ours: forward
   seam.Step("committed");
 
   long kept = 0;

@@ -1,7 +1,8 @@
 // Recovery: finish or roll back every move whose process died.
-//   prepared  -> roll back: remove the (partial) temp copy; the source is intact
-//   copied    -> temp still there: roll back; temp renamed onto dst: roll forward
-//   committed -> roll forward: delete the unchanged source entries
+//   torn at creation -> drop it: the move never started copying
+//   prepared -> roll back: remove the (partial) temp copy; the source is intact
+//   copied   -> temp still there: roll back; temp renamed onto dst (dst has
+//               the copy's inode): roll forward, delete the unchanged source
 // A record whose process still holds its lock is left alone.
 #include <dirent.h>
 #include <fcntl.h>
@@ -33,8 +34,7 @@ struct Ids {
 bool IdFromName(const char* name, char* id, size_t size) {
   const char* dot = strchr(name, '.');
   if (!dot || dot == name) return false;
-  if (strcmp(dot, ".move") != 0 && strcmp(dot, ".move.tmp") != 0 && strcmp(dot, ".entries") != 0 &&
-      strcmp(dot, ".entries.tmp") != 0 && strcmp(dot, ".lock") != 0) {
+  if (strcmp(dot, ".move") != 0 && strcmp(dot, ".entries") != 0 && strcmp(dot, ".lock") != 0) {
     return false;
   }
   size_t n = static_cast<size_t>(dot - name);
@@ -55,7 +55,7 @@ __attribute__((format(printf, 3, 4))) void Emit(RecoverLineFn fn, void* ctx, con
 }
 
 void RemoveIdFiles(const char* journal, const char* id) {
-  static const char* const kSuffixes[] = {".move", ".move.tmp", ".entries", ".entries.tmp"};
+  static const char* const kSuffixes[] = {".move", ".entries"};
   char p[PATH_MAX];
   for (const char* s : kSuffixes) {
     snprintf(p, sizeof p, "%s/%s%s", journal, id, s);
@@ -76,8 +76,18 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
   }
   const char* why = "";
   *rec = Record();
-  if (!ParseRecord(text.data, rec, &why) || strcmp(rec->id, id) != 0) {
-    if (!*why) why = "id does not match the file name";
+  ParseOutcome parsed = ParseRecord(text.data, text.len, rec, &why);
+  if (parsed == ParseOutcome::kTornAtCreation) {
+    // Cut short by a crash before its first fsync returned: the mover had not
+    // created its temp copy yet (it does only after that fsync), so there is
+    // nothing to undo.
+    RemoveIdFiles(journal, id);
+    Emit(fn, ctx, "dropped %s: record %s torn at creation; the move never started copying", id,
+         path);
+    return 0;
+  }
+  if (parsed != ParseOutcome::kOk || strcmp(rec->id, id) != 0) {
+    if (parsed == ParseOutcome::kOk) why = "id does not match the file name";
     Emit(fn, ctx, "unresolved %s: corrupt record %s (%s); not acted upon", id, path, why);
     return 1;
   }
@@ -99,14 +109,7 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
   bool forward = false;
   Entry tmp, dst;
   bool tmp_there = StatEntry(rec->tmp, &tmp) == 0;
-  if (rec->phase == Phase::kCommitted) {
-    if (tmp_there) {
-      Emit(fn, ctx, "unresolved %s: %s -> %s (phase committed) but the copy is still at %s; not acted upon",
-           id, rec->src, rec->dst, rec->tmp);
-      return 1;
-    }
-    forward = true;  // the rename happened: whatever is at dst now came after it
-  } else if (rec->phase == Phase::kCopied) {
+  if (rec->phase == Phase::kCopied) {
     bool dst_ours = StatEntry(rec->dst, &dst) == 0 && dst.ino == rec->tmp_ino;
     if (dst_ours) {
       // Renamed (or linked, on file systems without RENAME_NOREPLACE) before
@@ -142,7 +145,7 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
     snprintf(path, sizeof path, "%s/%s.entries", journal, id);
     Buf etext;
     r = ReadSmallFile(path, 512u << 20, &etext);
-    if (r != 0 || !ParseEntries(etext.data, &tree, &why)) {
+    if (r != 0 || !ParseEntries(etext.data, etext.len, &tree, &why)) {
       Emit(fn, ctx,
            "unresolved %s: %s -> %s (phase %s): entries list %s unreadable (%s); source "
            "left in place",
@@ -229,7 +232,7 @@ int RecoverMoves(const char* journal_dir, RecoverLineFn on_line, void* ctx, Reco
         ++result->unresolved;
       }
     } else {
-      // No record: a temp record never renamed into place, or leftovers of a
+      // No record: a move that had only taken its lock, or leftovers of a
       // finished move. The move had not created anything yet, or is done.
       RemoveIdFiles(journal_dir, mid);
     }

@@ -191,36 +191,6 @@ int RemoveTree(const char* path) {
   return rmdir(path) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
-static int WriteAll(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return 0;
-}
-
-int WriteFileDurable(const char* dir, const char* name, const char* content, size_t len) {
-  char final_path[PATH_MAX], tmp_path[PATH_MAX];
-  if (snprintf(final_path, sizeof final_path, "%s/%s", dir, name) >= PATH_MAX ||
-      snprintf(tmp_path, sizeof tmp_path, "%s/%s.tmp", dir, name) >= PATH_MAX) {
-    return -ENAMETOOLONG;
-  }
-  int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return -errno;
-  int r = WriteAll(fd, content, len);
-  if (r == 0 && fsync(fd) != 0) r = -errno;
-  if (close(fd) != 0 && r == 0) r = -errno;
-  if (r == 0) r = SysRenameat2(AT_FDCWD, tmp_path, AT_FDCWD, final_path, 0);
-  if (r == 0) r = FsyncDir(dir);
-  if (r != 0) unlink(tmp_path);
-  return r;
-}
-
 int ReadSmallFile(const char* path, size_t max, Buf* out) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return -errno;

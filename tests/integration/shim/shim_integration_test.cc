@@ -368,6 +368,17 @@ TEST_F(ShimTest, PathsOutsideTheRootsStillGetExdev) {
   env.push_back("VAULTD_JOURNAL_DIR=" + a_ + "/.journal");
   ProcResult r = RunProc({kProbe, "rename", a_ + "/f", b_ + "/f"}, env);
   EXPECT_EQ(ErrnoName(std::atoi(r.out.c_str())), "EXDEV");
+  // ... and so is a journal that is one of the roots itself (existing or not
+  // yet, with or without a trailing slash).
+  std::string c_root = c + "/j";
+  for (const std::string& journal : {a_, a_ + "/", c_root, c_root + "//"}) {
+    SCOPED_TRACE(journal);
+    env = ShimEnv();
+    env.push_back("VAULTD_SHIM_ROOTS=" + a_ + ":" + b_ + ":" + c_root);
+    env.push_back("VAULTD_JOURNAL_DIR=" + journal);
+    r = RunProc({kProbe, "rename", a_ + "/f", b_ + "/f"}, env);
+    EXPECT_EQ(ErrnoName(std::atoi(r.out.c_str())), "EXDEV");
+  }
   EXPECT_EQ(state(), before);
 }
 

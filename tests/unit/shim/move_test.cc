@@ -208,19 +208,43 @@ TEST_F(ShimMoveTest, RecoveryKeepsASourceThatChangedAfterTheCommit) {
   EXPECT_EQ(ReadFile(b_ + "/f"), "v1");
 }
 
+std::string RecordOf(const std::string& journal) {
+  for (const auto& f : JournalFiles(journal)) {
+    if (f.size() > 5 && f.substr(f.size() - 5) == ".move") return journal + "/" + f;
+  }
+  return "";
+}
+
+// "checksum <fnv1a64 of text>\n", the seal of a record's first block.
+std::string Seal(const std::string& text) {
+  char sum[32];
+  snprintf(sum, sizeof sum, "checksum %016llx\n",
+           static_cast<unsigned long long>(
+               vaultd::move::internal::Fnv1a64(text.data(), text.size())));
+  return sum;
+}
+
+// Splits a record into its sealed first block (without the checksum line)
+// and the appended phase lines.
+void SplitRecord(const std::string& text, std::string* body, std::string* phases) {
+  size_t at = text.find("\nchecksum ");
+  ASSERT_NE(at, std::string::npos);
+  size_t end = text.find('\n', at + 1);
+  *body = text.substr(0, at + 1);
+  *phases = text.substr(end + 1);
+}
+
 TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
   MakeTree(a_ + "/t");
   CrashChild(a_ + "/t", b_ + "/t", "copied");
-  std::vector<std::string> files = JournalFiles(journal_);
-  std::string record;
-  for (const auto& f : files) {
-    if (f.size() > 5 && f.substr(f.size() - 5) == ".move") record = journal_ + "/" + f;
-  }
+  std::string record = RecordOf(journal_);
   ASSERT_FALSE(record.empty());
-  std::string text = ReadFile(record);
-  size_t at = text.find("phase copied");
+  const std::string good = ReadFile(record);
+  ASSERT_NE(good.find("\nphase copied tmp_ino "), std::string::npos) << good;
+  std::string text = good;
+  size_t at = text.find("\nkind d\n");
   ASSERT_NE(at, std::string::npos);
-  text.replace(at, 12, "phase commit");  // a flipped field: the checksum no longer matches
+  text.replace(at, 8, "\nkind f\n");  // a flipped field: the checksum no longer matches
   WriteFile(record, text);
   RecoverResult res;
   std::string out = Recover(&res);
@@ -229,12 +253,75 @@ TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
   EXPECT_NE(out.find("checksum mismatch"), std::string::npos) << out;
   EXPECT_TRUE(Exists(a_ + "/t/one.md"));
   EXPECT_EQ(TempLeftovers(b_).size(), 1u) << "the temp copy is left for a human";
-  // Truncated and foreign files are corrupt too.
-  WriteFile(record, text.substr(0, text.size() / 2));
-  EXPECT_NE(Recover(&res).find("corrupt record"), std::string::npos);
-  WriteFile(record, "hello\n");
-  EXPECT_NE(Recover(&res).find("corrupt record"), std::string::npos);
+  // A garbled phase line that is not the last one is corruption, not a torn append.
+  std::string body, phases;
+  SplitRecord(good, &body, &phases);
+  WriteFile(record, body + Seal(body) + "phase copied tmp_ino 12 checksum 0000000000000000\n" +
+                        phases);
+  out = Recover(&res);
+  EXPECT_NE(out.find("bad phase line"), std::string::npos) << out;
+  // Another format, or a first block that names other fields, is corrupt too.
+  WriteFile(record, "hello\n" + Seal("hello\n"));
+  out = Recover(&res);
+  EXPECT_NE(out.find("unknown format"), std::string::npos) << out;
+  std::string v1 = "vaultd-move-journal 1\nphase copied\n";
+  WriteFile(record, v1 + Seal(v1));
+  EXPECT_NE(Recover(&res).find("unknown format"), std::string::npos);
+  std::string missing = body;
+  missing.erase(missing.find("\nstarted "), missing.find('\n', missing.find("\nstarted ") + 1) -
+                                                 missing.find("\nstarted "));
+  WriteFile(record, missing + Seal(missing) + phases);
+  EXPECT_NE(Recover(&res).find("missing required fields"), std::string::npos);
   EXPECT_EQ(res.unresolved, 1);
+  EXPECT_TRUE(Exists(a_ + "/t/one.md"));
+  EXPECT_EQ(TempLeftovers(b_).size(), 1u);
+}
+
+// A crash while the record is being created leaves it without its checksum
+// line (or empty); the move had not copied anything yet, so it is dropped.
+TEST_F(ShimMoveTest, ARecordTornAtCreationIsDropped) {
+  for (size_t keep : {size_t{0}, size_t{30}, size_t{200}}) {
+    SCOPED_TRACE("bytes kept " + std::to_string(keep));
+    WriteFile(a_ + "/f", "content");
+    CrashChild(a_ + "/f", b_ + "/f", "prepared");
+    std::string record = RecordOf(journal_);
+    ASSERT_FALSE(record.empty());
+    std::string text = ReadFile(record);
+    ASSERT_GT(text.find("\nchecksum "), keep);
+    WriteFile(record, text.substr(0, keep));
+    RecoverResult res;
+    std::string out = Recover(&res);
+    EXPECT_NE(out.find("torn at creation"), std::string::npos) << out;
+    EXPECT_EQ(res.resolved, 1);
+    EXPECT_TRUE(JournalFiles(journal_).empty());
+    EXPECT_EQ(ReadFile(a_ + "/f"), "content");
+    EXPECT_FALSE(Exists(b_ + "/f"));
+    EXPECT_TRUE(TempLeftovers(b_).empty());
+  }
+}
+
+// Only the last appended line may be torn: it is ignored, and the phase
+// before it decides.
+TEST_F(ShimMoveTest, ATornLastPhaseLineIsIgnored) {
+  // After the commit rename: "copied" and the copy at dst -> forward, even
+  // though a garbled (or unfinished) line follows.
+  for (const char* tail : {"phase prepared tmp_ino 0 checksum 0123456789abcdef\n",
+                           "phase prepa", "\0\0\0\0"}) {
+    SCOPED_TRACE(tail);
+    WriteFile(a_ + "/f", "moved");
+    CrashChild(a_ + "/f", b_ + "/f", "committed");
+    std::string record = RecordOf(journal_);
+    ASSERT_FALSE(record.empty());
+    std::string torn = std::strlen(tail) ? std::string(tail) : std::string(4, '\0');
+    WriteFile(record, ReadFile(record) + torn);
+    RecoverResult res;
+    std::string out = Recover(&res);
+    EXPECT_NE(out.find("completed"), std::string::npos) << out;
+    EXPECT_FALSE(Exists(a_ + "/f"));
+    EXPECT_EQ(ReadFile(b_ + "/f"), "moved");
+    EXPECT_TRUE(JournalFiles(journal_).empty());
+    unlink((b_ + "/f").c_str());
+  }
 }
 
 // A record that passes its checksum but names a temp path outside the
@@ -242,22 +329,16 @@ TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
 TEST_F(ShimMoveTest, ARecordWhoseTempIsNotBesideTheDestinationIsNotActedUpon) {
   MakeTree(a_ + "/t");
   CrashChild(a_ + "/t", b_ + "/t", "copied");
-  std::string record;
-  for (const auto& f : JournalFiles(journal_)) {
-    if (f.size() > 5 && f.substr(f.size() - 5) == ".move") record = journal_ + "/" + f;
-  }
+  std::string record = RecordOf(journal_);
   ASSERT_FALSE(record.empty());
-  std::string text = ReadFile(record);
-  text.erase(text.rfind("checksum "));  // unseal
+  std::string text, phases;
+  SplitRecord(ReadFile(record), &text, &phases);
   size_t line = text.find("\ntmp ");
   ASSERT_NE(line, std::string::npos);
   size_t dir = text.find(b_, line);
   ASSERT_NE(dir, std::string::npos);
   text.replace(dir, b_.size(), a_);  // same temp name, but in the source's folder
-  char sum[32];
-  snprintf(sum, sizeof sum, "checksum %016llx\n",
-           static_cast<unsigned long long>(vaultd::move::internal::Fnv1a64(text.data(), text.size())));
-  WriteFile(record, text + sum);
+  WriteFile(record, text + Seal(text) + phases);
   RecoverResult res;
   std::string out = Recover(&res);
   EXPECT_EQ(res.unresolved, 1) << out;
