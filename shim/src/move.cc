@@ -333,6 +333,19 @@ int CopyTree(const Tree& t, const char* src, const char* tmp, CopyState* cs, Cra
   return 0;
 }
 
+// A regular file the caller cannot read cannot be copied: find that before
+// anything is written (the mode bits first, so the common case costs no
+// syscall; faccessat has the last word, ACLs included). 0 or -errno.
+int CheckReadable(const char* path, const Entry& e) {
+  if (!S_ISREG(e.mode)) return 0;
+  uid_t uid = geteuid();
+  if (uid == 0) return 0;
+  bool readable = e.uid == uid ? (e.mode & S_IRUSR) : e.gid == getegid() ? (e.mode & S_IRGRP)
+                                                                         : (e.mode & S_IROTH);
+  if (readable) return 0;
+  return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0 ? 0 : -errno;
+}
+
 int WalkDir(Tree* t, char* path, size_t len, size_t root_len, uint64_t root_dev, int depth) {
   if (depth > 1024) return -ELOOP;
   DIR* d = opendir(path);
@@ -355,6 +368,7 @@ int WalkDir(Tree* t, char* path, size_t len, size_t root_len, uint64_t root_dev,
     memcpy(path + len + 1, de->d_name, nl + 1);
     Entry e;
     r = StatEntry(path, &e);
+    if (r == 0) r = CheckReadable(path, e);
     if (r != 0) break;
     if (e.mount_root || e.dev != root_dev) {
       r = -EXDEV;  // a mount point inside the tree: rename would carry it along; we cannot
@@ -376,7 +390,7 @@ int WalkDir(Tree* t, char* path, size_t len, size_t root_len, uint64_t root_dev,
 
 int Snapshot(const char* src, const Entry& root, Tree* t) {
   if (!t->Add(root, "")) return -ENOMEM;
-  if (!S_ISDIR(root.mode)) return 0;
+  if (!S_ISDIR(root.mode)) return CheckReadable(src, root);
   char path[PATH_MAX];
   size_t n = strlen(src);
   if (n >= PATH_MAX) return -ENAMETOOLONG;
@@ -572,6 +586,28 @@ struct MoveLock {
   }
 };
 
+// What the caller of rename() gets when the snapshot or the copy fails.
+// Errors that rename(2) itself can report for the move stay (a full disk, a
+// quota, the source changing under us, a read-only remount, an I/O error).
+// Others come from reading or recreating the objects one by one (EACCES on a
+// file the owner cannot read, EPERM on a device node, ...), which a real
+// rename never does: the caller gets EXDEV, what it gets without the shim,
+// and handles that as it always has.
+int CopyErrorAsRename(int r) {
+  switch (-r) {
+    case ENOSPC:
+    case EDQUOT:
+    case EBUSY:
+    case ENOMEM:
+    case EMLINK:
+    case EROFS:
+    case EIO:
+      return r;
+    default:
+      return -EXDEV;
+  }
+}
+
 void RemoveJournalFiles(const char* journal, const char* id) {
   char p[PATH_MAX];
   snprintf(p, sizeof p, "%s/%s.move", journal, id);
@@ -618,7 +654,7 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
 
   Tree tree;
   r = Snapshot(p.src, src, &tree);
-  if (r != 0) return r;
+  if (r != 0) return CopyErrorAsRename(r);
 
   Record* rec = static_cast<Record*>(calloc(1, sizeof(Record)));
   if (!rec) return -ENOMEM;
@@ -671,7 +707,7 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   CopyState cs;
   r = CopyTree(tree, p.src, rec->tmp, &cs, &seam);
   if (r == 0) r = FsyncDir(p.dst_parent);
-  if (r != 0) return rollback(r);
+  if (r != 0) return rollback(CopyErrorAsRename(r));
   Entry tmp_e;
   if (StatEntry(rec->tmp, &tmp_e) != 0) return rollback(-EIO);
   rec->tmp_ino = tmp_e.ino;

@@ -351,6 +351,21 @@ TEST_F(ShimTest, AnOrdinaryUserGetsEaccesAndMovesTheirOwnNotes) {
   EXPECT_EQ(as_user(folder, b_ + "/open/project", true), "OK");
   EXPECT_EQ(Describe(b_ + "/open/project"), tree);
   EXPECT_FALSE(Exists(folder));
+  // A folder holding a file its owner cannot read: rename(2) would move it,
+  // a copy cannot. The caller gets EXDEV (what it gets without the shim), not
+  // the copy's EACCES, which rename(2) never returns for that; nothing changes.
+  std::string sealed = a_ + "/open/sealed";
+  MakeDirs(sealed);
+  WriteFile(sealed + "/private.md", "not readable");
+  ASSERT_EQ(std::system(("chown -R 1000:1000 '" + sealed + "'").c_str()), 0);
+  ASSERT_EQ(chmod((sealed + "/private.md").c_str(), 0), 0);
+  before = Describe(vault_);
+  EXPECT_EQ(as_user(sealed, b_ + "/open/sealed", true), "EXDEV");
+  EXPECT_EQ(Describe(vault_), before);
+  EXPECT_TRUE(TempLeftovers(b_ + "/open").empty());
+  EXPECT_EQ(as_user(sealed + "/private.md", b_ + "/open/private.md", true), "EXDEV");
+  EXPECT_EQ(Describe(vault_), before);
+  EXPECT_EQ(as_user(sealed, a_ + "/open/sealed-renamed", false), "OK");
 }
 
 TEST_F(ShimTest, PathsOutsideTheRootsStillGetExdev) {
