@@ -478,12 +478,18 @@ bool SameObject(const Entry& snap, const Entry& now, bool relaxed_ctime) {
   return relaxed_ctime && snap.nlink > 1 && now.nlink < snap.nlink;
 }
 
-namespace {
-int EntryPath(char* out, const char* root, const char* rel) {
+int JoinRel(char* out, const char* root, const char* rel) {
   int n = *rel ? snprintf(out, PATH_MAX, "%s/%s", root, rel) : snprintf(out, PATH_MAX, "%s", root);
   return n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
-}  // namespace
+
+void RemoveRecordFiles(const char* journal_dir, const char* id) {
+  static const char* const kSuffixes[] = {".move", ".entries"};
+  char p[PATH_MAX];
+  for (const char* s : kSuffixes) {
+    if (snprintf(p, sizeof p, "%s/%s%s", journal_dir, id, s) < PATH_MAX) unlink(p);
+  }
+}
 
 int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept) {
   char path[PATH_MAX];
@@ -496,7 +502,7 @@ int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept) {
   for (size_t k = 0; k < t.entries.size; ++k) {
     const Entry& e = t.entries[k];
     Entry now;
-    if (!S_ISDIR(e.mode) || EntryPath(path, root, t.Rel(e)) != 0) continue;
+    if (!S_ISDIR(e.mode) || JoinRel(path, root, t.Rel(e)) != 0) continue;
     if (faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) == 0) continue;
     if (StatEntry(path, &now) == 0 && SameObject(e, now, true) &&
         chmod(path, (now.mode | S_IWUSR | S_IXUSR) & 07777) == 0) {
@@ -505,7 +511,7 @@ int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept) {
   }
   for (size_t k = t.entries.size; k-- > 0;) {
     const Entry& e = t.entries[k];
-    if (EntryPath(path, root, t.Rel(e)) != 0) {
+    if (JoinRel(path, root, t.Rel(e)) != 0) {
       ++*kept;
       continue;
     }
@@ -527,7 +533,15 @@ int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept) {
     if (seam) seam->Step("delete");
   }
   free(restore);
-  return 0;
+  // Durable before the record goes (they usually sit on different file systems).
+  char parent[PATH_MAX], name[NAME_MAX + 1];
+  if (SplitPath(root, parent, sizeof parent, name, sizeof name) != 0) return 0;
+  if (t.entries.size == 1) return FsyncDir(parent);
+  int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int r = syncfs(fd) == 0 ? 0 : -errno;
+  close(fd);
+  return r;
 }
 
 int MoveId(char* out, size_t size) {

@@ -78,10 +78,18 @@ bool SameObject(const Entry& snap, const Entry& now, bool relaxed_ctime);
 // statx of a path without following a final symlink. 0 or -errno.
 int StatEntry(const char* path, Entry* e);
 
+// "root/rel", or "root" for the root's own entry (rel ""). 0 or -ENAMETOOLONG.
+int JoinRel(char* out, const char* root, const char* rel);
+
 // Deletes the source entries that still match the snapshot, children first;
-// changed or new entries are left in place and counted in *kept.
-// `root` is the source path. Steps are reported to `seam` (may be null).
+// changed or new entries are left in place and counted in *kept. Then makes
+// the deletion durable (an fsync of the source's folder for one entry, a
+// syncfs for a tree). `root` is the source path. Steps are reported to `seam`
+// (may be null).
 int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept);
+
+// Removes <journal>/<id>.move and <id>.entries (not the lock).
+void RemoveRecordFiles(const char* journal_dir, const char* id);
 
 int MoveId(char* out, size_t size);  // pid-tid-counter-random, unique per move
 

@@ -275,11 +275,6 @@ struct LinkMap {
   }
 };
 
-int JoinRel(char* out, const char* root, const char* rel) {
-  int n = *rel ? snprintf(out, PATH_MAX, "%s/%s", root, rel) : snprintf(out, PATH_MAX, "%s", root);
-  return n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
 // Copies the snapshot `t` of `src` to `tmp`. Directories are created 0700 and
 // get their real metadata after their contents.
 int CopyTree(const Tree& t, const char* src, const char* tmp, CopyState* cs, CrashSeam* seam) {
@@ -608,14 +603,6 @@ int CopyErrorAsRename(int r) {
   }
 }
 
-void RemoveJournalFiles(const char* journal, const char* id) {
-  char p[PATH_MAX];
-  snprintf(p, sizeof p, "%s/%s.move", journal, id);
-  unlink(p);
-  snprintf(p, sizeof p, "%s/%s.entries", journal, id);
-  unlink(p);
-}
-
 int64_t NowNs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -700,7 +687,7 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
     }
     if (RemoveTree(rec->tmp) != 0) return err;  // the record stays; recovery retries the removal
     FsyncDir(p.dst_parent);
-    RemoveJournalFiles(journal, rec->id);
+    RemoveRecordFiles(journal, rec->id);
     return err;
   };
 
@@ -749,18 +736,11 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   seam.Step("committed");
 
   long kept = 0;
-  DeleteSource(p.src, tree, &seam, &kept);
-  if (tree.entries.size > 1) {
-    int fd = open(p.src_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      syncfs(fd);
-      close(fd);
-    }
-  } else {
-    FsyncDir(p.src_parent);
-  }
+  // If the deletion cannot be made durable, keep the record: recovery
+  // finishes it (deleting what is left is idempotent).
+  if (DeleteSource(p.src, tree, &seam, &kept) != 0) return 0;
   seam.Step("deleted");
-  RemoveJournalFiles(journal, rec->id);
+  RemoveRecordFiles(journal, rec->id);
   if (stats) {
     stats->entries = static_cast<long>(tree.entries.size);
     stats->kept_changed = kept;

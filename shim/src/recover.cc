@@ -54,15 +54,6 @@ __attribute__((format(printf, 3, 4))) void Emit(RecoverLineFn fn, void* ctx, con
   fn(ctx, line);
 }
 
-void RemoveIdFiles(const char* journal, const char* id) {
-  static const char* const kSuffixes[] = {".move", ".entries"};
-  char p[PATH_MAX];
-  for (const char* s : kSuffixes) {
-    snprintf(p, sizeof p, "%s/%s%s", journal, id, s);
-    unlink(p);
-  }
-}
-
 // Returns 0 resolved, 1 unresolved.
 int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn fn, void* ctx,
                CrashSeam* seam) {
@@ -81,7 +72,7 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
     // Cut short by a crash before its first fsync returned: the mover had not
     // created its temp copy yet (it does only after that fsync), so there is
     // nothing to undo.
-    RemoveIdFiles(journal, id);
+    RemoveRecordFiles(journal, id);
     Emit(fn, ctx, "dropped %s: record %s torn at creation; the move never started copying", id,
          path);
     return 0;
@@ -135,7 +126,7 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
     }
     if (SplitPath(rec->tmp, parent, sizeof parent, name, sizeof name) == 0) FsyncDir(parent);
     if (seam) seam->Step("recover-rolledback");
-    RemoveIdFiles(journal, id);
+    RemoveRecordFiles(journal, id);
     Emit(fn, ctx, "rolled back %s: %s -> %s (phase %s): removed the partial copy, source intact",
          id, rec->src, rec->dst, phase);
     return 0;
@@ -156,19 +147,13 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
     return 1;
   }
   long kept = 0;
-  DeleteSource(rec->src, tree, seam, &kept);
-  if (SplitPath(rec->src, parent, sizeof parent, name, sizeof name) == 0) {
-    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      if (tree.entries.size > 1) {
-        syncfs(fd);
-      } else {
-        fsync(fd);
-      }
-      close(fd);
-    }
+  r = DeleteSource(rec->src, tree, seam, &kept);
+  if (r != 0) {
+    Emit(fn, ctx, "unresolved %s: %s -> %s: cannot make the source deletion durable: %s", id,
+         rec->src, rec->dst, strerror(-r));
+    return 1;
   }
-  RemoveIdFiles(journal, id);
+  RemoveRecordFiles(journal, id);
   if (kept == 0) {
     Emit(fn, ctx, "completed %s: %s -> %s (phase %s): removed the source", id, rec->src, rec->dst,
          phase);
@@ -234,7 +219,7 @@ int RecoverMoves(const char* journal_dir, RecoverLineFn on_line, void* ctx, Reco
     } else {
       // No record: a move that had only taken its lock, or leftovers of a
       // finished move. The move had not created anything yet, or is done.
-      RemoveIdFiles(journal_dir, mid);
+      RemoveRecordFiles(journal_dir, mid);
     }
     snprintf(path, sizeof path, "%s/%s.move", journal_dir, mid);
     if (stat(path, &st) != 0) {
