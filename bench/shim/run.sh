@@ -11,7 +11,8 @@
 # does the journaled, fsynced move, so mv never copies itself). `mv+sync` is
 # mv followed by sync(1): the anchor with the same durability.
 # Prints a Markdown table (median of REPS interleaved runs, default 5). SETUPS="tmpfs ext4 xfs"
-# selects setups, WORKLOADS="big tree" the workloads.
+# selects setups, WORKLOADS="big tree" the workloads. The loop devices use direct I/O
+# (LOOP_DIRECT_IO=off for the old buffered setup).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 reps=${REPS:-5}
@@ -24,9 +25,11 @@ fi
 
 work=$(mktemp -d /tmp/vaultd-bench-shim.XXXXXX)
 cleanup() {
-  for m in $(grep -o " $work[^ ]*" /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  for m in $(grep -o " $work[^ ]*" /proc/self/mounts | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  for d in "${loops[@]}"; do losetup -d "$d" 2>/dev/null || true; done
   rm -rf "$work"
 }
+loops=()
 trap cleanup EXIT
 mkdir -p "$work/ref" "$work/journal" "$work/vault"
 mount -t tmpfs -o size=3g tmpfs "$work/ref"
@@ -84,11 +87,16 @@ row() {
 }
 
 mkloop() {  # mkloop NAME MKFS... -> mounts an image at $work/NAME
-  local name=$1; shift
+  local name=$1 dev; shift
   truncate -s 4G "$work/$name.img"
   "$@" "$work/$name.img" >/dev/null
   mkdir -p "$work/$name"
-  mount -o loop "$work/$name.img" "$work/$name"
+  # Direct I/O, so the loop device writes to the disk like a disk does. A
+  # buffered loop device puts a second page cache (the image file's) under the
+  # file system, and an fsync then also copies everything into it.
+  dev=$(losetup --direct-io="${LOOP_DIRECT_IO:-on}" -f --show "$work/$name.img")
+  loops+=("$dev")
+  mount "$dev" "$work/$name"
   mkdir -p "$work/$name/x" "$work/$name/y" "$work/vault/$name-x" "$work/vault/$name-y"
   mount --bind "$work/$name/x" "$work/vault/$name-x"
   mount --bind "$work/$name/y" "$work/vault/$name-y"

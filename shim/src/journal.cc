@@ -30,26 +30,29 @@ int WriteAll(int fd, const char* p, size_t n) {
   return 0;
 }
 
-// Seals `b` with its checksum line and creates <journal>/<id><suffix> with it,
-// durably: the file is fsynced, then the directory. There is no temp name and
-// rename: the name must not exist yet, and a file cut short by a crash before
-// the fsync returned is recognisable (no checksum line) and harmless, because
-// nothing is done on the strength of a record before it is durable. On
-// success *keep_fd (if given) is the open file.
-int CreateSealed(const char* journal_dir, const char* id, const char* suffix, Buf* b,
-                 int* keep_fd) {
+// Appends the checksum line over everything in `b`.
+void Seal(Buf* b) {
   uint64_t h = Fnv1a64(b->data, b->len);
   b->Append("checksum ");
   b->AppendHex64(h);
   b->AppendChar('\n');
-  if (!b->ok) return -ENOMEM;
+}
+
+// Creates <journal>/<id><suffix> holding `b`, durably: the file is fsynced,
+// then the directory. There is no temp name and rename: the name must not
+// exist yet, and a file cut short by a crash before the fsync returned is
+// recognisable (no checksum line) and harmless, because nothing is done on
+// the strength of a record before it is durable. On success *keep_fd (if
+// given) is the open file.
+int CreateFileDurably(const char* journal_dir, const char* id, const char* suffix, const Buf& b,
+                      int* keep_fd) {
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "%s/%s%s", journal_dir, id, suffix) >= PATH_MAX) {
     return -ENAMETOOLONG;
   }
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return -errno;
-  int r = WriteAll(fd, b->data, b->len);
+  int r = WriteAll(fd, b.data, b.len);
   if (r == 0 && fsync(fd) != 0) r = -errno;
   if (r == 0) r = FsyncDir(journal_dir);
   if (r != 0 || !keep_fd) {
@@ -206,8 +209,9 @@ bool Tree::Add(Entry e, const char* rel) {
   return names.ok && entries.Push(e);
 }
 
-int CreateRecord(const char* journal_dir, const Record& r, int* fd) {
-  Buf b;
+bool FormatRecord(const Record& r, Buf* out) {
+  Buf& b = *out;
+  b.Clear();
   char text[512];
   snprintf(text, sizeof text, "%s\nid %s\nkind %c\nflags %u", kRecordMagic, r.id, r.kind, r.flags);
   b.Append(text);
@@ -229,16 +233,28 @@ int CreateRecord(const char* journal_dir, const Record& r, int* fd) {
            s.mode, static_cast<long long>(s.mtime_ns), static_cast<long long>(s.ctime_ns),
            r.dst_existed ? 1 : 0, r.entry_count, static_cast<long long>(r.started_ns));
   b.Append(text);
-  return CreateSealed(journal_dir, r.id, ".move", &b, fd);
+  Seal(&b);
+  return b.ok;
+}
+
+int CreateRecord(const char* journal_dir, const Record& r, int* fd) {
+  Buf b;
+  if (!FormatRecord(r, &b)) return -ENOMEM;
+  return CreateFileDurably(journal_dir, r.id, ".move", b, fd);
+}
+
+int FormatPhaseLine(Phase phase, uint64_t tmp_ino, char* line, size_t size) {
+  int n = snprintf(line, size, "phase %s tmp_ino %llu", PhaseName(phase),
+                   static_cast<unsigned long long>(tmp_ino));
+  uint64_t h = Fnv1a64(line, static_cast<size_t>(n));
+  n += snprintf(line + n, size - static_cast<size_t>(n), " checksum %016llx\n",
+                static_cast<unsigned long long>(h));
+  return n;
 }
 
 int AppendPhase(int fd, Phase phase, uint64_t tmp_ino) {
   char line[128];
-  int n = snprintf(line, sizeof line, "phase %s tmp_ino %llu", PhaseName(phase),
-                   static_cast<unsigned long long>(tmp_ino));
-  uint64_t h = Fnv1a64(line, static_cast<size_t>(n));
-  n += snprintf(line + n, sizeof line - static_cast<size_t>(n), " checksum %016llx\n",
-                static_cast<unsigned long long>(h));
+  int n = FormatPhaseLine(phase, tmp_ino, line, sizeof line);
   // One write of a short line to an O_APPEND file, then fdatasync (the file
   // size changes, so its metadata goes along). A crash before the sync may
   // leave the line missing or cut short: a torn last line is ignored, and the
@@ -382,8 +398,9 @@ ParseOutcome ParseRecord(char* text, size_t len, Record* r, const char** why) {
   return ParseOutcome::kOk;
 }
 
-int WriteEntries(const char* journal_dir, const char* id, const Tree& t) {
-  Buf b;
+bool FormatEntries(const Tree& t, Buf* out) {
+  Buf& b = *out;
+  b.Clear();
   b.Append(kEntriesMagic);
   b.AppendChar('\n');
   for (size_t i = 0; i < t.entries.size; ++i) {
@@ -407,7 +424,14 @@ int WriteEntries(const char* journal_dir, const char* id, const Tree& t) {
     }
     b.AppendChar('\n');
   }
-  return CreateSealed(journal_dir, id, ".entries", &b, nullptr);
+  Seal(&b);
+  return b.ok;
+}
+
+int WriteEntries(const char* journal_dir, const char* id, const Tree& t) {
+  Buf b;
+  if (!FormatEntries(t, &b)) return -ENOMEM;
+  return CreateFileDurably(journal_dir, id, ".entries", b, nullptr);
 }
 
 bool ParseEntries(char* text, size_t len, Tree* t, const char** why) {

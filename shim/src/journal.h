@@ -55,6 +55,11 @@ char KindOf(uint32_t mode);
 // prepared, durably (file and directory fsynced). On success *fd is the open
 // record, for AppendPhase. 0 or -errno; on failure nothing is left behind.
 int CreateRecord(const char* journal_dir, const Record& r, int* fd);
+// The first block of a record in phase prepared, sealed (what CreateRecord
+// writes). False when out of memory.
+bool FormatRecord(const Record& r, Buf* out);
+// "phase NAME tmp_ino N checksum H\n" into `line`; returns its length.
+int FormatPhaseLine(Phase phase, uint64_t tmp_ino, char* line, size_t size);
 // Appends the sealed line "phase NAME tmp_ino N checksum H" and fdatasyncs it.
 int AppendPhase(int fd, Phase phase, uint64_t tmp_ino);
 
@@ -69,6 +74,7 @@ ParseOutcome ParseRecord(char* text, size_t len, Record* r, const char** why);
 // <journal>/<id>.entries: the tree snapshot, written once, durably (before the
 // record's phase copied).
 int WriteEntries(const char* journal_dir, const char* id, const Tree& t);
+bool FormatEntries(const Tree& t, Buf* out);  // what WriteEntries writes
 bool ParseEntries(char* text, size_t len, Tree* t, const char** why);
 
 // True when `e` (freshly observed) is the object the snapshot recorded,
