@@ -11,7 +11,6 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "forked_child.h"
 #include "vaultd/orchestrator_client/http.h"
 
 namespace vaultd::orchestrator_client {
@@ -80,27 +80,13 @@ TEST(HttpFetch, DnsLookupKeepsToTheConnectDeadline) {
       std::filesystem::temp_directory_path() / ("vaultd-resolv-" + std::to_string(::getpid()) + ".conf");
   // A query waits 10 s for an answer that never comes; the client gives up at 300 ms.
   std::ofstream(resolv) << "nameserver 127.0.0.1\noptions timeout:10 attempts:1\n";
-  int pipefd[2];
-  ASSERT_EQ(::pipe(pipefd), 0);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(pipefd[0]);
-    std::string text = InSilentResolverNamespace(resolv).dump();
-    (void)!::write(pipefd[1], text.data(), text.size());
-    ::_exit(0);  // the abandoned lookup thread goes with the process
-  }
-  ::close(pipefd[1]);
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  ::close(pipefd[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  test_util::ChildOutput child = test_util::RunInForkedChild([&](int out_fd) {
+    // The abandoned lookup thread goes with the child when it exits.
+    test_util::WriteAll(out_fd, InSilentResolverNamespace(resolv).dump());
+  });
   std::filesystem::remove(resolv);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
-  auto out = nlohmann::json::parse(text);
+  ASSERT_TRUE(child.exited_ok) << child.text;
+  auto out = nlohmann::json::parse(child.text);
   if (out.contains("skip")) GTEST_SKIP() << out["skip"].get<std::string>();
   ASSERT_FALSE(out.contains("error")) << out.dump();
   EXPECT_NE(out["numeric"].get<std::string>().find("connect to 127.0.0.1:1: Connection refused"), std::string::npos)

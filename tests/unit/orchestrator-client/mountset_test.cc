@@ -272,13 +272,20 @@ TEST(HttpUrl, Parses) {
   EXPECT_FALSE(ParseHttpUrl("ftp://h/").ok());
 }
 
-TEST(HttpFetch, ChunkedBodies) {
+// One fetch from a server answering `raw`, the response bytes as given.
+Result<HttpResponse> FetchCanned(const std::string& raw, size_t max_response_bytes = HttpRequest{}.max_response_bytes) {
   CannedServer server;
-  server.Push({CannedServer::Action::kRespond,
-               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"});
+  server.Push({CannedServer::Action::kRespond, raw});
   HttpRequest req;
   req.url = server.url();
-  auto r = HttpFetch(req);
+  req.max_response_bytes = max_response_bytes;
+  return HttpFetch(req);
+}
+
+const std::string kChunkedHead = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+TEST(HttpFetch, ChunkedBodies) {
+  auto r = FetchCanned(kChunkedHead + "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->body, "hello world");
   EXPECT_EQ(r->Header("transfer-encoding"), "chunked");
@@ -290,7 +297,7 @@ TEST(HttpFetch, ChunkedBodies) {
 // the decoder sees each byte once, whatever the reads split.
 TEST(HttpFetch, ManyTinyChunksWithinTheCap) {
   constexpr size_t kChunks = 200'000;
-  std::string expected, raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string expected, raw = kChunkedHead;
   for (size_t i = 0; i < kChunks; ++i) {
     char c = static_cast<char>((i * 7 + i / 256) & 0xff);
     expected.push_back(c);
@@ -300,51 +307,26 @@ TEST(HttpFetch, ManyTinyChunksWithinTheCap) {
   }
   raw += "0\r\n\r\n";
   ASSERT_GT(raw.size(), 6 * kChunks);
-  CannedServer server;
-  server.Push({CannedServer::Action::kRespond, raw});
-  HttpRequest req;
-  req.url = server.url();
-  req.max_response_bytes = 256 * 1024;
-  auto r = HttpFetch(req);
+  auto r = FetchCanned(raw, 256 * 1024);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->body.size(), kChunks);
   EXPECT_TRUE(r->body == expected) << "decoded bytes differ";
 }
 
 TEST(HttpFetch, ChunkedBodyOverTheCapOrWithAnEndlessSizeLineIsRefused) {
-  {
-    CannedServer server;
-    server.Push({CannedServer::Action::kRespond, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                                                     std::string("200\r\n") + std::string(512, 'a') + "\r\n" +
-                                                     "200\r\n" + std::string(512, 'b') + "\r\n0\r\n\r\n"});
-    HttpRequest req;
-    req.url = server.url();
-    req.max_response_bytes = 1000;
-    auto r = HttpFetch(req);
-    EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
-    EXPECT_NE(r.status().message().find("chunked body exceeds the limit of 1000 bytes"), std::string::npos)
-        << r.status().ToString();
-  }
-  {
-    CannedServer server;
-    server.Push({CannedServer::Action::kRespond, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;x=" +
-                                                     std::string(100'000, 'x') + "\r\na\r\n0\r\n\r\n"});
-    HttpRequest req;
-    req.url = server.url();
-    auto r = HttpFetch(req);
-    EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
-    EXPECT_NE(r.status().message().find("chunk size line longer than 4096 bytes"), std::string::npos)
-        << r.status().ToString();
-  }
-  {
-    CannedServer server;
-    server.Push({CannedServer::Action::kRespond,
-                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n"});
-    HttpRequest req;
-    req.url = server.url();
-    auto r = HttpFetch(req);
-    EXPECT_NE(r.status().message().find("chunk not followed by CRLF"), std::string::npos) << r.status().ToString();
-  }
+  auto over = FetchCanned(kChunkedHead + "200\r\n" + std::string(512, 'a') + "\r\n200\r\n" + std::string(512, 'b') +
+                              "\r\n0\r\n\r\n",
+                          1000);
+  EXPECT_EQ(over.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(over.status().message().find("chunked body exceeds the limit of 1000 bytes"), std::string::npos)
+      << over.status().ToString();
+  auto endless = FetchCanned(kChunkedHead + "1;x=" + std::string(100'000, 'x') + "\r\na\r\n0\r\n\r\n");
+  EXPECT_EQ(endless.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(endless.status().message().find("chunk size line longer than 4096 bytes"), std::string::npos)
+      << endless.status().ToString();
+  auto no_crlf = FetchCanned(kChunkedHead + "3\r\nabcX\r\n0\r\n\r\n");
+  EXPECT_NE(no_crlf.status().message().find("chunk not followed by CRLF"), std::string::npos)
+      << no_crlf.status().ToString();
 }
 
 TEST(MountSetCache, FallsBackOnlyWhenTheOrchestratorIsUnreachable) {
