@@ -75,7 +75,10 @@ void FuzzPolicyLoaderOne(const uint8_t* data, size_t size) {
       CheckMountSet(m, req);
       (void)MountSetToJson(m).dump();
       (void)DockerRunConfigJson(m).dump();
-      (void)KasmUserVolumeMappings(m);
+      nlohmann::json kasm = KasmUserVolumeMappings(m);
+      Check(kasm["volume_mappings"].size() + kasm["not_mappable"].size() == m.mounts.size(),
+            "every mount is in the Kasm user mappings or listed as not mappable");
+      Check(kasm["warnings"].size() == kasm["not_mappable"].size(), "every unmappable mount has a warning");
     }
   }
   // A mount set keeps what its views point into alive: a copy outlives both

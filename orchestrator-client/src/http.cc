@@ -1,6 +1,6 @@
 // HTTP/1.1 over a plain TCP socket with poll() deadlines. One request per
 // connection ("Connection: close"), so the response ends at Content-Length,
-// the last chunk, or EOF.
+// the last chunk, or EOF. The name lookup counts against the connect timeout.
 #include "vaultd/orchestrator_client/http.h"
 
 #include <arpa/inet.h>
@@ -14,9 +14,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <system_error>
+#include <thread>
 
 namespace vaultd::orchestrator_client {
 namespace {
@@ -73,20 +77,86 @@ Result<bool> WaitFor(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-Result<Fd> Connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
+using AddrInfo = std::unique_ptr<addrinfo, void (*)(addrinfo*)>;
+
+std::string GaiError(int rc, int err) {
+  return rc == EAI_SYSTEM ? std::string(strerror(err)) : std::string(gai_strerror(rc));
+}
+
+// One name lookup, shared by the caller and the thread that runs getaddrinfo;
+// whichever lets go last frees the result.
+struct Lookup {
+  std::string host, port;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int rc = 0;
+  int err = 0;
+  addrinfo* res = nullptr;
+  ~Lookup() {
+    if (res) ::freeaddrinfo(res);
+  }
+};
+
+// Resolves host:port by the deadline. A numeric address (IPv4 or IPv6
+// literal) is converted in place by getaddrinfo with AI_NUMERICHOST, which
+// never touches the network. A name is looked up by getaddrinfo on a detached
+// helper thread while this thread waits on a condition variable until the
+// deadline: getaddrinfo itself has no timeout and cannot be cancelled, so on
+// timeout the lookup is abandoned, not stopped; its thread ends when the
+// resolver gives up (resolv.conf timeout x attempts) and frees the result.
+// getaddrinfo_a was the alternative; its gai_cancel cannot stop a lookup in
+// progress either, and its request block would then have to outlive us, so
+// the plain thread with shared ownership is the simpler correct form.
+Result<AddrInfo> Resolve(const std::string& host, const std::string& port, Clock::time_point deadline,
+                         std::chrono::milliseconds timeout) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
   addrinfo* res = nullptr;
-  const std::string port = std::to_string(url.port);
-  int rc = ::getaddrinfo(url.host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0)
-    return Status::Unavailable("DNS lookup of '" + url.host + "' failed: " +
-                               (rc == EAI_SYSTEM ? std::string(strerror(errno)) : gai_strerror(rc)));
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, ::freeaddrinfo);
+  int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+  if (rc == 0) return AddrInfo(res, ::freeaddrinfo);
+  if (rc != EAI_NONAME)
+    return Status::Unavailable("address '" + host + "' is not usable: " + GaiError(rc, errno));
+
+  auto lookup = std::make_shared<Lookup>();
+  lookup->host = host;
+  lookup->port = port;
+  try {
+    std::thread([lookup] {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_flags = AI_NUMERICSERV;
+      addrinfo* res = nullptr;
+      int rc = ::getaddrinfo(lookup->host.c_str(), lookup->port.c_str(), &hints, &res);
+      int err = errno;
+      std::lock_guard lock(lookup->mu);
+      lookup->done = true;
+      lookup->rc = rc;
+      lookup->err = err;
+      lookup->res = rc == 0 ? res : nullptr;
+      lookup->cv.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    return Status::Unavailable("DNS lookup of '" + host + "': cannot start the lookup thread: " + e.what());
+  }
+  std::unique_lock lock(lookup->mu);
+  if (!lookup->cv.wait_until(lock, deadline, [&] { return lookup->done; }))
+    return Status::Unavailable("DNS lookup of '" + host + "' timed out after " + std::to_string(timeout.count()) +
+                               " ms");
+  if (lookup->rc != 0)
+    return Status::Unavailable("DNS lookup of '" + host + "' failed: " + GaiError(lookup->rc, lookup->err));
+  return AddrInfo(std::exchange(lookup->res, nullptr), ::freeaddrinfo);
+}
+
+// Resolves and connects within `timeout` in all (DNS lookup included).
+Result<Fd> Connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
+  VAULTD_ASSIGN_OR_RETURN(AddrInfo res, Resolve(url.host, std::to_string(url.port), deadline, timeout));
   std::string errors;
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+  for (addrinfo* ai = res.get(); ai; ai = ai->ai_next) {
     const std::string where = AddressString(ai->ai_addr);
     Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) {
@@ -120,18 +190,65 @@ Result<Fd> Connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
   return Status::Unavailable(errors.empty() ? "no address for '" + url.host + "'" : errors);
 }
 
-// Decodes a chunked body; nullopt while incomplete, Corruption when malformed.
-Result<std::optional<std::string>> Dechunk(std::string_view data) {
-  std::string out;
-  size_t pos = 0;
-  for (;;) {
-    size_t eol = data.find("\r\n", pos);
-    if (eol == std::string_view::npos) return std::optional<std::string>();
-    std::string_view size_line = data.substr(pos, eol - pos);
-    size_line = size_line.substr(0, size_line.find(';'));
+// Decodes a chunked body as it arrives: every byte is looked at once, wherever
+// the reads split it, so many tiny chunks cost linear time. The decoded body is
+// capped; the framing is never kept (a size line is capped too).
+class ChunkedDecoder {
+ public:
+  explicit ChunkedDecoder(size_t max_body) : max_body_(max_body) {}
+  bool done() const { return state_ == State::kDone; }
+  std::string& body() { return body_; }
+
+  // Consumes all of `data` (bytes after the last chunk are ignored, as are trailers).
+  Status Feed(std::string_view data) {
+    size_t i = 0;
+    while (i < data.size() && state_ != State::kDone) {
+      switch (state_) {
+        case State::kSizeLine: {
+          size_t lf = data.find('\n', i);
+          size_t end = lf == std::string_view::npos ? data.size() : lf;
+          if (line_.size() + (end - i) > kMaxSizeLine)
+            return Status::Corruption("chunk size line longer than " + std::to_string(kMaxSizeLine) + " bytes");
+          line_.append(data.substr(i, end - i));
+          i = end;
+          if (lf == std::string_view::npos) break;
+          ++i;
+          VAULTD_RETURN_IF_ERROR(EndSizeLine());
+          break;
+        }
+        case State::kData: {
+          size_t n = std::min(remaining_, data.size() - i);
+          body_.append(data.substr(i, n));
+          i += n;
+          remaining_ -= n;
+          if (remaining_ == 0) state_ = State::kDataCr;
+          break;
+        }
+        case State::kDataCr:
+        case State::kDataLf:
+          if (data[i] != (state_ == State::kDataCr ? '\r' : '\n'))
+            return Status::Corruption("chunk not followed by CRLF");
+          ++i;
+          state_ = state_ == State::kDataCr ? State::kDataLf : State::kSizeLine;
+          break;
+        case State::kDone:
+          break;
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  enum class State { kSizeLine, kData, kDataCr, kDataLf, kDone };
+  static constexpr size_t kMaxSizeLine = 4096;  // hex size plus chunk extensions
+
+  Status EndSizeLine() {
+    if (line_.empty() || line_.back() != '\r') return Status::Corruption("chunk size line not ended by CRLF");
+    std::string_view size_text(line_.data(), line_.size() - 1);
+    size_text = size_text.substr(0, size_text.find(';'));
+    if (size_text.empty() || size_text.size() > 8) return Status::Corruption("bad chunk size");
     size_t size = 0;
-    if (size_line.empty() || size_line.size() > 8) return Status::Corruption("bad chunk size");
-    for (char c : size_line) {
+    for (char c : size_text) {
       int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
               : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
               : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
@@ -139,14 +256,24 @@ Result<std::optional<std::string>> Dechunk(std::string_view data) {
       if (v < 0) return Status::Corruption("bad chunk size");
       size = size * 16 + static_cast<size_t>(v);
     }
-    pos = eol + 2;
-    if (size == 0) return std::optional<std::string>(std::move(out));  // trailers ignored
-    if (data.size() < pos + size + 2) return std::optional<std::string>();
-    out.append(data.substr(pos, size));
-    if (data.substr(pos + size, 2) != "\r\n") return Status::Corruption("chunk not followed by CRLF");
-    pos += size + 2;
+    line_.clear();  // keeps its capacity: no allocation per chunk
+    if (size == 0) {
+      state_ = State::kDone;
+      return Status::Ok();
+    }
+    if (size > max_body_ - body_.size())
+      return Status::Corruption("chunked body exceeds the limit of " + std::to_string(max_body_) + " bytes");
+    remaining_ = size;
+    state_ = State::kData;
+    return Status::Ok();
   }
-}
+
+  size_t max_body_;
+  State state_ = State::kSizeLine;
+  std::string line_;
+  size_t remaining_ = 0;
+  std::string body_;
+};
 
 }  // namespace
 
@@ -252,16 +379,21 @@ Result<HttpResponse> HttpFetch(const HttpRequest& request) {
   auto malformed = [&](const std::string& why) {
     return Status::Corruption("malformed HTTP response from " + where + ": " + why);
   };
+  // `in` holds the headers and the body read so far; for a chunked body, only
+  // the headers: each read is fed to the decoder and dropped from `in`.
   std::string in;
   HttpResponse resp;
   size_t header_end = std::string::npos;
+  size_t header_scan = 0;  // where the search for the end of the headers resumes
   std::optional<size_t> content_length;
   bool chunked = false;
+  std::optional<ChunkedDecoder> dechunk;
   bool eof = false;
   char buf[16384];
   for (;;) {
     if (header_end == std::string::npos) {
-      header_end = in.find("\r\n\r\n");
+      header_end = in.find("\r\n\r\n", header_scan);
+      header_scan = in.size() < 3 ? 0 : in.size() - 3;
       if (header_end != std::string::npos) {
         std::string_view head(in.data(), header_end);
         size_t eol = head.find("\r\n");
@@ -307,10 +439,12 @@ Result<HttpResponse> HttpFetch(const HttpRequest& request) {
     if (header_end != std::string::npos) {
       std::string_view body(in.data() + header_end + 4, in.size() - header_end - 4);
       if (chunked) {
-        auto decoded = Dechunk(body);
-        if (!decoded.ok()) return malformed(decoded.status().message());
-        if (*decoded) {
-          resp.body = std::move(**decoded);
+        if (!dechunk) dechunk.emplace(request.max_response_bytes);
+        Status fed = dechunk->Feed(body);
+        if (!fed.ok()) return malformed(fed.message());
+        in.resize(header_end + 4);  // fed: drop the framing
+        if (dechunk->done()) {
+          resp.body = std::move(dechunk->body());
           return resp;
         }
       } else if (content_length) {

@@ -27,12 +27,12 @@ int RunKasmPlan(const std::vector<std::string>& argv) {
   if (req) {
     MountSet m = Evaluate(policy, *req);
     for (const std::string& w : m.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-    Result<nlohmann::json> vm = KasmUserVolumeMappings(m);
-    if (!vm.ok()) {
-      std::fprintf(stderr, "vault-orchestrator kasm-plan: %s\n", vm.status().message().c_str());
-      return cli::kExitFailure;
-    }
-    plan["user"] = {{"name", req->user}, {"groups", req->groups}, {"volume_mappings", *vm}};
+    nlohmann::json vm = KasmUserVolumeMappings(m);
+    for (const auto& w : vm["warnings"]) plan["warnings"].push_back(w);
+    plan["user"] = {{"name", req->user},
+                    {"groups", req->groups},
+                    {"volume_mappings", vm["volume_mappings"]},
+                    {"not_mappable", vm["not_mappable"]}};
   }
   if (args->Has("json")) {
     std::printf("%s\n", PrettyJson(plan).c_str());
@@ -42,6 +42,13 @@ int RunKasmPlan(const std::vector<std::string>& argv) {
   if (req) {
     std::printf("\nVolume Mappings for Kasm user '%s' (realises every rule above for this user):\n%s\n",
                 req->user.c_str(), PrettyJson(plan["user"]["volume_mappings"]).c_str());
+    for (const auto& n : plan["user"]["not_mappable"]) {
+      std::printf("NOT MAPPED for '%s': %s -> %s (%s) for folder '%s': host path already mapped for folder '%s' "
+                  "(see the warnings above)\n",
+                  req->user.c_str(), n["host_path"].get<std::string>().c_str(), n["bind"].get<std::string>().c_str(),
+                  n["mode"].get<std::string>().c_str(), n["folder"].get<std::string>().c_str(),
+                  n["host_path_mapped_for"].get<std::string>().c_str());
+    }
   }
   return cli::kExitOk;
 }
@@ -52,7 +59,9 @@ cli::Registrar reg(Commands(), {"kasm-plan", "the Kasm-native (Pattern A) transl
                                 "and mode, every rule Kasm cannot express natively (AND, time windows, deny,\n"
                                 "inherit) with the reason, ro/rw conflicts, and the count of admin objects\n"
                                 "beside folders x groups. With --user: the exact Volume Mappings object to\n"
-                                "place on that Kasm user. --json prints the plan as JSON (docs/vault-permissions.md).",
+                                "place on that Kasm user. A Kasm mapping object holds one entry per host path:\n"
+                                "when two folders share a host path, the second is listed as NOT MAPPED with a\n"
+                                "warning naming both. --json prints the plan as JSON (docs/vault-permissions.md).",
                                 &RunKasmPlan});
 
 }  // namespace

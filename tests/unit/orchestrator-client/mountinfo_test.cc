@@ -5,11 +5,12 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+
+#include "forked_child.h"
 
 namespace vaultd::orchestrator_client {
 namespace {
@@ -130,15 +131,9 @@ TEST(MountInfo, RealMountNamespace) {
   std::filesystem::create_directories(base + "/src/wiki");
   std::filesystem::create_directories(base + "/src/my notes");
   std::filesystem::create_directories(base + "/vault");
-  int pipefd[2];
-  ASSERT_EQ(::pipe(pipefd), 0);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(pipefd[0]);
+  test_util::ChildOutput child = test_util::RunInForkedChild([&](int out_fd) {
     auto fail = [&](const char* what) {
-      std::string msg = std::string("ERR ") + what + ": " + strerror(errno);
-      (void)!::write(pipefd[1], msg.data(), msg.size());
+      test_util::WriteAll(out_fd, std::string("ERR ") + what + ": " + strerror(errno));
       ::_exit(1);
     };
     if (::unshare(CLONE_NEWNS) != 0) fail("unshare");
@@ -163,21 +158,11 @@ TEST(MountInfo, RealMountNamespace) {
       out["findings"].push_back(std::string(FindingKindName(f.kind)) + " " + f.path.substr(v.size()) + " " + f.actual);
     for (const auto& e : DiscoverMounts(*mounts, v))
       out["discovered"].push_back(e.name + ":" + e.mode + ":" + e.source.substr(e.source.rfind('/')));
-    std::string text = out.dump();
-    (void)!::write(pipefd[1], text.data(), text.size());
-    ::_exit(0);
-  }
-  ::close(pipefd[1]);
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  ::close(pipefd[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+    test_util::WriteAll(out_fd, out.dump());
+  });
   std::filesystem::remove_all(base);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
-  auto out = nlohmann::json::parse(text);
+  ASSERT_TRUE(child.exited_ok) << child.text;
+  auto out = nlohmann::json::parse(child.text);
   EXPECT_EQ(out["findings"], nlohmann::json({"unexpected /extra rw", "missing /missing absent",
                                              "mode-mismatch /my notes rw"}));
   EXPECT_EQ(out["discovered"], nlohmann::json({"eng:rw:/eng", "extra:rw:/eng", "my notes:rw:/my notes",

@@ -120,6 +120,42 @@ TEST(Cli, KasmPlanJsonAndUser) {
   EXPECT_NE(text.out.find("Rules Kasm cannot express natively"), std::string::npos) << text.out;
 }
 
+// Two vault folders mapped from one host directory: kasm-plan keeps both
+// (the second as NOT MAPPED with a warning naming both) and still succeeds.
+TEST(Cli, KasmPlanKeepsFoldersSharingAHostPath) {
+  std::string path = TempFile("shared-host.yaml", R"(version: 1
+folders:
+  - {name: a, path: /shared/x, access: [{groups: [g], mode: rw}]}
+  - {name: b, path: /shared/x, target: copy, access: [{groups: [g], mode: ro}]}
+)");
+  CliResult r = CliStdout("kasm-plan --json --policy " + path + " --user u --groups g --at 2026-03-01T00:00:00Z");
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["kasm_groups"][0]["volume_mappings"]["/shared/x"]["bind"], "/vault/a");
+  EXPECT_EQ(j["kasm_groups"][0]["not_mappable"][0]["folder"], "b");
+  EXPECT_EQ(j["user"]["volume_mappings"]["/shared/x"]["bind"], "/vault/a");
+  EXPECT_EQ(j["user"]["not_mappable"][0]["folder"], "b");
+  EXPECT_EQ(j["user"]["not_mappable"][0]["bind"], "/vault/copy");
+  ASSERT_EQ(j["warnings"].size(), 2u);  // group g and user u
+  for (const auto& w : j["warnings"]) {
+    EXPECT_NE(w.get<std::string>().find("folders 'a' and 'b' share host path /shared/x"), std::string::npos) << w;
+  }
+  CliResult text = Cli("kasm-plan --policy " + path + " --user u --groups g --at 2026-03-01T00:00:00Z");
+  ASSERT_EQ(text.code, 0) << text.out;
+  EXPECT_NE(text.out.find("warning: folders 'a' and 'b' share host path /shared/x: the Volume Mappings of Kasm "
+                          "group 'g'"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("warning: folders 'a' and 'b' share host path /shared/x: the Volume Mappings of Kasm "
+                          "user 'u'"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("    NOT MAPPED /shared/x -> /vault/copy (ro) for folder 'b'"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("NOT MAPPED for 'u': /shared/x -> /vault/copy (ro) for folder 'b'"), std::string::npos)
+      << text.out;
+}
+
 TEST(Cli, HelpAndUsageErrors) {
   for (const char* cmd : {"eval", "check", "test", "docker-run-config", "kasm-plan"}) {
     CliResult help = Cli(std::string(cmd) + " --help");

@@ -81,10 +81,71 @@ folders:
 )");
   nlohmann::json j = DockerRunConfigJson(Evaluate(p, {"u", {"g"}, T(testing::kNow), false}));
   EXPECT_EQ(j, nlohmann::json::parse(R"({"volumes": ["/shared/x:/vault/a:rw", "/shared/x:/vault/copy:ro"]})"));
-  // The Kasm per-user object cannot hold it either, and says so.
-  Result<nlohmann::json> vm = KasmUserVolumeMappings(Evaluate(p, {"u", {"g"}, T(testing::kNow), false}));
-  ASSERT_FALSE(vm.ok());
-  EXPECT_NE(vm.status().message().find("/shared/x"), std::string::npos);
+  // The Kasm per-user object cannot hold it either: it keeps the first folder
+  // (target order), lists the other as not mappable and warns naming both.
+  nlohmann::json vm = KasmUserVolumeMappings(Evaluate(p, {"u", {"g"}, T(testing::kNow), false}));
+  EXPECT_EQ(vm["volume_mappings"].size(), 1u);
+  EXPECT_EQ(vm["volume_mappings"]["/shared/x"]["bind"], "/vault/a");
+  EXPECT_EQ(vm["not_mappable"], nlohmann::json::parse(R"([{"folder": "b", "host_path": "/shared/x",
+      "bind": "/vault/copy", "mode": "ro", "host_path_mapped_for": "a"}])"));
+  ASSERT_EQ(vm["warnings"].size(), 1u);
+  std::string w = vm["warnings"][0].get<std::string>();
+  EXPECT_NE(w.find("folders 'a' and 'b' share host path /shared/x"), std::string::npos) << w;
+  EXPECT_NE(w.find("Kasm user 'u'"), std::string::npos) << w;
+  EXPECT_NE(w.find("'b' (/vault/copy, ro) is NOT mapped"), std::string::npos) << w;
+}
+
+// Two folders of one host path: the plan keeps both visible in every Kasm
+// object that would map them, in JSON and text, instead of letting the second
+// key overwrite the first.
+TEST(KasmPlan, FoldersSharingAHostPathStayVisible) {
+  auto p = MustLoad(R"(version: 1
+folders:
+  - {name: a, path: /shared/x, access: [{groups: [g], mode: rw}]}
+  - {name: b, path: /shared/x, target: copy, access: [{groups: [g], mode: ro}]}
+  - {name: c, path: /shared/y, access: [{groups: [], mode: ro}]}
+  - {name: d, path: /shared/y, target: d2, access: [{groups: [], mode: rw}]}
+  - {name: e, path: /shared/z, access: [{groups: [h], mode: ro}]}
+  - {name: f, path: /shared/z, target: f2, access: [{groups: [k], mode: ro}]}
+)");
+  nlohmann::json plan = KasmPlanJson(*p);
+  // Group g maps /shared/x for a; b stays listed beside it.
+  const nlohmann::json* g = nullptr;
+  for (const auto& x : plan["kasm_groups"]) if (x["name"] == "g") g = &x;
+  ASSERT_NE(g, nullptr) << plan.dump(2);
+  EXPECT_EQ((*g)["volume_mappings"]["/shared/x"]["bind"], "/vault/a");
+  EXPECT_EQ((*g)["volume_mappings"]["/shared/x"]["mode"], "rw");
+  EXPECT_EQ((*g)["not_mappable"], nlohmann::json::parse(R"([{"folder": "b", "host_path": "/shared/x",
+      "bind": "/vault/copy", "mode": "ro", "host_path_mapped_for": "a"}])"));
+  // The workspace likewise (rules for everyone).
+  EXPECT_EQ(plan["workspace_volume_mappings"]["/shared/y"]["bind"], "/vault/c");
+  ASSERT_EQ(plan["workspace_not_mappable"].size(), 1u);
+  EXPECT_EQ(plan["workspace_not_mappable"][0]["folder"], "d");
+  EXPECT_EQ(plan["workspace_not_mappable"][0]["bind"], "/vault/d2");
+  EXPECT_EQ(plan["counts"]["not_mappable"], 2);
+  EXPECT_EQ(plan["counts"]["group_volume_mappings"], 3);  // g: /shared/x, h: /shared/z, k: /shared/z
+  EXPECT_EQ(plan["counts"]["workspace_volume_mappings"], 1);
+  ASSERT_EQ(plan["warnings"].size(), 2u);
+  EXPECT_NE(plan["warnings"][0].get<std::string>().find("folders 'a' and 'b' share host path /shared/x"),
+            std::string::npos);
+  EXPECT_NE(plan["warnings"][1].get<std::string>().find("folders 'c' and 'd' share host path /shared/y"),
+            std::string::npos);
+  // e and f reach a user in both h and k through two group objects: a conflict.
+  bool z_conflict = false;
+  for (const auto& c : plan["conflicts"]) {
+    std::string r = c["reason"].get<std::string>();
+    if (r.find("host path /shared/z is shared by 2 folders") != std::string::npos) {
+      z_conflict = true;
+      EXPECT_NE(r.find("folder 'e' -> /vault/e by group 'h'"), std::string::npos) << r;
+      EXPECT_NE(r.find("folder 'f' -> /vault/f2 by group 'k'"), std::string::npos) << r;
+    }
+    EXPECT_EQ(r.find("/shared/x is shared"), std::string::npos) << "one object: not a conflict, " << r;
+  }
+  EXPECT_TRUE(z_conflict) << plan["conflicts"].dump(2);
+  std::string text = KasmPlanText(plan);
+  EXPECT_NE(text.find("warning: folders 'a' and 'b' share host path /shared/x"), std::string::npos) << text;
+  EXPECT_NE(text.find("NOT MAPPED /shared/x -> /vault/copy (ro) for folder 'b'"), std::string::npos) << text;
+  EXPECT_NE(text.find("NOT MAPPED /shared/y -> /vault/d2 (rw) for folder 'd'"), std::string::npos) << text;
 }
 
 TEST(KasmPlan, CountsAndNotNativeRules) {
@@ -135,8 +196,10 @@ folders:
 TEST(KasmPlan, PerUserVolumeMappings) {
   auto p = MustLoad(kTwoFolders);
   MountSet m = Evaluate(p, {"bob", {"staff", "legal", "executive"}, T(testing::kNow), false});
-  Result<nlohmann::json> vm = KasmUserVolumeMappings(m);
-  ASSERT_TRUE(vm.ok());
+  nlohmann::json all = KasmUserVolumeMappings(m);
+  EXPECT_TRUE(all["not_mappable"].empty());
+  EXPECT_TRUE(all["warnings"].empty());
+  const nlohmann::json* vm = &all["volume_mappings"];
   EXPECT_EQ((*vm)["/shared/deal"], nlohmann::json::parse(R"({"bind": "/vault/deals/acme", "mode": "rw",
       "uid": 1000, "gid": 1000, "required": true, "skip_check": false})"));
   EXPECT_EQ((*vm)["/shared/wiki"]["mode"], "ro");

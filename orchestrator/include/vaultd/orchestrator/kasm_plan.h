@@ -6,7 +6,6 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-#include "vaultd/common/status.h"
 #include "vaultd/orchestrator/policy.h"
 
 namespace vaultd::orchestrator {
@@ -18,9 +17,13 @@ nlohmann::json KasmPlanJson(const Policy& policy);
 // The same plan for a human reader.
 std::string KasmPlanText(const nlohmann::json& plan);
 
-// The Volume Mappings object for one Kasm user: {"/host": {"bind": "/vault/x",
-// "mode": "ro", "uid": 1000, "gid": 1000, "required": true, "skip_check": true}}.
-// Fails when one host path is mounted twice (a JSON object cannot hold it).
-Result<nlohmann::json> KasmUserVolumeMappings(const MountSet& mounts);
+// The Volume Mappings for one Kasm user: {"volume_mappings": {"/host": {"bind":
+// "/vault/x", "mode": "ro", "uid": 1000, "gid": 1000, "required": true,
+// "skip_check": true}}, "not_mappable": [...], "warnings": [...]}. An object
+// keyed by host path holds one bind per host path: when two mounts share one,
+// the first (in target order) keeps the key and the other is listed under
+// not_mappable ({"folder", "host_path", "bind", "mode", "host_path_mapped_for"})
+// with a warning naming both folders.
+nlohmann::json KasmUserVolumeMappings(const MountSet& mounts);
 
 }  // namespace vaultd::orchestrator
