@@ -117,6 +117,19 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
       return 1;
     }
   }
+  if (!forward && rec->phase == Phase::kCopied && tmp_there) {
+    // Never remove the only complete copy: if the source is gone (deleted by
+    // someone after the crash, or lost by a disk that reordered writes), the
+    // copy is what is left of the data.
+    Entry now;
+    if (StatEntry(rec->src, &now) != 0 || now.ino != rec->src_id.ino) {
+      Emit(fn, ctx,
+           "unresolved %s: %s -> %s (phase copied): the source is gone but the rename did not "
+           "happen; the complete copy is kept at %s; not acted upon",
+           id, rec->src, rec->dst, rec->tmp);
+      return 1;
+    }
+  }
   if (!forward) {
     r = RemoveTree(rec->tmp);
     if (r != 0) {

@@ -277,6 +277,22 @@ TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
   EXPECT_EQ(TempLeftovers(b_).size(), 1u);
 }
 
+// Recovery never removes the only complete copy: with the source gone, a
+// "copied" move whose rename did not happen keeps its temp copy.
+TEST_F(ShimMoveTest, TheOnlyCompleteCopyIsNeverRemoved) {
+  WriteFile(a_ + "/f", "the only bytes left");
+  CrashChild(a_ + "/f", b_ + "/f", "copied");
+  ASSERT_EQ(unlink((a_ + "/f").c_str()), 0);
+  RecoverResult res;
+  std::string out = Recover(&res);
+  EXPECT_EQ(res.unresolved, 1) << out;
+  EXPECT_NE(out.find("complete copy is kept"), std::string::npos) << out;
+  std::vector<std::string> temps = TempLeftovers(b_);
+  ASSERT_EQ(temps.size(), 1u);
+  EXPECT_EQ(ReadFile(b_ + "/" + temps[0]), "the only bytes left");
+  EXPECT_FALSE(JournalFiles(journal_).empty()) << "the record stays for a human";
+}
+
 // A crash while the record is being created leaves it without its checksum
 // line (or empty); the move had not copied anything yet, so it is dropped.
 TEST_F(ShimMoveTest, ARecordTornAtCreationIsDropped) {
