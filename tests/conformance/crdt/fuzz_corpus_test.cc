@@ -1,4 +1,4 @@
-// Replays the committed libFuzzer corpora (fuzz/corpus/crdt_update/, crdt_sync/) and the golden files
+// Replays the committed libFuzzer corpora (fuzz/corpus/crdt_update/, crdt_sync/, crdt_json/) and the golden files
 // through the fuzz targets' own entry points, so a regression the fuzzer once found fails `scripts/test`.
 #include <gtest/gtest.h>
 
@@ -50,6 +50,17 @@ TEST(CrdtFuzzCorpus, EveryCommittedSyncCorpusFileIsHandled) {
     vaultd::crdt::fuzz::FuzzSync(bytes);
   }
   std::printf("replayed %zu sync corpus files\n", files.size());
+}
+
+TEST(CrdtFuzzCorpus, EveryCommittedJsonCorpusFileIsHandled) {
+  auto files = FilesIn(fs::path(VAULTD_SOURCE_DIR) / "fuzz/corpus/crdt_json", "");
+  ASSERT_FALSE(files.empty()) << "no corpus in fuzz/corpus/crdt_json";
+  for (const auto& f : files) {
+    SCOPED_TRACE(f.string());
+    auto bytes = Read(f);
+    vaultd::crdt::fuzz::FuzzJson(bytes);
+  }
+  std::printf("replayed %zu json corpus files\n", files.size());
 }
 
 TEST(CrdtFuzzCorpus, GoldenFilesAndTheirPrefixes) {
