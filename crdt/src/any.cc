@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <unordered_map>
 
 namespace vaultd::crdt {
@@ -257,27 +258,6 @@ void AppendJsText(const Any& a, std::string* out) {
   }
 }
 
-Any FromJson(const nlohmann::ordered_json& j) {
-  switch (j.type()) {
-    case nlohmann::json::value_t::null: return Any(nullptr);
-    case nlohmann::json::value_t::boolean: return Any(j.get<bool>());
-    case nlohmann::json::value_t::number_integer: return Any(static_cast<double>(j.get<int64_t>()));
-    case nlohmann::json::value_t::number_unsigned: return Any(static_cast<double>(j.get<uint64_t>()));
-    case nlohmann::json::value_t::number_float: return Any(j.get<double>());
-    case nlohmann::json::value_t::string: return Any(j.get<std::string>());
-    case nlohmann::json::value_t::array: {
-      AnyArray arr;
-      for (const auto& x : j) arr.push_back(FromJson(x));
-      return Any(std::move(arr));
-    }
-    case nlohmann::json::value_t::object: {
-      AnyObject obj;
-      for (const auto& [k, x] : j.items()) obj.emplace_back(k, FromJson(x));
-      return Any(std::move(obj));
-    }
-    default: return Any();
-  }
-}
 }  // namespace
 
 std::string ToJsonText(const Any& a) {
@@ -287,9 +267,12 @@ std::string ToJsonText(const Any& a) {
   return out;
 }
 
-Result<Any> ParseJsonText(std::string_view text) {
-  if (text == "undefined") return Any();
-  // Bound nesting before parsing: the conversion below recurses.
+namespace {
+
+constexpr int kMaxJsonDepth = 200;
+
+// Bounds nesting before parsing: values are freed and printed recursively.
+Status CheckJsonDepth(std::string_view text) {
   int depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -300,17 +283,207 @@ Result<Any> ParseJsonText(std::string_view text) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > 200) return Status::Corruption("JSON content nested too deeply");
+      if (++depth > kMaxJsonDepth) return Status::Corruption("JSON content nested too deeply");
     } else if (c == ']' || c == '}') {
       --depth;
     }
   }
+  return Status::Ok();
+}
+
+// JavaScript orders array-index keys first (ascending), then insertion order.
+bool IsArrayIndexKey(const std::string& k) {
+  if (k.empty() || k.size() > 10) return false;
+  if (k.size() > 1 && k[0] == '0') return false;
+  for (char c : k)
+    if (c < '0' || c > '9') return false;
+  return std::stoull(k) < 4294967295ull;
+}
+
+using Json = nlohmann::json;
+
+// SAX events (nlohmann's parser is iterative and builds no tree of its own):
+// the base only keeps the syntax error.
+struct JsonSaxBase {
+  std::string error;
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    error = e.what();
+    return false;
+  }
+};
+
+struct JsonChecker : JsonSaxBase {
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(Json::number_integer_t) { return true; }
+  bool number_unsigned(Json::number_unsigned_t) { return true; }
+  bool number_float(Json::number_float_t, const Json::string_t&) { return true; }
+  bool string(Json::string_t&) { return true; }
+  bool binary(Json::binary_t&) { return false; }  // JSON text has no binary values
+  bool start_object(std::size_t) { return true; }
+  bool key(Json::string_t&) { return true; }
+  bool end_object() { return true; }
+  bool start_array(std::size_t) { return true; }
+  bool end_array() { return true; }
+};
+
+// Builds the Any straight from the events. An object finds a repeated key
+// through a hash index once it has more than a few keys, so many keys stay
+// linear (a tree of nlohmann::ordered_json looks keys up by linear search).
+class AnyBuilder : public JsonSaxBase {
+ public:
+  explicit AnyBuilder(const JsonParseOptions& options) : options_(options) {}
+
+  bool null() { return Put(Any(nullptr)); }
+  bool boolean(bool b) { return Put(Any(b)); }
+  bool number_integer(Json::number_integer_t n) { return Put(Any(static_cast<double>(n))); }
+  bool number_unsigned(Json::number_unsigned_t n) { return Put(Any(static_cast<double>(n))); }
+  bool number_float(Json::number_float_t d, const Json::string_t&) { return Put(Any(d)); }
+  bool string(Json::string_t& s) { return Put(Any(std::move(s))); }
+  bool binary(Json::binary_t&) { return false; }
+  bool start_object(std::size_t) {
+    frames_.emplace_back();
+    frames_.back().object = true;
+    return true;
+  }
+  bool key(Json::string_t& k) {
+    frames_.back().key = std::move(k);
+    return true;
+  }
+  bool end_object() {
+    Frame f = std::move(frames_.back());
+    frames_.pop_back();
+    Status err;
+    Any v = FinishObject(f, &err);
+    return Put(std::move(v), std::move(err));
+  }
+  bool start_array(std::size_t) {
+    frames_.emplace_back();
+    return true;
+  }
+  bool end_array() {
+    Frame f = std::move(frames_.back());
+    frames_.pop_back();
+    Status err = f.errors.empty() ? Status::Ok() : f.errors.begin()->second;
+    return Put(Any(std::move(f.arr)), std::move(err));
+  }
+
+  Result<Any> Take() {
+    if (!result_error_.ok()) return result_error_;
+    return std::move(result_);
+  }
+
+ private:
+  struct Frame {
+    bool object = false;
+    AnyArray arr;
+    AnyObject obj;
+    std::unordered_map<std::string, size_t> index;  // key -> slot in obj, once obj is not small
+    std::string key;                                 // the key of the value being read
+    // Transport errors of the values in this container, by slot. Only a value
+    // that stays in its slot counts, and an enclosing escape (e.g. $undefined)
+    // drops them: the same error a walk over the finished tree would report.
+    std::map<size_t, Status> errors;
+  };
+
+  static size_t ObjectSlot(Frame& f) {
+    constexpr size_t kScanKeys = 16;
+    if (f.obj.size() < kScanKeys) {
+      for (size_t i = 0; i < f.obj.size(); ++i)
+        if (f.obj[i].first == f.key) return i;
+    } else {
+      if (f.index.empty())
+        for (size_t i = 0; i < f.obj.size(); ++i) f.index.emplace(f.obj[i].first, i);
+      auto [it, inserted] = f.index.try_emplace(f.key, f.obj.size());
+      if (!inserted) return it->second;
+    }
+    f.obj.emplace_back(std::move(f.key), Any());
+    return f.obj.size() - 1;
+  }
+
+  bool Put(Any v, Status err = Status::Ok()) {
+    if (frames_.empty()) {
+      result_ = std::move(v);
+      result_error_ = std::move(err);
+      return true;
+    }
+    Frame& f = frames_.back();
+    size_t slot;
+    if (f.object) {
+      slot = ObjectSlot(f);
+      f.obj[slot].second = std::move(v);
+    } else {
+      slot = f.arr.size();
+      f.arr.push_back(std::move(v));
+    }
+    if (err.ok()) f.errors.erase(slot);
+    else f.errors[slot] = std::move(err);
+    return true;
+  }
+
+  Any FinishObject(Frame& f, Status* err) {
+    if (options_.transport && f.obj.size() == 1) {
+      const auto& [k, x] = f.obj[0];
+      const std::string* s = std::get_if<std::string>(&x.v);
+      if (k == "$binary" && s) {
+        std::vector<uint8_t> b;
+        if (!Base64Decode(*s, &b)) *err = Status::InvalidArgument("bad base64 in $binary");
+        return Any(Binary(std::move(b)));
+      }
+      if (k == "$undefined") return Any();
+      if (k == "$bigint") {
+        if (s) {
+          try {
+            return Any(BigInt{std::stoll(*s)});
+          } catch (const std::exception&) {
+          }
+        }
+        *err = Status::InvalidArgument("bad $bigint");
+        return Any();
+      }
+    }
+    if (!f.errors.empty()) *err = f.errors.begin()->second;
+    if (options_.js_key_order) {
+      AnyObject ints, rest;
+      for (auto& p : f.obj) (IsArrayIndexKey(p.first) ? ints : rest).push_back(std::move(p));
+      std::stable_sort(ints.begin(), ints.end(),
+                       [](const auto& a, const auto& b) { return std::stoull(a.first) < std::stoull(b.first); });
+      for (auto& p : rest) ints.push_back(std::move(p));
+      return Any(std::move(ints));
+    }
+    return Any(std::move(f.obj));
+  }
+
+  const JsonParseOptions options_;
+  std::vector<Frame> frames_;
+  Any result_;
+  Status result_error_;
+};
+
+}  // namespace
+
+Result<Any> ParseJsonText(std::string_view text, const JsonParseOptions& options) {
+  if (text == "undefined") return Any();
+  VAULTD_RETURN_IF_ERROR(CheckJsonDepth(text));
   try {
-    auto j = nlohmann::ordered_json::parse(text.begin(), text.end(), nullptr, true, false);
-    return FromJson(j);
+    AnyBuilder builder(options);
+    if (!Json::sax_parse(text.begin(), text.end(), &builder, Json::input_format_t::json, /*strict=*/true,
+                         /*ignore_comments=*/false))
+      return Status::Corruption("invalid JSON content: " + builder.error);
+    return builder.Take();
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("invalid JSON content: ") + e.what());
   }
+}
+
+Status ValidateJsonText(std::string_view text) {
+  if (text == "undefined") return Status::Ok();
+  VAULTD_RETURN_IF_ERROR(CheckJsonDepth(text));
+  JsonChecker checker;
+  if (!Json::sax_parse(text.begin(), text.end(), &checker, Json::input_format_t::json, /*strict=*/true,
+                       /*ignore_comments=*/false))
+    return Status::Corruption("invalid JSON content: " + checker.error);
+  return Status::Ok();
 }
 
 }  // namespace vaultd::crdt

@@ -215,10 +215,7 @@ Status ReadContent(Decoder& dec, uint8_t kind, Item* it) {
       x.json.reserve(std::min<uint64_t>(n, Decoder::kMaxWireReserve));
       for (uint64_t i = 0; i < n; ++i) {
         VAULTD_ASSIGN_OR_RETURN(std::string s, dec.ReadVarString());
-        if (s != "undefined") {
-          auto parsed = ParseJsonText(s);
-          if (!parsed.ok()) return parsed.status();
-        }
+        VAULTD_RETURN_IF_ERROR(ValidateJsonText(s));
         x.json.push_back(std::move(s));
       }
       it->length = n;

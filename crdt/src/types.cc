@@ -54,7 +54,7 @@ void UpdateCurrentAttrs(Attributes& attrs, const Item* format) {
 }
 
 Status DeadType() {
-  return Status::InvalidArgument("no such type: the root exists with another kind, or the type was deleted and garbage-collected");
+  return Status::InvalidArgument("no such type: the handle was asked for as another kind than the type has, or the type was deleted and garbage-collected");
 }
 
 }  // namespace
@@ -809,9 +809,11 @@ std::optional<Output> ArrayRef::Get(uint64_t index) const {
 }
 
 TypeKind Output::kind() const { return type_ ? type_->kind : TypeKind::kUnknown; }
-TextRef Output::AsText() const { return TextRef(doc_, type_); }
-MapRef Output::AsMap() const { return MapRef(doc_, type_); }
-ArrayRef Output::AsArray() const { return ArrayRef(doc_, type_); }
+TypeRef Output::AsType() const { return TypeRef(doc_, type_); }
+// A handle of the wrong kind would run e.g. text edits on a map's items.
+TextRef Output::AsText() const { return kind() == TypeKind::kText ? TextRef(doc_, type_) : TextRef(); }
+MapRef Output::AsMap() const { return kind() == TypeKind::kMap ? MapRef(doc_, type_) : MapRef(); }
+ArrayRef Output::AsArray() const { return kind() == TypeKind::kArray ? ArrayRef(doc_, type_) : ArrayRef(); }
 
 // ---------------------------------------------------------------- JSON
 

@@ -60,7 +60,7 @@ Result<TypeRef> Resolve(Doc& doc, const Json& path, TypeKind kind) {
       return Status::InvalidArgument("bad path element");
     }
     if (!o || !o->is_type()) return Status::NotFound("path element " + path[i].dump() + " is not a nested type");
-    cur = o->AsMap();
+    cur = o->AsType();
   }
   return cur;
 }

@@ -18,7 +18,8 @@ Status WriteBinaryFile(const std::string& path, const std::vector<uint8_t>& data
 Status ApplyFiles(Doc& doc, const std::vector<std::string>& files);
 Result<TypeKind> ParseKind(const std::string& s);
 
-// JSON transport of Yjs values (see CRDT-DRIVER-PROTOCOL.md / docs/crdt.md).
+// JSON transport of Yjs values (see CRDT-DRIVER-PROTOCOL.md / docs/crdt.md):
+// ParseJsonText with JavaScript key order and the $binary/$undefined/$bigint escapes.
 Result<Any> JsonToAny(const nlohmann::ordered_json& j);
 Result<Input> JsonToInput(const nlohmann::ordered_json& j);
 Result<Attributes> JsonToAttributes(const nlohmann::ordered_json& j);

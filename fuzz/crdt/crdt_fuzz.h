@@ -30,4 +30,8 @@ void FuzzUpdate(std::span<const uint8_t> data);
 // frames (each prefixed by one length byte) fed to a SyncSession.
 void FuzzSync(std::span<const uint8_t> data);
 
+// Arbitrary bytes as JSON text: ValidateJsonText agrees with ParseJsonText, the ydoc transport
+// accepts nothing plain JSON refuses, and ToJsonText of a parsed value parses back to it.
+void FuzzJson(std::span<const uint8_t> data);
+
 }  // namespace vaultd::crdt::fuzz

@@ -1,4 +1,4 @@
-// Replays the committed libFuzzer corpora (fuzz/corpus/crdt_update/, crdt_sync/) and the golden files
+// Replays the committed libFuzzer corpora (fuzz/corpus/crdt_update/, crdt_sync/, crdt_json/) and the golden files
 // through the fuzz targets' own entry points, so a regression the fuzzer once found fails `scripts/test`.
 #include <gtest/gtest.h>
 
@@ -30,26 +30,28 @@ std::vector<uint8_t> Read(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-TEST(CrdtFuzzCorpus, EveryCommittedCorpusFileIsHandled) {
-  auto files = FilesIn(fs::path(VAULTD_SOURCE_DIR) / "fuzz/corpus/crdt_update", "");
-  ASSERT_FALSE(files.empty()) << "no corpus in fuzz/corpus/crdt_update";
+// Every file of fuzz/corpus/<target> through the target's entry point: it aborts on a broken
+// invariant, ASan on memory errors.
+void ReplayCorpus(const std::string& target, void (*entry)(std::span<const uint8_t>)) {
+  auto files = FilesIn(fs::path(VAULTD_SOURCE_DIR) / "fuzz/corpus" / target, "");
+  ASSERT_FALSE(files.empty()) << "no corpus in fuzz/corpus/" << target;
   for (const auto& f : files) {
     SCOPED_TRACE(f.string());
-    auto bytes = Read(f);
-    vaultd::crdt::fuzz::FuzzUpdate(bytes);  // aborts on a broken invariant, ASan on memory errors
+    entry(Read(f));
   }
-  std::printf("replayed %zu corpus files\n", files.size());
+  std::printf("replayed %zu %s corpus files\n", files.size(), target.c_str());
+}
+
+TEST(CrdtFuzzCorpus, EveryCommittedCorpusFileIsHandled) {
+  ReplayCorpus("crdt_update", vaultd::crdt::fuzz::FuzzUpdate);
 }
 
 TEST(CrdtFuzzCorpus, EveryCommittedSyncCorpusFileIsHandled) {
-  auto files = FilesIn(fs::path(VAULTD_SOURCE_DIR) / "fuzz/corpus/crdt_sync", "");
-  ASSERT_FALSE(files.empty()) << "no corpus in fuzz/corpus/crdt_sync";
-  for (const auto& f : files) {
-    SCOPED_TRACE(f.string());
-    auto bytes = Read(f);
-    vaultd::crdt::fuzz::FuzzSync(bytes);
-  }
-  std::printf("replayed %zu sync corpus files\n", files.size());
+  ReplayCorpus("crdt_sync", vaultd::crdt::fuzz::FuzzSync);
+}
+
+TEST(CrdtFuzzCorpus, EveryCommittedJsonCorpusFileIsHandled) {
+  ReplayCorpus("crdt_json", vaultd::crdt::fuzz::FuzzJson);
 }
 
 TEST(CrdtFuzzCorpus, GoldenFilesAndTheirPrefixes) {

@@ -200,6 +200,51 @@ TEST(Doc, ArrayInsertDeleteAndErrors) {
   EXPECT_EQ(d.ToJson(), R"({"a":[1,{},true]})");
 }
 
+TEST(Doc, OutputAsTextMapArrayCheckTheKind) {
+  Doc d({.client_id = 1});
+  auto m = d.GetMap("m");
+  ASSERT_TRUE(m.Set("t", NewType{TypeKind::kText}).ok());
+  ASSERT_TRUE(m.Set("m", NewType{TypeKind::kMap}).ok());
+  ASSERT_TRUE(m.Set("a", NewType{TypeKind::kArray}).ok());
+  ASSERT_TRUE(m.Set("v", Any("plain")).ok());
+  Recorder rec(d);
+  const std::string before = d.ToJson();
+  auto t = *m.Get("t");
+  auto mm = *m.Get("m");
+  auto a = *m.Get("a");
+  auto v = *m.Get("v");
+  // The right kind gives a working handle.
+  EXPECT_TRUE(t.AsText().valid());
+  EXPECT_TRUE(mm.AsMap().valid());
+  EXPECT_TRUE(a.AsArray().valid());
+  // Another kind, or an Any, gives an invalid handle whose operations fail:
+  // before, AsMap() on a text ran map edits on the text's items.
+  for (const Output* o : {&t, &a, &v}) {
+    EXPECT_FALSE(o->AsMap().valid());
+    Status s = o->AsMap().Set("k", Any(1));
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_FALSE(o->AsMap().Get("k").has_value());
+  }
+  for (const Output* o : {&mm, &a, &v}) {
+    EXPECT_FALSE(o->AsText().valid());
+    EXPECT_EQ(o->AsText().Insert(0, "x").code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(o->AsText().Length(), 0u);
+  }
+  for (const Output* o : {&t, &mm, &v}) {
+    EXPECT_FALSE(o->AsArray().valid());
+    EXPECT_EQ(o->AsArray().Insert(0, {Any(1)}).code(), StatusCode::kInvalidArgument);
+    EXPECT_FALSE(o->AsArray().Get(0).has_value());
+  }
+  EXPECT_TRUE(rec.updates.empty());
+  EXPECT_EQ(d.ToJson(), before);
+  // AsType: any nested type, whatever its kind; nothing for an Any.
+  EXPECT_EQ(t.AsType().kind(), TypeKind::kText);
+  EXPECT_EQ(mm.AsType().kind(), TypeKind::kMap);
+  EXPECT_EQ(a.AsType().kind(), TypeKind::kArray);
+  EXPECT_FALSE(v.AsType().valid());
+  EXPECT_EQ(v.kind(), TypeKind::kUnknown);
+}
+
 TEST(Doc, FormattingIsKeptAndSkippedByToString) {
   Doc d({.client_id = 1});
   auto t = d.GetText("t");

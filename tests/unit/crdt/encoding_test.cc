@@ -1,4 +1,7 @@
+#include <climits>
 #include <cmath>
+#include <memory>
+#include <string>
 #include <gtest/gtest.h>
 
 #include "vaultd/crdt/any.h"
@@ -119,6 +122,115 @@ TEST(Lib0, DeeplyNestedAnyIsRejectedNotOverflowed) {
   for (size_t i = 1; i < b.size(); i += 2) b[i] = 1;
   Decoder d(b);
   EXPECT_FALSE(ReadAny(d).ok());
+}
+
+// `{"k0":0,"k1":1,...}` with n keys.
+std::string ManyKeys(int n) {
+  std::string s = "{";
+  for (int i = 0; i < n; ++i) {
+    if (i) s += ',';
+    s += "\"k" + std::to_string(i) + "\":" + std::to_string(i);
+  }
+  return s;
+}
+
+// No size cap bounds a JSON text here (ContentJSON, embeds, formats and
+// awareness states are as long as their frame). Parsing through
+// nlohmann::ordered_json looked every key up linearly: 100,000 keys took
+// about 40 s (quadratic) and ran into this test's timeout.
+TEST(Json, HundredThousandKeysParseInTextOrderAndLinearTime) {
+  const int n = 100000;
+  std::string text = ManyKeys(n) + ",\"k5\":\"again\"}";  // a repeated key overwrites in place
+  ASSERT_TRUE(ValidateJsonText(text).ok());
+  auto r = ParseJsonText(text);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& obj = *std::get<std::shared_ptr<AnyObject>>(r->v);
+  ASSERT_EQ(obj.size(), static_cast<size_t>(n));
+  EXPECT_EQ(obj[0].first, "k0");
+  EXPECT_TRUE(obj[5].second == Any("again"));
+  EXPECT_EQ(obj[n - 1].first, "k" + std::to_string(n - 1));
+  EXPECT_TRUE(obj[n - 1].second == Any(n - 1));
+  // Broken after all the keys: still an error, from both.
+  EXPECT_FALSE(ValidateJsonText(ManyKeys(n) + ",}").ok());
+  EXPECT_FALSE(ParseJsonText(ManyKeys(n) + ",}").ok());
+  EXPECT_FALSE(ParseJsonText(ManyKeys(n) + "} x").ok());
+  // JavaScript key order (the ydoc transport) on as many integer keys.
+  std::string ints = "{\"z\":0";
+  for (int i = n; i > 0; --i) ints += ",\"" + std::to_string(i) + "\":" + std::to_string(i);
+  ints += "}";
+  auto js = ParseJsonText(ints, {.js_key_order = true});
+  ASSERT_TRUE(js.ok()) << js.status().ToString();
+  const auto& jobj = *std::get<std::shared_ptr<AnyObject>>(js->v);
+  ASSERT_EQ(jobj.size(), static_cast<size_t>(n + 1));
+  EXPECT_EQ(jobj[0].first, "1");
+  EXPECT_EQ(jobj[n - 1].first, std::to_string(n));
+  EXPECT_EQ(jobj[n].first, "z");
+}
+
+TEST(Json, ValidateAgreesWithParse) {
+  const char* cases[] = {
+      "1", "-0", "1e400", "\"s\"", "null", "[]", "{}", "{\"a\":1,\"a\":2}", "[1,]", "{\"a\"}", "{'a':1}",
+      "[1] 2", "[1] ", "// c\n1", "\"\\ud800\"", "\"\xff\"", "", "undefined", "{\"a\":[{\"b\":[]}]}", "tru",
+  };
+  for (const char* c : cases) {
+    EXPECT_EQ(ValidateJsonText(c).ok(), ParseJsonText(c).ok()) << c;
+  }
+  std::string deep(201, '['), ok_deep(200, '[');
+  deep += std::string(201, ']');
+  ok_deep += std::string(200, ']');
+  EXPECT_FALSE(ValidateJsonText(deep).ok());
+  EXPECT_FALSE(ParseJsonText(deep).ok());
+  EXPECT_TRUE(ValidateJsonText(ok_deep).ok());
+  EXPECT_TRUE(ParseJsonText(ok_deep).ok());
+  auto bad = ParseJsonText("{\"a\":");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("invalid JSON content: [json.exception.parse_error"), std::string::npos)
+      << bad.status().ToString();
+}
+
+TEST(Json, ParseKeepsTextOrderAndReadsTheTransportOnlyWhenAsked) {
+  auto canon = [](const Any& a) {
+    std::string out;
+    AppendCanonicalJson(a, &out);
+    return out;
+  };
+  // Plain JSON.parse data: duplicate keys keep the first place, last value.
+  auto r = ParseJsonText(R"({"b":1,"2":[true,null,1.5],"a":{"x":"y"},"b":3})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(ToJsonText(*r), R"({"b":3,"2":[true,null,1.5],"a":{"x":"y"}})");
+  r = ParseJsonText(R"({"b":1,"2":2,"1":1})", {.js_key_order = true});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(ToJsonText(*r), R"({"1":1,"2":2,"b":1})");
+  r = ParseJsonText(R"({"01":1,"4294967295":2,"4294967294":3,"-1":4,"0":5})", {.js_key_order = true});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(ToJsonText(*r), R"({"0":5,"4294967294":3,"01":1,"4294967295":2,"-1":4})");
+  // The escapes are data unless the transport is asked for.
+  const char* escaped = R"([{"$binary":"AQI="},{"$undefined":true},{"$bigint":"-9223372036854775808"},{"$binary":1}])";
+  r = ParseJsonText(escaped);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(canon(*r), R"([{"$binary":"AQI="},{"$undefined":true},{"$bigint":"-9223372036854775808"},{"$binary":1}])");
+  r = ParseJsonText(escaped, {.transport = true});
+  ASSERT_TRUE(r.ok());
+  const auto& arr = *std::get<std::shared_ptr<AnyArray>>(r->v);
+  ASSERT_EQ(arr.size(), 4u);
+  EXPECT_TRUE(arr[0] == Any(Binary{1, 2}));
+  EXPECT_TRUE(arr[1].IsUndefined());
+  EXPECT_TRUE(arr[2] == Any(BigInt{INT64_MIN}));
+  EXPECT_EQ(canon(arr[3]), R"({"$binary":1})");  // not a string: an ordinary object
+  // Transport errors: reported for a value that stays, as a walk over the tree would.
+  auto err = [](const char* t) {
+    auto x = ParseJsonText(t, {.js_key_order = true, .transport = true});
+    return x.ok() ? std::string("ok") : std::string(x.status().message());
+  };
+  EXPECT_EQ(err(R"({"$binary":"!!"})"), "bad base64 in $binary");
+  EXPECT_EQ(err(R"({"$bigint":"x"})"), "bad $bigint");
+  EXPECT_EQ(err(R"({"$bigint":5})"), "bad $bigint");
+  EXPECT_EQ(err(R"([1,{"$bigint":"x"},{"$binary":"!!"}])"), "bad $bigint");
+  EXPECT_EQ(err(R"({"a":{"$binary":"!!"},"b":{"$bigint":"x"}})"), "bad base64 in $binary");
+  EXPECT_EQ(err(R"({"b":{"$bigint":"x"},"1":{"$binary":"!!"}})"), "bad $bigint");  // text order, not key order
+  EXPECT_EQ(err(R"({"$undefined":{"$binary":"!!"}})"), "ok");                     // dropped with its value
+  EXPECT_EQ(err(R"({"a":{"$binary":"!!"},"a":1})"), "ok");                         // overwritten
+  EXPECT_EQ(err(R"({"$bigint":{"$binary":"!!"}})"), "bad $bigint");
 }
 
 TEST(Base64, RoundTrips) {

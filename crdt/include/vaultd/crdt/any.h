@@ -65,7 +65,22 @@ void AppendJsonString(std::string_view s, std::string* out);
 void AppendJsonNumber(double d, std::string* out);
 // JSON.stringify of an Any (used by ContentJSON / ContentEmbed / ContentFormat).
 std::string ToJsonText(const Any& a);
-// JSON.parse into an Any; "undefined" gives undefined.
-Result<Any> ParseJsonText(std::string_view text);
+// How ParseJsonText reads an object beyond plain JSON.parse.
+struct JsonParseOptions {
+  // Put an object's integer-like keys ("0".."4294967294") first, ascending,
+  // then the other keys in text order — the key order of a JavaScript object.
+  bool js_key_order = false;
+  // Read the value transport of `ydoc driver` / `ydoc edit` (docs/crdt.md): a
+  // one-member object {"$binary":"<base64>"} is a Binary, {"$undefined":...}
+  // undefined, {"$bigint":"<decimal>"} a BigInt.
+  bool transport = false;
+};
+// JSON.parse into an Any; "undefined" gives undefined. Object keys keep their
+// text order; a repeated key overwrites the earlier value in place, as in
+// JavaScript. Time is linear in the text; nesting deeper than 200 is rejected.
+Result<Any> ParseJsonText(std::string_view text, const JsonParseOptions& options = {});
+// Ok exactly when ParseJsonText(text) would be, without building the value
+// (for content that is only checked and kept as text: ContentJSON, awareness).
+Status ValidateJsonText(std::string_view text);
 
 }  // namespace vaultd::crdt

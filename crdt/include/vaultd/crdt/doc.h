@@ -48,6 +48,7 @@ using Input = std::variant<Any, NewType>;
 // Text formatting attributes (Quill-style: a null value removes a format).
 using Attributes = std::vector<std::pair<std::string, Any>>;
 
+class TypeRef;
 class TextRef;
 class MapRef;
 class ArrayRef;
@@ -60,10 +61,15 @@ class Output {
   Output(DocImpl* doc, Type* type) : doc_(doc), type_(type) {}
   bool is_type() const { return type_ != nullptr; }
   const Any& any() const { return any_; }
-  TypeKind kind() const;
+  TypeKind kind() const;  // kUnknown for an Any
+  // The nested type as a handle of its kind. Asked for as another kind (or
+  // when this is an Any) the handle is invalid (!valid(); its operations fail
+  // with a Status), as Doc::GetText etc. do for a root of another kind.
   TextRef AsText() const;
   MapRef AsMap() const;
   ArrayRef AsArray() const;
+  // The nested type whatever its kind (XML types too); invalid for an Any.
+  TypeRef AsType() const;
 
  private:
   Any any_;
