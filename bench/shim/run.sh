@@ -10,12 +10,13 @@
 # `mv` under LD_PRELOAD=libvaultshim.so (its renameat2 gets EXDEV and the shim
 # does the journaled, fsynced move, so mv never copies itself). `mv+sync` is
 # mv followed by sync(1): the anchor with the same durability.
-# Prints a Markdown table (median of REPS interleaved runs, default 5). SETUPS="tmpfs ext4 xfs"
-# selects setups, WORKLOADS="big tree" the workloads. The loop devices use direct I/O
+# Prints a Markdown table (median of REPS interleaved runs, default 7, with the range). SETUPS="tmpfs ext4 xfs"
+# selects setups (also ext4-ram: the ext4 image in a tmpfs, a disk faster than the copy),
+# WORKLOADS="big tree" the workloads. The loop devices use direct I/O
 # (LOOP_DIRECT_IO=off for the old buffered setup).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
-reps=${REPS:-5}
+reps=${REPS:-7}
 shim=$build/lib/libvaultshim.so
 [ -f "$shim" ] || { echo "run.sh: $shim missing (build first)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root (mount namespaces, loop devices)" >&2; exit 2; }
@@ -50,6 +51,7 @@ PY
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+range() { sort -n | awk '{a[NR]=$1} END {printf "%.2f–%.2f", a[1], a[NR]}'; }
 
 # measure SRCDIR DSTDIR NAME MODE -> seconds (prepares the source first, not timed)
 measure() {
@@ -57,6 +59,10 @@ measure() {
   rm -rf "$src/$name" "$dst/$name"
   cp -a --reflink=never "$work/ref/$name" "$src/$name"
   sync
+  # Every run starts from the same memory state: drop the clean cache, then
+  # read the source back in so that no run reads from the disk.
+  echo 3 > /proc/sys/vm/drop_caches
+  find "$src/$name" -type f -exec cat {} + > /dev/null
   t0=$(now)
   case $mode in
     mv) mv "$src/$name" "$dst/$name" ;;
@@ -78,23 +84,30 @@ row() {
     mvs+=("$(measure "$src" "$dst" "$name" mvsync)")
     sh+=("$(measure "$src" "$dst" "$name" shim)")
   done
-  local m s x
+  local m s x m1 x1
   m=$(printf '%s\n' "${mv[@]}" | median)
   s=$(printf '%s\n' "${mvs[@]}" | median)
   x=$(printf '%s\n' "${sh[@]}" | median)
-  printf '| %s | %s | %.3f | %.3f | %.3f | %.2f× | %.2f× |\n' "$label" "$what" "$m" "$s" "$x" \
-    "$(echo "$x / $m" | bc -l)" "$(echo "$x / $s" | bc -l)"
+  m1=$(printf '%s\n' "${mv[@]}" | sort -n | head -1)
+  x1=$(printf '%s\n' "${sh[@]}" | sort -n | head -1)
+  printf '| %s | %s | %.3f (%s) | %.3f | %.3f (%s) | %.2f× | %.2f× | %.2f× |\n' "$label" "$what" \
+    "$m" "$(printf '%s\n' "${mv[@]}" | range)" "$s" "$x" "$(printf '%s\n' "${sh[@]}" | range)" \
+    "$(echo "$x / $m" | bc -l)" "$(echo "$x1 / $m1" | bc -l)" "$(echo "$x / $s" | bc -l)"
 }
 
-mkloop() {  # mkloop NAME MKFS... -> mounts an image at $work/NAME
-  local name=$1 dev; shift
-  truncate -s 4G "$work/$name.img"
-  "$@" "$work/$name.img" >/dev/null
+mkloop() {  # mkloop NAME IMAGE_DIR MKFS... -> mounts an image at $work/NAME
+  local name=$1 imgdir=$2 dev; shift 2
+  local img=$imgdir/$name.img
+  # Written in full first: a sparse (or only fallocated) image makes the
+  # loop device allocate (or convert) blocks in /tmp's file system on a first
+  # write, which made some runs 5x slower than others.
+  dd if=/dev/zero of="$img" bs=16M count=256 oflag=direct status=none
+  "$@" "$img" >/dev/null
   mkdir -p "$work/$name"
   # Direct I/O, so the loop device writes to the disk like a disk does. A
   # buffered loop device puts a second page cache (the image file's) under the
   # file system, and an fsync then also copies everything into it.
-  dev=$(losetup --direct-io="${LOOP_DIRECT_IO:-on}" -f --show "$work/$name.img")
+  dev=$(losetup --direct-io="${LOOP_DIRECT_IO:-on}" -f --show "$img")
   loops+=("$dev")
   mount "$dev" "$work/$name"
   mkdir -p "$work/$name/x" "$work/$name/y" "$work/vault/$name-x" "$work/vault/$name-y"
@@ -105,15 +118,24 @@ mkloop() {  # mkloop NAME MKFS... -> mounts an image at $work/NAME
 mkdir -p "$work/vault/tmpfs-a" "$work/vault/tmpfs-b"
 mount -t tmpfs -o size=3g tmpfs "$work/vault/tmpfs-a"
 mount -t tmpfs -o size=3g tmpfs "$work/vault/tmpfs-b"
-mkloop ext4 mkfs.ext4 -q -F
-mkloop xfs mkfs.xfs -q -f -m reflink=1
+setups=${SETUPS:-tmpfs ext4 xfs}
+case " $setups " in *" ext4 "*) mkloop ext4 "$work" mkfs.ext4 -q -F ;; esac
+case " $setups " in *" xfs "*) mkloop xfs "$work" mkfs.xfs -q -f -m reflink=1 ;; esac
+case " $setups " in
+  *" ext4-ram "*)  # the same ext4, its image in RAM: a disk that is never the bottleneck
+    mkdir -p "$work/ram"
+    mount -t tmpfs -o size=5g tmpfs "$work/ram"
+    mkloop ext4-ram "$work/ram" mkfs.ext4 -q -F ;;
+esac
 
-echo "| setup | workload | mv (s) | mv+sync (s) | shim (s) | shim / mv | shim / mv+sync |"
-echo "|---|---|---|---|---|---|---|"
-for setup in ${SETUPS:-tmpfs ext4 xfs}; do
+echo "| setup | workload | mv (s), median (min–max) | mv+sync (s) | shim (s), median (min–max) | shim / mv (medians) | shim / mv (fastest runs) | shim / mv+sync |"
+echo "|---|---|---|---|---|---|---|---|"
+for setup in $setups; do
   case $setup in
     tmpfs) s=$work/vault/tmpfs-a; d=$work/vault/tmpfs-b; label="two tmpfs mounts" ;;
     ext4) s=$work/vault/ext4-x; d=$work/vault/ext4-y; label="two bind mounts of one ext4 (loop)" ;;
+    ext4-ram) s=$work/vault/ext4-ram-x; d=$work/vault/ext4-ram-y
+      label="two bind mounts of one ext4 (loop, image in RAM)" ;;
     xfs) s=$work/vault/xfs-x; d=$work/vault/xfs-y; label="two bind mounts of one xfs, reflink=1 (loop)" ;;
   esac
   for w in ${WORKLOADS:-big tree}; do
