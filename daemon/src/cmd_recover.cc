@@ -67,6 +67,7 @@ cli::Registrar reg(Commands(),
                     "$HOME/.local/state/vaultd/journal). Prints one line per move it touched:\n"
                     "  rolled back ID: SRC -> DST (phase P): ...   the move did not happen\n"
                     "  completed ID: SRC -> DST (phase P): ...     the move is finished\n"
+                    "  dropped ID: record ... torn at creation     nothing had been copied yet\n"
                     "  unresolved ID: ...                          needs a human (says why)\n"
                     "  in progress ID: ...                         a live process owns it\n"
                     "Idempotent. Exit 0 when everything is resolved, 1 when something is not.\n"
