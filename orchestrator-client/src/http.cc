@@ -1,7 +1,10 @@
 // HTTP/1.1 over a plain TCP socket with poll() deadlines. One request per
 // connection ("Connection: close"), so the response ends at Content-Length,
-// the last chunk, or EOF. The name lookup counts against the connect timeout.
+// the last chunk, or EOF (the parsing is in http_response.cc). The name
+// lookup counts against the connect timeout.
 #include "vaultd/orchestrator_client/http.h"
+
+#include "http_response.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,7 +21,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -41,11 +43,6 @@ class Fd {
  private:
   int fd_;
 };
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 std::string AddressString(const sockaddr* sa) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -190,91 +187,6 @@ Result<Fd> Connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
   return Status::Unavailable(errors.empty() ? "no address for '" + url.host + "'" : errors);
 }
 
-// Decodes a chunked body as it arrives: every byte is looked at once, wherever
-// the reads split it, so many tiny chunks cost linear time. The decoded body is
-// capped; the framing is never kept (a size line is capped too).
-class ChunkedDecoder {
- public:
-  explicit ChunkedDecoder(size_t max_body) : max_body_(max_body) {}
-  bool done() const { return state_ == State::kDone; }
-  std::string& body() { return body_; }
-
-  // Consumes all of `data` (bytes after the last chunk are ignored, as are trailers).
-  Status Feed(std::string_view data) {
-    size_t i = 0;
-    while (i < data.size() && state_ != State::kDone) {
-      switch (state_) {
-        case State::kSizeLine: {
-          size_t lf = data.find('\n', i);
-          size_t end = lf == std::string_view::npos ? data.size() : lf;
-          if (line_.size() + (end - i) > kMaxSizeLine)
-            return Status::Corruption("chunk size line longer than " + std::to_string(kMaxSizeLine) + " bytes");
-          line_.append(data.substr(i, end - i));
-          i = end;
-          if (lf == std::string_view::npos) break;
-          ++i;
-          VAULTD_RETURN_IF_ERROR(EndSizeLine());
-          break;
-        }
-        case State::kData: {
-          size_t n = std::min(remaining_, data.size() - i);
-          body_.append(data.substr(i, n));
-          i += n;
-          remaining_ -= n;
-          if (remaining_ == 0) state_ = State::kDataCr;
-          break;
-        }
-        case State::kDataCr:
-        case State::kDataLf:
-          if (data[i] != (state_ == State::kDataCr ? '\r' : '\n'))
-            return Status::Corruption("chunk not followed by CRLF");
-          ++i;
-          state_ = state_ == State::kDataCr ? State::kDataLf : State::kSizeLine;
-          break;
-        case State::kDone:
-          break;
-      }
-    }
-    return Status::Ok();
-  }
-
- private:
-  enum class State { kSizeLine, kData, kDataCr, kDataLf, kDone };
-  static constexpr size_t kMaxSizeLine = 4096;  // hex size plus chunk extensions
-
-  Status EndSizeLine() {
-    if (line_.empty() || line_.back() != '\r') return Status::Corruption("chunk size line not ended by CRLF");
-    std::string_view size_text(line_.data(), line_.size() - 1);
-    size_text = size_text.substr(0, size_text.find(';'));
-    if (size_text.empty() || size_text.size() > 8) return Status::Corruption("bad chunk size");
-    size_t size = 0;
-    for (char c : size_text) {
-      int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-              : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-                                                          : -1;
-      if (v < 0) return Status::Corruption("bad chunk size");
-      size = size * 16 + static_cast<size_t>(v);
-    }
-    line_.clear();  // keeps its capacity: no allocation per chunk
-    if (size == 0) {
-      state_ = State::kDone;
-      return Status::Ok();
-    }
-    if (size > max_body_ - body_.size())
-      return Status::Corruption("chunked body exceeds the limit of " + std::to_string(max_body_) + " bytes");
-    remaining_ = size;
-    state_ = State::kData;
-    return Status::Ok();
-  }
-
-  size_t max_body_;
-  State state_ = State::kSizeLine;
-  std::string line_;
-  size_t remaining_ = 0;
-  std::string body_;
-};
-
 }  // namespace
 
 std::string HttpUrl::ToString() const {
@@ -379,99 +291,26 @@ Result<HttpResponse> HttpFetch(const HttpRequest& request) {
   auto malformed = [&](const std::string& why) {
     return Status::Corruption("malformed HTTP response from " + where + ": " + why);
   };
-  // `in` holds the headers and the body read so far; for a chunked body, only
-  // the headers: each read is fed to the decoder and dropped from `in`.
-  std::string in;
-  HttpResponse resp;
-  size_t header_end = std::string::npos;
-  size_t header_scan = 0;  // where the search for the end of the headers resumes
-  std::optional<size_t> content_length;
-  bool chunked = false;
-  std::optional<ChunkedDecoder> dechunk;
-  bool eof = false;
+  // The parser sees each read as it arrives; its result does not depend on
+  // how the reads split the response.
+  internal::HttpResponseParser parser(request.max_response_bytes,
+                                      internal::HttpResponseParser::DefaultMaxHead(request.max_response_bytes),
+                                      request.method == "HEAD");
   char buf[16384];
   for (;;) {
-    if (header_end == std::string::npos) {
-      header_end = in.find("\r\n\r\n", header_scan);
-      header_scan = in.size() < 3 ? 0 : in.size() - 3;
-      if (header_end != std::string::npos) {
-        std::string_view head(in.data(), header_end);
-        size_t eol = head.find("\r\n");
-        std::string_view status_line = head.substr(0, eol);
-        if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ')
-          return malformed("bad status line '" + std::string(status_line.substr(0, 64)) + "'");
-        int code = 0;
-        for (size_t i = 9; i < 12; ++i) {
-          if (!std::isdigit(static_cast<unsigned char>(status_line[i]))) return malformed("bad status code");
-          code = code * 10 + (status_line[i] - '0');
-        }
-        resp.status = code;
-        size_t pos = eol == std::string_view::npos ? head.size() : eol + 2;
-        while (pos < head.size()) {
-          size_t next = head.find("\r\n", pos);
-          if (next == std::string_view::npos) next = head.size();
-          std::string_view line = head.substr(pos, next - pos);
-          size_t colon = line.find(':');
-          if (colon == std::string_view::npos) return malformed("header line without ':'");
-          std::string name = Lower(std::string(line.substr(0, colon)));
-          std::string_view value = line.substr(colon + 1);
-          while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-          while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-          if (name == "content-length") {
-            size_t v = 0;
-            if (value.empty() || value.size() > 12) return malformed("bad Content-Length");
-            for (char c : value) {
-              if (!std::isdigit(static_cast<unsigned char>(c))) return malformed("bad Content-Length");
-              v = v * 10 + static_cast<size_t>(c - '0');
-            }
-            if (content_length && *content_length != v) return malformed("two different Content-Length headers");
-            content_length = v;
-          } else if (name == "transfer-encoding") {
-            chunked = Lower(std::string(value)).find("chunked") != std::string::npos;
-          }
-          resp.headers.emplace_back(std::move(name), std::string(value));
-          pos = next + 2;
-        }
-        if (content_length && *content_length > request.max_response_bytes)
-          return malformed("body of " + std::to_string(*content_length) + " bytes exceeds the limit");
-      }
-    }
-    if (header_end != std::string::npos) {
-      std::string_view body(in.data() + header_end + 4, in.size() - header_end - 4);
-      if (chunked) {
-        if (!dechunk) dechunk.emplace(request.max_response_bytes);
-        Status fed = dechunk->Feed(body);
-        if (!fed.ok()) return malformed(fed.message());
-        in.resize(header_end + 4);  // fed: drop the framing
-        if (dechunk->done()) {
-          resp.body = std::move(dechunk->body());
-          return resp;
-        }
-      } else if (content_length) {
-        if (body.size() >= *content_length) {
-          resp.body = std::string(body.substr(0, *content_length));
-          return resp;
-        }
-      } else if (eof || request.method == "HEAD" || resp.status == 204 || resp.status == 304) {
-        resp.body = std::string(body);
-        return resp;
-      }
-    }
-    if (eof) {
-      if (header_end == std::string::npos)
-        return Status::Unavailable("connection closed by " + where +
-                                   (in.empty() ? " before any response" : " inside the response headers"));
-      return Status::Unavailable("connection closed by " + where + " before the end of the body");
-    }
-    if (in.size() > request.max_response_bytes + 65536) return malformed("response exceeds the size limit");
+    if (parser.done()) return std::move(parser.response());
     ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
     if (n > 0) {
-      in.append(buf, static_cast<size_t>(n));
+      Status fed = parser.Feed(std::string_view(buf, static_cast<size_t>(n)));
+      if (!fed.ok()) return malformed(fed.message());
       continue;
     }
     if (n == 0) {
-      eof = true;
-      continue;
+      Status end = parser.FinishAtEof();
+      if (end.code() == StatusCode::kUnavailable)
+        return Status::Unavailable("connection closed by " + where + " " + end.message());
+      if (!end.ok()) return malformed(end.message());
+      return std::move(parser.response());
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {

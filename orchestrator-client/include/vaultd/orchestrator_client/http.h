@@ -33,8 +33,8 @@ struct HttpRequest {
   // up; a name is resolved on a helper thread that is abandoned at the deadline.
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds read_timeout{5000};  // for sending the request and reading the whole answer
-  // The body (decoded, for a chunked body, whose framing is not kept), and for
-  // the headers plus a body without Content-Length 64 KiB more.
+  // The body (decoded, for a chunked body, whose framing is not kept; also a
+  // body that ends at EOF); the status line and headers may take 64 KiB more.
   size_t max_response_bytes = 8u << 20;
 };
 
