@@ -271,26 +271,6 @@ namespace {
 
 constexpr int kMaxJsonDepth = 200;
 
-// Bounds nesting before parsing: values are freed and printed recursively.
-Status CheckJsonDepth(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return Status::Corruption("JSON content nested too deeply");
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return Status::Ok();
-}
-
 // JavaScript orders array-index keys first (ascending), then insertion order.
 bool IsArrayIndexKey(const std::string& k) {
   if (k.empty() || k.size() > 10) return false;
@@ -303,14 +283,34 @@ bool IsArrayIndexKey(const std::string& k) {
 using Json = nlohmann::json;
 
 // SAX events (nlohmann's parser is iterative and builds no tree of its own):
-// the base only keeps the syntax error.
+// the base keeps the syntax error and bounds the nesting, in the same pass
+// (values are freed and printed recursively, so depth must stay bounded).
 struct JsonSaxBase {
   std::string error;
+  int depth = 0;
+  bool too_deep = false;
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
     error = e.what();
     return false;
   }
+  // Called on entering an object or array; false stops the parse.
+  bool Enter() {
+    if (++depth <= kMaxJsonDepth) return true;
+    too_deep = true;
+    return false;
+  }
+  void Leave() { --depth; }
 };
+
+// Runs one SAX parse of the whole text (nothing may follow the value).
+template <typename Handler>
+Status SaxParse(std::string_view text, Handler* handler) {
+  if (Json::sax_parse(text.begin(), text.end(), handler, Json::input_format_t::json, /*strict=*/true,
+                      /*ignore_comments=*/false))
+    return Status::Ok();
+  if (handler->too_deep) return Status::Corruption("JSON content nested too deeply");
+  return Status::Corruption("invalid JSON content: " + handler->error);
+}
 
 struct JsonChecker : JsonSaxBase {
   bool null() { return true; }
@@ -320,11 +320,17 @@ struct JsonChecker : JsonSaxBase {
   bool number_float(Json::number_float_t, const Json::string_t&) { return true; }
   bool string(Json::string_t&) { return true; }
   bool binary(Json::binary_t&) { return false; }  // JSON text has no binary values
-  bool start_object(std::size_t) { return true; }
+  bool start_object(std::size_t) { return Enter(); }
   bool key(Json::string_t&) { return true; }
-  bool end_object() { return true; }
-  bool start_array(std::size_t) { return true; }
-  bool end_array() { return true; }
+  bool end_object() {
+    Leave();
+    return true;
+  }
+  bool start_array(std::size_t) { return Enter(); }
+  bool end_array() {
+    Leave();
+    return true;
+  }
 };
 
 // Builds the Any straight from the events. An object finds a repeated key
@@ -342,6 +348,7 @@ class AnyBuilder : public JsonSaxBase {
   bool string(Json::string_t& s) { return Put(Any(std::move(s))); }
   bool binary(Json::binary_t&) { return false; }
   bool start_object(std::size_t) {
+    if (!Enter()) return false;
     frames_.emplace_back();
     frames_.back().object = true;
     return true;
@@ -351,6 +358,7 @@ class AnyBuilder : public JsonSaxBase {
     return true;
   }
   bool end_object() {
+    Leave();
     Frame f = std::move(frames_.back());
     frames_.pop_back();
     Status err;
@@ -358,10 +366,12 @@ class AnyBuilder : public JsonSaxBase {
     return Put(std::move(v), std::move(err));
   }
   bool start_array(std::size_t) {
+    if (!Enter()) return false;
     frames_.emplace_back();
     return true;
   }
   bool end_array() {
+    Leave();
     Frame f = std::move(frames_.back());
     frames_.pop_back();
     Status err = f.errors.empty() ? Status::Ok() : f.errors.begin()->second;
@@ -464,12 +474,9 @@ class AnyBuilder : public JsonSaxBase {
 
 Result<Any> ParseJsonText(std::string_view text, const JsonParseOptions& options) {
   if (text == "undefined") return Any();
-  VAULTD_RETURN_IF_ERROR(CheckJsonDepth(text));
   try {
     AnyBuilder builder(options);
-    if (!Json::sax_parse(text.begin(), text.end(), &builder, Json::input_format_t::json, /*strict=*/true,
-                         /*ignore_comments=*/false))
-      return Status::Corruption("invalid JSON content: " + builder.error);
+    VAULTD_RETURN_IF_ERROR(SaxParse(text, &builder));
     return builder.Take();
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("invalid JSON content: ") + e.what());
@@ -478,12 +485,8 @@ Result<Any> ParseJsonText(std::string_view text, const JsonParseOptions& options
 
 Status ValidateJsonText(std::string_view text) {
   if (text == "undefined") return Status::Ok();
-  VAULTD_RETURN_IF_ERROR(CheckJsonDepth(text));
   JsonChecker checker;
-  if (!Json::sax_parse(text.begin(), text.end(), &checker, Json::input_format_t::json, /*strict=*/true,
-                       /*ignore_comments=*/false))
-    return Status::Corruption("invalid JSON content: " + checker.error);
-  return Status::Ok();
+  return SaxParse(text, &checker);
 }
 
 }  // namespace vaultd::crdt

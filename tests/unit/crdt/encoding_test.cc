@@ -182,6 +182,13 @@ TEST(Json, ValidateAgreesWithParse) {
   EXPECT_FALSE(ParseJsonText(deep).ok());
   EXPECT_TRUE(ValidateJsonText(ok_deep).ok());
   EXPECT_TRUE(ParseJsonText(ok_deep).ok());
+  EXPECT_NE(ValidateJsonText(deep).message().find("nested too deeply"), std::string::npos);
+  EXPECT_NE(ParseJsonText(deep).status().message().find("nested too deeply"), std::string::npos);
+  std::string deep_objects;
+  for (int i = 0; i < 201; ++i) deep_objects += "{\"a\":";
+  deep_objects += "1" + std::string(201, '}');
+  EXPECT_NE(ValidateJsonText(deep_objects).message().find("nested too deeply"), std::string::npos);
+  EXPECT_NE(ParseJsonText(deep_objects).status().message().find("nested too deeply"), std::string::npos);
   auto bad = ParseJsonText("{\"a\":");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("invalid JSON content: [json.exception.parse_error"), std::string::npos)
