@@ -14,7 +14,7 @@ int RunDockerRunConfig(const std::vector<std::string>& argv) {
   auto req = RequestFromArgs("docker-run-config", *args);
   if (!req) return cli::kExitUsage;
   auto policy = LoadPolicyForCommand("docker-run-config", *args);
-  if (!policy) return args->Has("policy") ? cli::kExitFailure : cli::kExitUsage;
+  if (!policy) return ExitForUnloadedPolicy(*args);
   MountSet m = Evaluate(policy, *req);
   for (const std::string& w : m.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   std::printf("%s\n", PrettyJson(DockerRunConfigJson(m)).c_str());

@@ -15,7 +15,7 @@ int RunEval(const std::vector<std::string>& argv) {
   if (!req) return cli::kExitUsage;
   req->explain = args->Has("explain");
   auto policy = LoadPolicyForCommand("eval", *args);
-  if (!policy) return args->Has("policy") ? cli::kExitFailure : cli::kExitUsage;
+  if (!policy) return ExitForUnloadedPolicy(*args);
   MountSet m = Evaluate(policy, *req);
   std::printf("%s\n", PrettyJson(MountSetToJson(m)).c_str());
   return cli::kExitOk;

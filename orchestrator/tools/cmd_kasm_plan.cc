@@ -21,7 +21,7 @@ int RunKasmPlan(const std::vector<std::string>& argv) {
     return cli::kExitUsage;
   }
   auto policy = LoadPolicyForCommand("kasm-plan", *args);
-  if (!policy) return args->Has("policy") ? cli::kExitFailure : cli::kExitUsage;
+  if (!policy) return ExitForUnloadedPolicy(*args);
   nlohmann::json plan = KasmPlanJson(*policy);
   std::optional<nlohmann::json> user_mappings;
   if (req) {

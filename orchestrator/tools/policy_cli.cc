@@ -42,6 +42,10 @@ std::shared_ptr<const Policy> LoadPolicyForCommand(const char* command, const cl
   return r.policy;
 }
 
+int ExitForUnloadedPolicy(const cli::Args& args) {
+  return args.Has("policy") ? cli::kExitFailure : cli::kExitUsage;
+}
+
 std::optional<EvalRequest> RequestFromArgs(const char* command, const cli::Args& args, bool user_required) {
   EvalRequest req;
   auto user = args.Get("user");

@@ -19,6 +19,9 @@ std::optional<cli::Args> ParseCommandLine(const char* command, const std::vector
 // Loads --policy, printing every diagnostic ("file:line: error: ...") to stderr.
 // Null when the flag is missing or the policy has errors.
 std::shared_ptr<const Policy> LoadPolicyForCommand(const char* command, const cli::Args& args);
+// The exit code after LoadPolicyForCommand returned null: a missing --policy
+// is a usage error, a policy with errors a failure.
+int ExitForUnloadedPolicy(const cli::Args& args);
 
 // --user, --groups (comma-separated, repeatable) and --at (default: now) into a request.
 // Prints the problem and returns nullopt on bad input.
