@@ -1,0 +1,46 @@
+// Text edits for the bridge: the minimal edit from one text to another, and
+// the three-way merge that carries a local edit onto a document that moved.
+//
+// Texts are UTF-8; edit positions and lengths count UTF-16 code units, as
+// Y.Text does (a character outside the BMP counts 2). Inputs must be valid
+// UTF-8 (the bridge checks before calling).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vaultd::daemon {
+
+// Delete `delete_units` UTF-16 units at `index`, then insert `insert` there.
+// Edits in a list are in ascending order of index and apply one after the
+// other (each index is in the text as the earlier edits left it).
+struct TextEdit {
+  uint64_t index = 0;
+  uint64_t delete_units = 0;
+  std::string insert;
+};
+
+// Edits that turn `from` into `to`: common prefix and suffix kept, and the
+// middle diffed by lines and then by characters so that an edit in one place
+// of a long note is an edit in that place only. Applying them to `from`
+// gives exactly `to`.
+std::vector<TextEdit> DiffText(std::string_view from, std::string_view to);
+
+// Three-way merge. `base` is the text both sides started from, `ours` the
+// text on disk, `theirs` the document's text. Returns the edits to apply to
+// `theirs` so that it also holds every change from base to ours. Nothing of
+// either side is dropped: where both changed the same region, theirs is
+// kept and ours is inserted right after it.
+std::vector<TextEdit> MergeIntoTheirs(std::string_view base, std::string_view ours,
+                                      std::string_view theirs);
+
+// Applies edits (UTF-16 positions) to a UTF-8 text; for tests and for
+// computing what the document will hold.
+std::string ApplyEdits(std::string_view text, const std::vector<TextEdit>& edits);
+
+// UTF-16 length of valid UTF-8.
+uint64_t Utf16Length(std::string_view utf8);
+
+}  // namespace vaultd::daemon
