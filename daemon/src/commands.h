@@ -4,6 +4,10 @@
 
 #include "vaultd/common/cli.h"
 
+#include <string>
+
 namespace vaultd::daemon {
 cli::CommandTable& Commands();
+// $VAULTD_CONFIG, else $XDG_STATE_HOME/vaultd/vaultd.yaml, else ~/.local/state/vaultd/vaultd.yaml.
+std::string DefaultConfigPath();
 }

@@ -1,6 +1,15 @@
+#include <cstdlib>
+
 #include "commands.h"
 
 namespace vaultd::daemon {
+std::string DefaultConfigPath() {
+  if (const char* c = std::getenv("VAULTD_CONFIG"); c && *c) return c;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/vaultd/vaultd.yaml";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.local/state/vaultd/vaultd.yaml";
+}
+
 cli::CommandTable& Commands() {
   static cli::CommandTable table;
   return table;

@@ -1,0 +1,307 @@
+#include "vaultd/daemon/room_fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "vaultd/daemon/paths.h"
+
+namespace vaultd::daemon {
+namespace {
+
+FileStat FromStat(const struct stat& st) {
+  FileStat f;
+  f.type = S_ISREG(st.st_mode) ? EntryType::kFile : S_ISDIR(st.st_mode) ? EntryType::kDir : EntryType::kOther;
+  f.size = static_cast<uint64_t>(st.st_size);
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  f.ino = st.st_ino;
+  return f;
+}
+
+std::vector<std::string> Split(const std::string& rel) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= rel.size()) {
+    size_t slash = rel.find('/', start);
+    if (slash == std::string::npos) slash = rel.size();
+    parts.push_back(rel.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+FileStat StatAt(int dirfd, const std::string& leaf) {
+  struct stat st;
+  if (fstatat(dirfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  return FromStat(st);
+}
+
+bool Matches(const FileStat& now, const FileStat& expect) {
+  if (expect.type == EntryType::kMissing) return now.type == EntryType::kMissing;
+  return now.SameAs(expect);
+}
+
+}  // namespace
+
+int RoomFs::OpenParent(const std::string& rel, bool create, std::string* leaf) const {
+  if (rel.empty()) return -EINVAL;
+  auto parts = Split(rel);
+  int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (p.empty() || p == "." || p == "..") {
+      close(fd);
+      return -EINVAL;
+    }
+    int next = openat(fd, p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && errno == ENOENT && create) {
+      if (mkdirat(fd, p.c_str(), 0755) != 0 && errno != EEXIST) {
+        int e = errno;
+        close(fd);
+        return -e;
+      }
+      next = openat(fd, p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    int e = errno;
+    close(fd);
+    if (next < 0) return -e;
+    fd = next;
+  }
+  *leaf = parts.back();
+  if (leaf->empty() || *leaf == "." || *leaf == "..") {
+    close(fd);
+    return -EINVAL;
+  }
+  return fd;
+}
+
+FileStat RoomFs::Stat(const std::string& rel) const {
+  std::string leaf;
+  int dfd = OpenParent(rel, false, &leaf);
+  if (dfd < 0) return {};
+  FileStat f = StatAt(dfd, leaf);
+  close(dfd);
+  return f;
+}
+
+Result<std::string> RoomFs::Read(const std::string& rel, uint64_t max_bytes, FileStat* stat_out,
+                                 bool* changed) const {
+  *changed = false;
+  std::string leaf;
+  int dfd = OpenParent(rel, false, &leaf);
+  if (dfd < 0) return Status::FromErrno(-dfd, "open " + root_ + "/" + rel);
+  int fd = openat(dfd, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  int e = errno;
+  close(dfd);
+  if (fd < 0) return Status::FromErrno(e, "open " + root_ + "/" + rel);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Status::InvalidArgument(root_ + "/" + rel + ": not a regular file");
+  }
+  FileStat before = FromStat(st);
+  if (before.size > max_bytes) {
+    close(fd);
+    return Status::InvalidArgument(root_ + "/" + rel + ": " + std::to_string(before.size) +
+                                   " bytes, over the limit of " + std::to_string(max_bytes));
+  }
+  std::string data;
+  data.resize(before.size);
+  size_t got = 0;
+  while (true) {
+    if (got == data.size()) data.resize(data.size() + 4096);
+    ssize_t n = read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return Status::FromErrno(err, "read " + root_ + "/" + rel);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+    if (got > max_bytes) break;
+  }
+  data.resize(got);
+  struct stat st2;
+  bool ok = fstat(fd, &st2) == 0;
+  close(fd);
+  FileStat after = ok ? FromStat(st2) : FileStat{};
+  if (!ok || !after.SameAs(before) || got != before.size) {
+    *changed = true;
+    return Status::Unavailable(root_ + "/" + rel + ": changed while being read");
+  }
+  *stat_out = after;
+  return data;
+}
+
+Status RoomFs::WriteChecked(const std::string& rel, const std::string& data, const FileStat& expect,
+                            mode_t mode, FileStat* written) {
+  std::string leaf;
+  int dfd = OpenParent(rel, true, &leaf);
+  if (dfd < 0) return Status::FromErrno(-dfd, "open folder of " + root_ + "/" + rel);
+  uint64_t r = 0;
+  (void)getrandom(&r, sizeof r, 0);
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%.*s%016llx", static_cast<int>(kTempPrefix.size()), kTempPrefix.data(),
+           static_cast<unsigned long long>(r));
+  int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) {
+    int e = errno;
+    close(dfd);
+    return Status::FromErrno(e, "create temp file in the folder of " + root_ + "/" + rel);
+  }
+  auto fail = [&](int e, const std::string& what) {
+    close(fd);
+    unlinkat(dfd, tmp, 0);
+    close(dfd);
+    return Status::FromErrno(e, what + " " + root_ + "/" + rel);
+  };
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errno, "write");
+    off += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) return fail(errno, "fsync");
+  struct stat st;
+  if (fstat(fd, &st) != 0) return fail(errno, "stat");
+  if (!Matches(StatAt(dfd, leaf), expect)) {
+    close(fd);
+    unlinkat(dfd, tmp, 0);
+    close(dfd);
+    return Status::AlreadyExists(root_ + "/" + rel + ": changed on disk before it could be written");
+  }
+  if (renameat(dfd, tmp, dfd, leaf.c_str()) != 0) return fail(errno, "rename over");
+  close(fd);
+  fsync(dfd);
+  close(dfd);
+  *written = FromStat(st);
+  return Status::Ok();
+}
+
+Status RoomFs::UnlinkChecked(const std::string& rel, const FileStat& expect) {
+  std::string leaf;
+  int dfd = OpenParent(rel, false, &leaf);
+  if (dfd < 0) return -dfd == ENOENT ? Status::Ok() : Status::FromErrno(-dfd, "open folder of " + rel);
+  if (!Matches(StatAt(dfd, leaf), expect)) {
+    close(dfd);
+    return Status::AlreadyExists(root_ + "/" + rel + ": changed on disk before it could be deleted");
+  }
+  int rc = unlinkat(dfd, leaf.c_str(), 0);
+  int e = errno;
+  if (rc == 0) fsync(dfd);
+  close(dfd);
+  if (rc != 0 && e != ENOENT) return Status::FromErrno(e, "unlink " + root_ + "/" + rel);
+  return Status::Ok();
+}
+
+Status RoomFs::RenameChecked(const std::string& from, const std::string& to, const FileStat& expect) {
+  std::string lf, lt;
+  int df = OpenParent(from, false, &lf);
+  if (df < 0) return Status::FromErrno(-df, "open folder of " + from);
+  int dt = OpenParent(to, true, &lt);
+  if (dt < 0) {
+    close(df);
+    return Status::FromErrno(-dt, "open folder of " + to);
+  }
+  Status s;
+  if (!Matches(StatAt(df, lf), expect) || StatAt(dt, lt).type != EntryType::kMissing) {
+    s = Status::AlreadyExists(root_ + ": " + from + " -> " + to + ": changed on disk");
+  } else if (renameat2(df, lf.c_str(), dt, lt.c_str(), RENAME_NOREPLACE) != 0) {
+    s = Status::FromErrno(errno, "rename " + from + " -> " + to);
+  } else {
+    fsync(dt);
+    fsync(df);
+  }
+  close(df);
+  close(dt);
+  return s;
+}
+
+void RoomFs::PruneEmptyParents(const std::string& rel) {
+  std::string p = rel;
+  while (true) {
+    size_t slash = p.rfind('/');
+    if (slash == std::string::npos) return;
+    p.resize(slash);
+    std::string leaf;
+    int dfd = OpenParent(p, false, &leaf);
+    if (dfd < 0) return;
+    int rc = unlinkat(dfd, leaf.c_str(), AT_REMOVEDIR);
+    close(dfd);
+    if (rc != 0) return;
+  }
+}
+
+namespace {
+void ScanDir(int dfd, const std::string& prefix, std::vector<ScannedFile>* out, int depth) {
+  if (depth > 64) return;
+  DIR* d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return;
+  }
+  while (struct dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string rel = prefix.empty() ? name : prefix + "/" + name;
+    if (IsIgnoredPath(rel)) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      int sub = openat(dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) ScanDir(sub, rel, out, depth + 1);
+    } else if (S_ISREG(st.st_mode)) {
+      out->push_back({rel, FromStat(st)});
+    }
+  }
+  closedir(d);
+}
+
+void RemoveTemps(int dfd, int depth, int* removed) {
+  if (depth > 64) return;
+  DIR* d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return;
+  }
+  while (struct dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == ".." || IsIgnoredDirName(name)) continue;
+    if (name.rfind(kTempPrefix, 0) == 0) {
+      if (unlinkat(dirfd(d), name.c_str(), 0) == 0) ++*removed;
+      continue;
+    }
+    if (e->d_type == DT_DIR) {
+      int sub = openat(dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) RemoveTemps(sub, depth + 1, removed);
+    }
+  }
+  closedir(d);
+}
+}  // namespace
+
+std::vector<ScannedFile> RoomFs::Scan() const {
+  std::vector<ScannedFile> out;
+  int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) ScanDir(fd, "", &out, 0);
+  return out;
+}
+
+int RoomFs::RemoveStaleTemps() {
+  int removed = 0;
+  int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) RemoveTemps(fd, 0, &removed);
+  return removed;
+}
+
+}  // namespace vaultd::daemon
