@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -16,12 +17,13 @@ namespace vaultd::daemon {
 
 std::string StatusSocketPath(const std::string& state_dir) { return state_dir + "/vaultd.sock"; }
 
-std::string StatusJson(const DaemonConfig& c, const std::vector<RoomStatus>& rooms, WallTime started,
-                       WallTime now) {
+std::string StatusJson(const DaemonConfig& c, uint64_t client_id, const std::vector<RoomStatus>& rooms,
+                       WallTime started, WallTime now) {
   nlohmann::ordered_json j;
   j["schema"] = "vaultd.status/1";
   j["pid"] = static_cast<int>(getpid());
   j["user"] = c.user;
+  j["client_id"] = client_id;
   j["vault"] = c.vault;
   j["relay"] = c.relay.url;
   j["started_at"] = FormatRfc3339(started);
@@ -42,6 +44,7 @@ std::string StatusJson(const DaemonConfig& c, const std::vector<RoomStatus>& roo
     o["conflicts"] = r.conflicts;
     o["rejected_paths"] = r.rejected_paths;
     o["malformed"] = r.malformed;
+    o["updates_received"] = r.updates_received;
     o["errors"] = r.errors;
     o["ro_edits"] = r.ro_edits;
     o["reconnects"] = r.reconnects;
@@ -82,7 +85,10 @@ class Daemon {
     }
     store_ = std::move(*store);
     uv_loop_init(&loop_);
-    auto t = NewLwsTransport(&loop_);
+    TransportOptions topts;
+    if (const char* idle = std::getenv("VAULTD_RELAY_IDLE_TIMEOUT_MS"); idle && *idle)
+      topts.idle_timeout_ms = std::atoi(idle);
+    auto t = NewLwsTransport(&loop_, topts);
     if (!t.ok()) {
       log::Error("cannot start the websocket transport", {{"error", t.status().message()}});
       return 1;
@@ -243,7 +249,7 @@ class Daemon {
       std::string data;
     };
     auto* w = new Write;
-    w->data = StatusJson(config_, st, started_, clock_.Now());
+    w->data = StatusJson(config_, store_->client_id(), st, started_, clock_.Now());
     w->req.data = client;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     uv_write(&w->req, reinterpret_cast<uv_stream_t*>(client), &buf, 1, [](uv_write_t* req, int) {

@@ -647,6 +647,10 @@ class Room final : public RoomSession {
       if (!s.ok()) {
         if (s.code() == StatusCode::kAlreadyExists) {
           dirty_.insert(op.path);
+        } else if (s.sys_errno() == EROFS) {
+          // A read-only mount: retrying cannot help; the next change tries again.
+          ++st_.errors;
+          st_.last_error = s.message();
         } else {
           ++st_.errors;
           st_.last_error = s.message();
@@ -809,6 +813,7 @@ class Room final : public RoomSession {
                                                {"error", out.status().message()}});
       return;
     }
+    st_.updates_received = sync_->updates_received() + updates_before_;
     if (doc_->HasPending() && !pending_.updates.empty()) {
       // Keep structs that wait for missing ones too, so a restart has them.
       if (auto full = doc_->EncodeStateAsUpdate(); full.ok()) pending_.updates.push_back(*full);
@@ -851,6 +856,7 @@ class Room final : public RoomSession {
     bool was = st_.connected;
     st_.connected = false;
     st_.synced = false;
+    if (sync_) updates_before_ += sync_->updates_received();
     sync_.reset();
     if (conn_) graveyard_.push_back(std::move(conn_));
     if (stopped_ || expired_) return;
@@ -934,6 +940,7 @@ class Room final : public RoomSession {
   int attempt_ = 0;
   uint64_t commits_ = 0;
   uint64_t offline_changes_ = 0;
+  uint64_t updates_before_ = 0;  // updates received on earlier connections
   bool started_ = false, stopped_ = false, live_ = false, expired_ = false, rescan_wanted_ = false;
   uv_timer_t* timer_ = nullptr;
   uv_timer_t* reconnect_timer_ = nullptr;

@@ -24,8 +24,8 @@ struct DaemonOptions {
 int RunDaemon(const DaemonOptions& options);
 
 // The status document `vaultd status --json` prints (schema vaultd.status/1).
-std::string StatusJson(const DaemonConfig& config, const std::vector<RoomStatus>& rooms,
-                       WallTime started, WallTime now);
+std::string StatusJson(const DaemonConfig& config, uint64_t client_id,
+                       const std::vector<RoomStatus>& rooms, WallTime started, WallTime now);
 
 // The status socket's path for a state_dir.
 std::string StatusSocketPath(const std::string& state_dir);

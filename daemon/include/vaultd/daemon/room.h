@@ -35,6 +35,7 @@ struct RoomStatus {
   uint64_t conflicts = 0;       // conflict copies written
   uint64_t rejected_paths = 0;  // document keys never written (unsafe, ignored or too large)
   uint64_t malformed = 0;       // frames or updates dropped
+  uint64_t updates_received = 0;  // sync messages with document content from the relay
   uint64_t errors = 0;
   uint64_t ro_edits = 0;  // local edits refused in a read-only room
   uint64_t reconnects = 0;

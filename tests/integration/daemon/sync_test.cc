@@ -1,0 +1,287 @@
+// Two `vaultd run` processes and a yjs peer in node, all through the real
+// y-websocket relay: what one side does, every side ends up with.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "harness.h"
+
+namespace vaultd::itest {
+namespace {
+
+std::string Base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += t[v >> 18], out += t[(v >> 12) & 63], out += t[(v >> 6) & 63], out += t[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += t[v >> 18], out += t[(v >> 12) & 63], out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += t[v >> 18], out += t[(v >> 12) & 63], out += t[(v >> 6) & 63], out += '=';
+  }
+  return out;
+}
+
+// Writes in place, as Obsidian's fs.writeFile does: truncate, write, close.
+void WriteInPlace(const fs::path& p, const std::string& s) {
+  int fd = open(p.c_str(), O_WRONLY | O_TRUNC | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  close(fd);
+}
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("vaultd-sync-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    relay_ = std::make_unique<Relay>(root_);
+    ASSERT_TRUE(relay_->Start()) << "the relay did not start; see " << (root_ / "relay.log");
+    a_ = std::make_unique<Daemon>(root_ / "alice", "alice");
+    b_ = std::make_unique<Daemon>(root_ / "bob", "bob");
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "---- alice's log\n" << a_->Log().substr(0, 20000) << "\n---- bob's log\n"
+                << b_->Log().substr(0, 20000) << "\n";
+    }
+    a_->Stop();
+    b_->Stop();
+    relay_->Stop();
+    if (!HasFailure()) fs::remove_all(root_);
+  }
+  void StartBoth(const std::vector<Daemon::RoomSpec>& rooms = {{"eng", "eng"}}) {
+    a_->Configure(relay_->url(), rooms);
+    b_->Configure(relay_->url(), rooms);
+    ASSERT_TRUE(a_->Start());
+    ASSERT_TRUE(b_->Start());
+    ASSERT_TRUE(a_->WaitSynced());
+    ASSERT_TRUE(b_->WaitSynced());
+  }
+  fs::path A(const std::string& rel) { return a_->vault / "eng" / rel; }
+  fs::path B(const std::string& rel) { return b_->vault / "eng" / rel; }
+
+  // Every copy holds `want` at `rel` ("<missing>" for absent).
+  ::testing::AssertionResult Converged(Peer& peer, const std::string& rel, const std::string& want,
+                                       bool binary = false) {
+    std::string pa, pb, pp;
+    bool ok = WaitFor([&] {
+      pa = Slurp(A(rel));
+      pb = Slurp(B(rel));
+      if (pa != want || pb != want) return false;
+      auto f = peer.Files();
+      if (want == "<missing>") {
+        pp = f.contains(rel) ? "<present>" : "<missing>";
+      } else if (!f.contains(rel)) {
+        pp = "<missing>";
+      } else if (binary) {
+        pp = f[rel].contains("binary") ? f[rel]["binary"].get<std::string>() : "<not binary>";
+        return pp == Base64(want);
+      } else {
+        pp = f[rel].contains("text") ? f[rel]["text"].get<std::string>() : "<not text>";
+      }
+      return pp == want;
+    }, std::chrono::seconds(30));
+    if (ok) return ::testing::AssertionSuccess();
+    auto cut = [](const std::string& s) { return s.size() > 200 ? s.substr(0, 200) + "..." : s; };
+    return ::testing::AssertionFailure() << rel << ": alice has '" << cut(pa) << "', bob has '" << cut(pb)
+                                         << "', the peer has '" << cut(pp) << "'; want '" << cut(want) << "'";
+  }
+
+  fs::path root_;
+  std::unique_ptr<Relay> relay_;
+  std::unique_ptr<Daemon> a_, b_;
+};
+
+TEST_F(SyncTest, CreateEditRenameDeleteOnEitherDiskAndThroughYjsConverge) {
+  StartBoth();
+  Peer peer;
+  ASSERT_TRUE(peer.Start(relay_->url() + "/eng", root_ / "peer.log"));
+
+  std::string crlf = "# Notes\r\nemoji \xF0\x9F\x98\x80 and \xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB\r\nend\r\n";
+  Spit(A("a.md"), crlf);
+  EXPECT_TRUE(Converged(peer, "a.md", crlf));
+
+  Spit(B("deep/new/folder/b.md"), "nested\n");
+  EXPECT_TRUE(Converged(peer, "deep/new/folder/b.md", "nested\n"));
+
+  Spit(A("empty.md"), "");
+  EXPECT_TRUE(Converged(peer, "empty.md", ""));
+
+  std::string big;
+  std::mt19937 rng(7);
+  while (big.size() < 5u * 1024 * 1024) big += "line " + std::to_string(rng()) + " \xC3\xA9\xE2\x82\xAC\n";
+  Spit(B("big.md"), big);
+  EXPECT_TRUE(Converged(peer, "big.md", big));
+
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  for (int i = 0; i < 20000; ++i) png += static_cast<char>(rng());
+  Spit(A("img/pic.png"), png);
+  EXPECT_TRUE(Converged(peer, "img/pic.png", png, /*binary=*/true));
+
+  WriteInPlace(B("a.md"), crlf + "written in place\r\n");
+  EXPECT_TRUE(Converged(peer, "a.md", crlf + "written in place\r\n"));
+
+  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", "from-js.md"}, {"text", "hello from yjs\n"}})["ok"], true);
+  EXPECT_TRUE(Converged(peer, "from-js.md", "hello from yjs\n"));
+  ASSERT_EQ(peer.Do({{"cmd", "insert"}, {"path", "from-js.md"}, {"index", 5}, {"text", ","}})["ok"], true);
+  EXPECT_TRUE(Converged(peer, "from-js.md", "hello, from yjs\n"));
+
+  fs::create_directories(A("renamed"));
+  fs::rename(A("a.md"), A("renamed/a2.md"));
+  EXPECT_TRUE(Converged(peer, "renamed/a2.md", crlf + "written in place\r\n"));
+  EXPECT_TRUE(Converged(peer, "a.md", "<missing>"));
+
+  fs::remove(B("empty.md"));
+  EXPECT_TRUE(Converged(peer, "empty.md", "<missing>"));
+
+  ASSERT_EQ(peer.Do({{"cmd", "rename"}, {"from", "from-js.md"}, {"to", "js/moved.md"}})["ok"], true);
+  EXPECT_TRUE(Converged(peer, "js/moved.md", "hello, from yjs\n"));
+  EXPECT_TRUE(Converged(peer, "from-js.md", "<missing>"));
+
+  ASSERT_EQ(peer.Do({{"cmd", "delete"}, {"path", "js/moved.md"}})["ok"], true);
+  EXPECT_TRUE(Converged(peer, "js/moved.md", "<missing>"));
+
+  for (auto* d : {a_.get(), b_.get()}) {
+    auto r = d->RoomStatus("eng");
+    EXPECT_EQ(r["errors"], 0) << r.dump();
+    EXPECT_EQ(r["conflicts"], 0) << r.dump();
+  }
+}
+
+TEST_F(SyncTest, ConcurrentEditsWhileConnectedBothSurvive) {
+  StartBoth();
+  Peer peer;
+  ASSERT_TRUE(peer.Start(relay_->url() + "/eng", root_ / "peer.log"));
+  std::string base = "first line\nmiddle\nlast line\n";
+  Spit(A("n.md"), base);
+  ASSERT_TRUE(Converged(peer, "n.md", base));
+  Spit(A("n.md"), "first line, alice\nmiddle\nlast line\n");
+  Spit(B("n.md"), "first line\nmiddle\nlast line, bob\n");
+  EXPECT_TRUE(Converged(peer, "n.md", "first line, alice\nmiddle\nlast line, bob\n"));
+}
+
+TEST_F(SyncTest, EditsWhileTheRelayIsDownMergeOnReconnect) {
+  StartBoth();
+  std::string base = "one\ntwo\nthree\n";
+  Spit(A("n.md"), base);
+  ASSERT_TRUE(WaitFor([&] { return Slurp(B("n.md")) == base; }));
+  Spit(A("gone.md"), "to be deleted\n");
+  Spit(A("pic.bin"), "v0");
+  ASSERT_TRUE(WaitFor([&] { return Slurp(B("gone.md")) == "to be deleted\n" && Slurp(B("pic.bin")) == "v0"; }));
+  relay_->Stop();
+  ASSERT_TRUE(WaitFor([&] { return !a_->RoomStatus("eng")["connected"].get<bool>() &&
+                                   !b_->RoomStatus("eng")["connected"].get<bool>(); }));
+  Spit(A("n.md"), "one, alice\ntwo\nthree\n");
+  Spit(B("n.md"), "one\ntwo\nthree, bob\n");
+  fs::remove(A("gone.md"));                       // delete on one side ...
+  Spit(B("gone.md"), "to be deleted\nbut bob edited\n");  // ... edit on the other
+  Spit(A("pic.bin"), "alice's picture");
+  Spit(B("pic.bin"), "bob's picture");
+  ASSERT_TRUE(WaitFor([&] { return a_->RoomStatus("eng")["pending_local"] == 0 &&
+                                   b_->RoomStatus("eng")["pending_local"] == 0; }) ||
+              true);
+  ASSERT_TRUE(relay_->Start());
+  ASSERT_TRUE(a_->WaitSynced());
+  ASSERT_TRUE(b_->WaitSynced());
+  Peer peer;
+  ASSERT_TRUE(peer.Start(relay_->url() + "/eng", root_ / "peer.log"));
+  EXPECT_TRUE(Converged(peer, "n.md", "one, alice\ntwo\nthree, bob\n"));
+  EXPECT_TRUE(Converged(peer, "gone.md", "to be deleted\nbut bob edited\n"));
+  // Binary against binary: one keeps the name, the other is a conflict copy on every side.
+  auto conflicts = [&](const fs::path& dir) {
+    std::vector<std::string> names;
+    for (auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().find("(conflict ") != std::string::npos)
+        names.push_back(e.path().filename().string());
+    return names;
+  };
+  ASSERT_TRUE(WaitFor([&] { return conflicts(a_->vault / "eng").size() == 1 &&
+                                   conflicts(b_->vault / "eng") == conflicts(a_->vault / "eng"); }));
+  std::string copy = conflicts(a_->vault / "eng")[0];
+  std::string kept = Slurp(A("pic.bin"));
+  EXPECT_TRUE(kept == "alice's picture" || kept == "bob's picture") << kept;
+  EXPECT_TRUE(Converged(peer, "pic.bin", kept, true));
+  std::string other = kept == "alice's picture" ? "bob's picture" : "alice's picture";
+  EXPECT_TRUE(Converged(peer, copy, other, true));
+}
+
+TEST_F(SyncTest, EditsWhileADaemonIsStoppedMergeOnRestart) {
+  StartBoth();
+  std::string base = "alpha\nbeta\ngamma\n";
+  Spit(A("n.md"), base);
+  ASSERT_TRUE(WaitFor([&] { return Slurp(B("n.md")) == base; }));
+  ASSERT_EQ(WEXITSTATUS(b_->Stop(SIGTERM)), 0);
+  Spit(A("n.md"), "alpha, alice\nbeta\ngamma\n");
+  Spit(B("n.md"), "alpha\nbeta\ngamma, bob\n");
+  Spit(B("offline.md"), "made while stopped\n");
+  ASSERT_TRUE(b_->Start());
+  ASSERT_TRUE(b_->WaitSynced());
+  Peer peer;
+  ASSERT_TRUE(peer.Start(relay_->url() + "/eng", root_ / "peer.log"));
+  EXPECT_TRUE(Converged(peer, "n.md", "alpha, alice\nbeta\ngamma, bob\n"));
+  EXPECT_TRUE(Converged(peer, "offline.md", "made while stopped\n"));
+}
+
+TEST_F(SyncTest, HostileInputThroughTheRelayIsRefusedAndCounted) {
+  StartBoth();
+  Peer peer;
+  ASSERT_TRUE(peer.Start(relay_->url() + "/eng", root_ / "peer.log"));
+  for (const char* bad : {"../outside.md", "/etc/evil.md", "a\\b.md", ".obsidian/plugins/x/main.js",
+                          "x/../../../y.md", ".trash/t.md"}) {
+    ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", bad}, {"text", "pwned"}})["ok"], true);
+  }
+  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", std::string("ctl\x01.md")}, {"text", "pwned"}})["ok"], true);
+  ASSERT_EQ(peer.Do({{"cmd", "other"}, {"path", "number.md"}, {"value", 42}})["ok"], true);
+  std::string huge(9u << 20, 'x');  // over text_max_bytes (8 MiB)
+  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", "huge.md"}, {"text", huge}})["ok"], true);
+  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", "fine.md"}, {"text", "still fine\n"}})["ok"], true);
+  EXPECT_TRUE(Converged(peer, "fine.md", "still fine\n"));
+  for (auto* d : {a_.get(), b_.get()}) {
+    EXPECT_TRUE(d->running());
+    ASSERT_TRUE(WaitFor([&] { return d->RoomStatus("eng")["rejected_paths"].get<int>() >= 9; }))
+        << d->RoomStatus("eng").dump();
+    EXPECT_FALSE(fs::exists(d->vault / "outside.md"));
+    EXPECT_FALSE(fs::exists(d->vault / "eng" / ".obsidian"));
+    EXPECT_FALSE(fs::exists(d->vault / "eng" / "huge.md"));
+    EXPECT_FALSE(fs::exists(d->vault / "eng" / "number.md"));
+  }
+  EXPECT_FALSE(fs::exists(root_ / "y.md"));
+  EXPECT_FALSE(fs::exists("/etc/evil.md"));
+}
+
+// A relay that misbehaves: frames that do not decode, then a valid sync,
+// then silence. The daemon drops and counts the bad frames, syncs, and when
+// the relay stalls it closes the connection and reconnects.
+TEST_F(SyncTest, MalformedFramesAndAStalledRelayAreSurvived) {
+  int port = FreePort();
+  Process bad;
+  ASSERT_TRUE(bad.Start({"node", std::string(VAULTD_SOURCE_DIR) + "/tests/node/hostile-relay.mjs",
+                         std::to_string(port)},
+                        {"NODE_PATH=" + NodeModules()}, root_ / "hostile.log"));
+  ASSERT_TRUE(WaitFor([&] { return PortOpen(port); }));
+  a_->Configure("ws://127.0.0.1:" + std::to_string(port), {{"eng", "eng"}});
+  ASSERT_TRUE(a_->Start({"VAULTD_RELAY_IDLE_TIMEOUT_MS=1500"}));
+  ASSERT_TRUE(WaitFor([&] { return Slurp(A("sent-by-hostile-relay.md")) == "valid content\n"; }));
+  ASSERT_TRUE(WaitFor([&] { return a_->RoomStatus("eng")["malformed"].get<int>() >= 4; }))
+      << a_->RoomStatus("eng").dump();
+  EXPECT_GE(a_->RoomStatus("eng")["rejected_paths"].get<int>(), 1);
+  EXPECT_FALSE(fs::exists(a_->vault / "escape.md"));
+  // The relay now stalls: the idle timeout closes the connection and the daemon reconnects.
+  ASSERT_TRUE(WaitFor([&] { return a_->RoomStatus("eng")["reconnects"].get<int>() >= 1; }))
+      << a_->RoomStatus("eng").dump();
+  EXPECT_TRUE(a_->running());
+}
+
+}  // namespace
+}  // namespace vaultd::itest
