@@ -87,6 +87,7 @@ rl.on('line', (line) => {
         doc.transact(() => { const t = new Y.Text(); t.insert(0, c.text); files.set(c.path, t) })
         break
       case 'insert': files.get(c.path).insert(c.index, c.text); break
+      case 'append': { const t = files.get(c.path); t.insert(t.length, c.text); break }
       case 'remove': files.get(c.path).delete(c.index, c.length); break
       case 'binary': files.set(c.path, new Uint8Array(Buffer.from(c.base64, 'base64'))); break
       case 'other': files.set(c.path, c.value); break

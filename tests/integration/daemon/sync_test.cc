@@ -260,6 +260,73 @@ TEST_F(SyncTest, HostileInputThroughTheRelayIsRefusedAndCounted) {
   EXPECT_FALSE(fs::exists("/etc/evil.md"));
 }
 
+// A read-only room on a real read-only bind mount (private mount
+// namespace): what the room receives arrives, and the daemon sends nothing
+// of its own — the peer never sees a struct of its client id.
+TEST_F(SyncTest, AReadOnlyRoomOnAReadOnlyMountSendsNothing) {
+  a_->Configure(relay_->url(), {{"wiki", "wiki"}});
+  b_->Configure(relay_->url(), {{"wiki", "wiki", /*ro=*/true}});
+  Spit(b_->vault / "wiki" / "local-only.md", "exists before the mount turns read-only\n");
+  ASSERT_TRUE(a_->Start());
+  ASSERT_TRUE(a_->WaitSynced());
+  std::string wiki = (b_->vault / "wiki").string();
+  std::string script = "mount --bind '" + wiki + "' '" + wiki + "' && mount -o remount,bind,ro '" + wiki +
+                       "' && exec '" + std::string(VAULTD_BIN_DIR) + "/vaultd' run --config '" +
+                       b_->config().string() + "'";
+  Process ro;
+  ASSERT_TRUE(ro.Start({"unshare", "-m", "--propagation", "private", "sh", "-c", script},
+                       {"VAULTD_JOURNAL_DIR=" + (root_ / "journal-b").string()}, root_ / "ro.log"));
+  ASSERT_TRUE(b_->WaitSynced()) << Slurp(root_ / "ro.log");
+  Peer peer;
+  ASSERT_TRUE(peer.Start(relay_->url() + "/wiki", root_ / "peer.log"));
+  Spit(a_->vault / "wiki" / "page.md", "written by alice\n");
+  ASSERT_TRUE(WaitFor([&] { return peer.Text("page.md") == "written by alice\n"; }));
+  // It arrived at bob's daemon (which cannot write it to a read-only mount) ...
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = b_->RoomStatus("wiki");
+    return r["updates_received"].get<int>() >= 1 &&
+           r["last_error"].get<std::string>().find("Read-only") != std::string::npos;
+  })) << b_->RoomStatus("wiki").dump();
+  // ... and nothing of bob's reached the room.
+  uint64_t bob = b_->Status()["client_id"].get<uint64_t>();
+  auto seen = peer.Do({{"cmd", "clients"}});
+  for (const auto& c : seen["clients"]) EXPECT_NE(c.get<uint64_t>(), bob) << seen.dump();
+  EXPECT_FALSE(peer.Files().contains("local-only.md"));
+  EXPECT_TRUE(ro.running());
+  ro.Kill(SIGTERM);
+  EXPECT_EQ(ro.Wait(std::chrono::seconds(10)), 0);
+}
+
+// Thousands of files created while the daemon cannot read its inotify queue
+// (stopped, with a small queue): the queue overflows, the daemon rescans
+// and still converges, and says so in its status.
+TEST_F(SyncTest, WatchQueueOverflowRescansAndConverges) {
+  const char* knob = "/proc/sys/fs/inotify/max_queued_events";
+  std::string saved = Slurp(knob);
+  ASSERT_NE(saved, "<missing>");
+  Spit(knob, "64\n");
+  a_->Configure(relay_->url(), {{"eng", "eng"}});
+  b_->Configure(relay_->url(), {{"eng", "eng"}});
+  bool started = a_->Start();
+  Spit(knob, saved);  // only instances created meanwhile have the small queue
+  ASSERT_TRUE(started);
+  ASSERT_TRUE(b_->Start());
+  ASSERT_TRUE(a_->WaitSynced());
+  ASSERT_TRUE(b_->WaitSynced());
+  kill(a_->pid(), SIGSTOP);
+  for (int i = 0; i < 2000; ++i) Spit(A("bulk/n" + std::to_string(i) + ".md"), "note " + std::to_string(i) + "\n");
+  kill(a_->pid(), SIGCONT);
+  ASSERT_TRUE(WaitFor([&] {
+    for (int i = 0; i < 2000; i += 1) {
+      if (Slurp(B("bulk/n" + std::to_string(i) + ".md")) != "note " + std::to_string(i) + "\n") return false;
+    }
+    return true;
+  }, std::chrono::seconds(120)));
+  auto r = a_->RoomStatus("eng");
+  EXPECT_GE(r["watcher"]["overflows"].get<int>(), 1) << r.dump();
+  EXPECT_FALSE(r["degraded"].get<bool>()) << "still degraded after the rescan: " << r.dump();
+}
+
 // A relay that misbehaves: frames that do not decode, then a valid sync,
 // then silence. The daemon drops and counts the bad frames, syncs, and when
 // the relay stalls it closes the connection and reconnects.
