@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "harness.h"
+#include "daemon_harness.h"
 
 namespace vaultd::itest {
 namespace {

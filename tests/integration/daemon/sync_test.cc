@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "harness.h"
+#include "daemon_harness.h"
 
 namespace vaultd::itest {
 namespace {
