@@ -8,6 +8,7 @@
 //    is committed to the store, and nothing is sent before that either;
 //  - a delete or replace by a writer that had not seen our last change of
 //    the path loses against that change (edit beats delete).
+#include <malloc.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -616,15 +617,43 @@ class Room final : public RoomSession {
       ArmTimer();
       return;
     }
+    // Writes first, as one batch: every temp file durable with one sync,
+    // then each checked and renamed, then the folders synced.
+    std::vector<RoomFs::Prepared> batch;
+    std::vector<DiskOp*> batch_ops;
+    for (auto& op : ops) {
+      if (op.kind != DiskOp::kWrite) continue;
+      RoomFs::Prepared p;
+      if (Status s = fs_.Prepare(op.path, op.data, 0644, &p); !s.ok()) {
+        OnDiskError(op, s);
+        continue;
+      }
+      batch.push_back(std::move(p));
+      batch_ops.push_back(&op);
+    }
+    if (Status s = fs_.SyncPrepared(batch); !s.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        fs_.Abort(batch[i]);
+        OnDiskError(*batch_ops[i], s);
+      }
+      batch.clear();
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      DiskOp& op = *batch_ops[i];
+      FileStat written;
+      Status s = fs_.Commit(batch[i], op.expect, &written);
+      if (s.ok()) {
+        auto it = recs_.find(op.path);
+        SetRecord(op.path, MakeRecord(op.data, op.is_text, written, it == recs_.end() ? nullptr : &it->second));
+      } else {
+        OnDiskError(op, s);
+      }
+    }
+    fs_.SyncFolders(batch);
     for (auto& op : ops) {
       Status s;
       if (op.kind == DiskOp::kWrite) {
-        FileStat written;
-        s = fs_.WriteChecked(op.path, op.data, op.expect, 0644, &written);
-        if (s.ok()) {
-          auto it = recs_.find(op.path);
-          SetRecord(op.path, MakeRecord(op.data, op.is_text, written, it == recs_.end() ? nullptr : &it->second));
-        }
+        continue;
       } else if (op.kind == DiskOp::kUnlink) {
         s = fs_.UnlinkChecked(op.path, op.expect);
         if (s.ok()) {
@@ -644,25 +673,25 @@ class Room final : public RoomSession {
           dirty_.insert(op.to);
         }
       }
-      if (!s.ok()) {
-        if (s.code() == StatusCode::kAlreadyExists) {
-          dirty_.insert(op.path);
-        } else if (s.sys_errno() == EROFS) {
-          // A read-only mount: retrying cannot help; the next change tries again.
-          ++st_.errors;
-          st_.last_error = s.message();
-        } else {
-          ++st_.errors;
-          st_.last_error = s.message();
-          retry_.insert(op.path);
-          if (op.kind == DiskOp::kRename) retry_.insert(op.to);
-          log::Warn("disk write failed; will retry", {{"room", rc_.room}, {"error", s.message()}});
-        }
-      }
+      if (!s.ok()) OnDiskError(op, s);
     }
     Flush();
     if (!dirty_.empty()) Kick();
     if (!retry_.empty()) ArmTimer();
+  }
+
+  void OnDiskError(const DiskOp& op, const Status& s) {
+    if (s.code() == StatusCode::kAlreadyExists) {
+      dirty_.insert(op.path);  // the disk moved on: look again
+      if (op.kind == DiskOp::kRename) dirty_.insert(op.to);
+      return;
+    }
+    ++st_.errors;
+    st_.last_error = s.message();
+    if (s.sys_errno() == EROFS) return;  // a read-only mount: the next change tries again
+    retry_.insert(op.path);
+    if (op.kind == DiskOp::kRename) retry_.insert(op.to);
+    log::Warn("disk write failed; will retry", {{"room", rc_.room}, {"path", op.path}, {"error", s.message()}});
   }
 
   void Flush() {
@@ -701,6 +730,7 @@ class Room final : public RoomSession {
     if (deps_.watcher) deps_.watcher->RescanDone();
     rescan_wanted_ = false;
     Reconcile(std::move(all));
+    malloc_trim(0);  // a first sync's transient copies are large; give them back
   }
 
   void ProcessDirty() {

@@ -142,50 +142,108 @@ Result<std::string> RoomFs::Read(const std::string& rel, uint64_t max_bytes, Fil
   return data;
 }
 
-Status RoomFs::WriteChecked(const std::string& rel, const std::string& data, const FileStat& expect,
-                            mode_t mode, FileStat* written) {
-  std::string leaf;
-  int dfd = OpenParent(rel, true, &leaf);
-  if (dfd < 0) return Status::FromErrno(-dfd, "open folder of " + root_ + "/" + rel);
+Status RoomFs::Prepare(const std::string& rel, const std::string& data, mode_t mode, Prepared* out) {
+  out->rel = rel;
+  out->dirfd = OpenParent(rel, true, &out->leaf);
+  if (out->dirfd < 0) return Status::FromErrno(-out->dirfd, "open folder of " + root_ + "/" + rel);
   uint64_t r = 0;
   (void)getrandom(&r, sizeof r, 0);
   char tmp[64];
   snprintf(tmp, sizeof tmp, "%.*s%016llx", static_cast<int>(kTempPrefix.size()), kTempPrefix.data(),
            static_cast<unsigned long long>(r));
-  int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (fd < 0) {
+  out->tmp = tmp;
+  out->fd = openat(out->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (out->fd < 0) {
     int e = errno;
-    close(dfd);
+    close(out->dirfd);
+    out->dirfd = -1;
     return Status::FromErrno(e, "create temp file in the folder of " + root_ + "/" + rel);
   }
-  auto fail = [&](int e, const std::string& what) {
-    close(fd);
-    unlinkat(dfd, tmp, 0);
-    close(dfd);
-    return Status::FromErrno(e, what + " " + root_ + "/" + rel);
-  };
   size_t off = 0;
   while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    ssize_t n = write(out->fd, data.data() + off, data.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(errno, "write");
+    if (n < 0) {
+      int e = errno;
+      Abort(*out);
+      return Status::FromErrno(e, "write " + root_ + "/" + rel);
+    }
     off += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0) return fail(errno, "fsync");
-  struct stat st;
-  if (fstat(fd, &st) != 0) return fail(errno, "stat");
-  if (!Matches(StatAt(dfd, leaf), expect)) {
-    close(fd);
-    unlinkat(dfd, tmp, 0);
-    close(dfd);
-    return Status::AlreadyExists(root_ + "/" + rel + ": changed on disk before it could be written");
+  return Status::Ok();
+}
+
+Status RoomFs::SyncPrepared(std::vector<Prepared>& batch) {
+  if (batch.size() > 16) {
+    // One file-system-wide sync instead of one per file.
+    if (syncfs(batch[0].fd) != 0) return Status::FromErrno(errno, "syncfs " + root_);
+    return Status::Ok();
   }
-  if (renameat(dfd, tmp, dfd, leaf.c_str()) != 0) return fail(errno, "rename over");
-  close(fd);
-  fsync(dfd);
-  close(dfd);
+  for (auto& p : batch) {
+    if (fsync(p.fd) != 0) return Status::FromErrno(errno, "fsync " + root_ + "/" + p.rel);
+  }
+  return Status::Ok();
+}
+
+Status RoomFs::Commit(Prepared& p, const FileStat& expect, FileStat* written) {
+  struct stat st;
+  if (fstat(p.fd, &st) != 0) {
+    int e = errno;
+    Abort(p);
+    return Status::FromErrno(e, "stat " + root_ + "/" + p.rel);
+  }
+  if (!Matches(StatAt(p.dirfd, p.leaf), expect)) {
+    Abort(p);
+    return Status::AlreadyExists(root_ + "/" + p.rel + ": changed on disk before it could be written");
+  }
+  if (renameat(p.dirfd, p.tmp.c_str(), p.dirfd, p.leaf.c_str()) != 0) {
+    int e = errno;
+    Abort(p);
+    return Status::FromErrno(e, "rename over " + root_ + "/" + p.rel);
+  }
+  close(p.fd);
+  p.fd = -1;
   *written = FromStat(st);
   return Status::Ok();
+}
+
+void RoomFs::Abort(Prepared& p) {
+  if (p.fd >= 0) close(p.fd);
+  if (p.dirfd >= 0 && !p.tmp.empty()) unlinkat(p.dirfd, p.tmp.c_str(), 0);
+  if (p.dirfd >= 0) close(p.dirfd);
+  p.fd = p.dirfd = -1;
+}
+
+void RoomFs::SyncFolders(std::vector<Prepared>& batch) {
+  if (batch.size() > 16) {
+    for (auto& p : batch) {
+      if (p.dirfd >= 0) {
+        syncfs(p.dirfd);
+        break;
+      }
+    }
+  } else {
+    for (auto& p : batch)
+      if (p.dirfd >= 0) fsync(p.dirfd);
+  }
+  for (auto& p : batch) {
+    if (p.fd >= 0) close(p.fd);
+    if (p.dirfd >= 0) close(p.dirfd);
+    p.fd = p.dirfd = -1;
+  }
+}
+
+Status RoomFs::WriteChecked(const std::string& rel, const std::string& data, const FileStat& expect,
+                            mode_t mode, FileStat* written) {
+  std::vector<Prepared> one(1);
+  if (Status s = Prepare(rel, data, mode, &one[0]); !s.ok()) return s;
+  if (Status s = SyncPrepared(one); !s.ok()) {
+    Abort(one[0]);
+    return s;
+  }
+  Status s = Commit(one[0], expect, written);
+  if (s.ok()) SyncFolders(one);
+  return s;
 }
 
 Status RoomFs::UnlinkChecked(const std::string& rel, const FileStat& expect) {

@@ -280,5 +280,18 @@ TEST_F(RoomTest, AReadOnlyRoomSendsNothingButItsFirstSyncStep) {
   EXPECT_EQ(Slurp(a_.File("n.md")), "from alice\n");
 }
 
+TEST_F(RoomTest, ADegradedWatcherShowsInStatusUntilARescanCaughtUp) {
+  Start(a_);
+  Start(b_);
+  Spit(a_.File("missed.md"), "the watcher lost this event\n");
+  a_.watcher->SetDegraded("queue overflow");
+  EXPECT_TRUE(a_.room->status().degraded);
+  EXPECT_EQ(a_.room->status().degraded_reason, "queue overflow");
+  a_.watcher->Push({WatchEventKind::kRescan, "", "", false, "queue overflow"});
+  a_.watcher->Deliver();
+  EXPECT_TRUE(Eventually(b_, "missed.md", "the watcher lost this event\n"));
+  EXPECT_FALSE(a_.room->status().degraded);
+}
+
 }  // namespace
 }  // namespace vaultd::daemon

@@ -51,6 +51,22 @@ class RoomFs {
   // kAlreadyExists when the disk moved on (nothing written).
   Status WriteChecked(const std::string& rel, const std::string& data, const FileStat& expect,
                       mode_t mode, FileStat* written);
+  // The same in steps, so that many files cost one sync: Prepare writes the
+  // temp file (no sync), SyncPrepared makes every prepared temp durable (one
+  // syncfs for a large batch), Commit checks and renames, SyncFolders makes
+  // the renames durable. A prepared write not committed must be aborted.
+  struct Prepared {
+    std::string rel, leaf, tmp;
+    int dirfd = -1;
+    int fd = -1;
+    FileStat st;
+  };
+  Status Prepare(const std::string& rel, const std::string& data, mode_t mode, Prepared* out);
+  Status SyncPrepared(std::vector<Prepared>& batch);
+  Status Commit(Prepared& p, const FileStat& expect, FileStat* written);
+  void Abort(Prepared& p);
+  void SyncFolders(std::vector<Prepared>& batch);
+
   // Unlinks `rel` if it still matches `expect`; kAlreadyExists otherwise.
   Status UnlinkChecked(const std::string& rel, const FileStat& expect);
   // Renames within the room if `from` matches `expect` and `to` does not exist.
