@@ -84,7 +84,11 @@ bool Myers(const std::vector<uint32_t>& a, size_t as, size_t ae, const std::vect
   const int64_t m = static_cast<int64_t>(be - bs);
   int64_t cap = std::min(budget->remaining, kMyersCallCap);
   if (cap <= 0) return false;
-  const int64_t max = n + m;
+  // Step d costs at least 2d+1, so the budget bounds d (and the arrays).
+  int64_t max = n + m;
+  int64_t d_limit = 1;
+  while (d_limit * d_limit <= cap) ++d_limit;
+  max = std::min(max, d_limit);
   std::vector<int64_t> v(static_cast<size_t>(2 * max + 3), 0);
   const int64_t off = max + 1;
   std::vector<int64_t> trace;  // step d holds x for k in [-d, d] at offset d*d
@@ -120,6 +124,7 @@ bool Myers(const std::vector<uint32_t>& a, size_t as, size_t ae, const std::vect
     }
   }
   budget->remaining -= work;
+  if (found < 0) return false;
   // Walk back from (n, m), collecting the equal runs (snakes) in reverse.
   struct Run {
     int64_t x, y, len;
@@ -151,33 +156,36 @@ bool Myers(const std::vector<uint32_t>& a, size_t as, size_t ae, const std::vect
   return true;
 }
 
+// Per-token counts for the patience step, indexed by token id (ids are dense);
+// each call clears what it touched.
+struct Seen {
+  uint32_t in_a = 0, in_b = 0;
+  size_t pos_a = 0, pos_b = 0;
+};
+
 // Patience anchors: tokens that occur exactly once in each range, the longest
 // chain of them in the same order in both. Pairs (index in a, index in b).
 std::vector<std::pair<size_t, size_t>> PatienceAnchors(const std::vector<uint32_t>& a, size_t as,
                                                        size_t ae, const std::vector<uint32_t>& b,
-                                                       size_t bs, size_t be) {
-  struct Seen {
-    uint32_t in_a = 0, in_b = 0;
-    size_t pos_a = 0, pos_b = 0;
-  };
-  std::unordered_map<uint32_t, Seen> seen;
-  seen.reserve((ae - as) + (be - bs));
+                                                       size_t bs, size_t be,
+                                                       std::vector<Seen>* seen) {
   for (size_t i = as; i < ae; ++i) {
-    Seen& s = seen[a[i]];
+    Seen& s = (*seen)[a[i]];
     ++s.in_a;
     s.pos_a = i;
   }
   for (size_t j = bs; j < be; ++j) {
-    auto it = seen.find(b[j]);
-    if (it == seen.end()) continue;
-    ++it->second.in_b;
-    it->second.pos_b = j;
+    Seen& s = (*seen)[b[j]];
+    ++s.in_b;
+    s.pos_b = j;
   }
   std::vector<std::pair<size_t, size_t>> pairs;
   for (size_t i = as; i < ae; ++i) {
-    const Seen& s = seen[a[i]];
+    const Seen& s = (*seen)[a[i]];
     if (s.in_a == 1 && s.in_b == 1) pairs.emplace_back(i, s.pos_b);
   }
+  for (size_t i = as; i < ae; ++i) (*seen)[a[i]] = Seen{};
+  for (size_t j = bs; j < be; ++j) (*seen)[b[j]] = Seen{};
   // Longest increasing subsequence of pos_b (pairs are already by pos_a).
   std::vector<size_t> tails;  // index into pairs of the smallest tail per length
   std::vector<size_t> parent(pairs.size(), SIZE_MAX);
@@ -206,7 +214,7 @@ constexpr int kMaxDepth = 12;
 // anchors for large ones, and one hunk when neither fits the budget.
 void DiffTokens(const std::vector<uint32_t>& a, size_t as, size_t ae,
                 const std::vector<uint32_t>& b, size_t bs, size_t be, int depth, Budget* budget,
-                std::vector<Hunk>* out) {
+                std::vector<Seen>* seen, std::vector<Hunk>* out) {
   while (as < ae && bs < be && a[as] == b[bs]) ++as, ++bs;
   while (as < ae && bs < be && a[ae - 1] == b[be - 1]) --ae, --be;
   if (as == ae || bs == be) {
@@ -215,15 +223,15 @@ void DiffTokens(const std::vector<uint32_t>& a, size_t as, size_t ae,
   }
   if ((ae - as) + (be - bs) <= kMyersFirst && Myers(a, as, ae, b, bs, be, budget, out)) return;
   if (depth < kMaxDepth) {
-    auto anchors = PatienceAnchors(a, as, ae, b, bs, be);
+    auto anchors = PatienceAnchors(a, as, ae, b, bs, be, seen);
     if (!anchors.empty()) {
       size_t ca = as, cb = bs;
       for (auto [ia, ib] : anchors) {
-        DiffTokens(a, ca, ia, b, cb, ib, depth + 1, budget, out);
+        DiffTokens(a, ca, ia, b, cb, ib, depth + 1, budget, seen, out);
         ca = ia + 1;
         cb = ib + 1;
       }
-      DiffTokens(a, ca, ae, b, cb, be, depth + 1, budget, out);
+      DiffTokens(a, ca, ae, b, cb, be, depth + 1, budget, seen, out);
       return;
     }
   }
@@ -280,7 +288,7 @@ void AbsorbShortEqualities(std::vector<Hunk>* hunks) {
   }
 }
 
-constexpr size_t kRefineMaxBytes = 1 << 20;  // larger line hunks stay one edit
+constexpr size_t kRefineMaxBytes = 64 << 10;  // larger line hunks stay one edit
 
 // Refines one changed line region into character edits (byte offsets).
 void RefineByChars(std::string_view from, std::string_view to, const Hunk& lines, Budget* budget,
@@ -310,6 +318,87 @@ void RefineByChars(std::string_view from, std::string_view to, const Hunk& lines
 
 constexpr int64_t kDiffBudget = 8'000'000;
 
+// Line -> dense id, open addressing over a word-at-a-time hash (the line
+// split is most of a large diff's time; std::unordered_map was twice as slow).
+class LineIds {
+ public:
+  explicit LineIds(size_t expected) {
+    size_t cap = 16;
+    while (cap < expected * 2) cap <<= 1;
+    slots_.assign(cap, kEmpty);
+    lines_.reserve(expected);
+  }
+  size_t size() const { return lines_.size(); }
+
+  // Appends the ids of the lines of s[begin, end) and their start offsets
+  // (plus `end`).
+  void Split(std::string_view s, size_t begin, size_t end, std::vector<uint32_t>* tokens,
+             std::vector<size_t>* offsets) {
+    size_t i = begin;
+    while (i < end) {
+      const void* nl = std::memchr(s.data() + i, '\n', end - i);
+      size_t stop = nl ? static_cast<size_t>(static_cast<const char*>(nl) - s.data()) + 1 : end;
+      tokens->push_back(Id(s.substr(i, stop - i)));
+      offsets->push_back(i);
+      i = stop;
+    }
+    offsets->push_back(end);
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+
+  static uint64_t Hash(std::string_view line) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ line.size();
+    size_t i = 0;
+    for (; i + 8 <= line.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, line.data() + i, 8);
+      h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+      h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    std::memcpy(&w, line.data() + i, line.size() - i);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 29);
+  }
+
+  uint32_t Id(std::string_view line) {
+    uint64_t h = Hash(line);
+    size_t mask = slots_.size() - 1;
+    for (size_t at = h & mask;; at = (at + 1) & mask) {
+      uint32_t id = slots_[at];
+      if (id == kEmpty) {
+        if (lines_.size() * 2 >= slots_.size()) Grow();
+        id = static_cast<uint32_t>(lines_.size());
+        lines_.push_back({line, h});
+        Place(id);
+        return id;
+      }
+      if (lines_[id].hash == h && lines_[id].text == line) return id;
+    }
+  }
+
+  void Place(uint32_t id) {
+    size_t mask = slots_.size() - 1;
+    size_t at = lines_[id].hash & mask;
+    while (slots_[at] != kEmpty) at = (at + 1) & mask;
+    slots_[at] = id;
+  }
+
+  void Grow() {
+    slots_.assign(slots_.size() * 2, kEmpty);
+    for (uint32_t id = 0; id < lines_.size(); ++id) Place(id);
+  }
+
+  struct Line {
+    std::string_view text;
+    uint64_t hash;
+  };
+  std::vector<uint32_t> slots_;
+  std::vector<Line> lines_;
+};
+
 // Byte-level changes from `from` to `to`, ascending and coalesced, every
 // offset a character boundary in its text.
 std::vector<Change> DiffChanges(std::string_view from, std::string_view to) {
@@ -330,27 +419,18 @@ std::vector<Change> DiffChanges(std::string_view from, std::string_view to) {
   }
 
   // Lines of the middles (each with its '\n'), as ids shared by both texts.
-  std::unordered_map<std::string_view, uint32_t> ids;
-  auto split = [&](std::string_view s, size_t begin, size_t end, std::vector<uint32_t>* tokens,
-                   std::vector<size_t>* offsets) {
-    size_t i = begin;
-    while (i < end) {
-      const void* nl = std::memchr(s.data() + i, '\n', end - i);
-      size_t stop = nl ? static_cast<size_t>(static_cast<const char*>(nl) - s.data()) + 1 : end;
-      auto [it, inserted] = ids.emplace(s.substr(i, stop - i), static_cast<uint32_t>(ids.size()));
-      tokens->push_back(it->second);
-      offsets->push_back(i);
-      i = stop;
-    }
-    offsets->push_back(end);
-  };
+  size_t lines = static_cast<size_t>(std::count(from.begin() + prefix, from.begin() + fe, '\n') +
+                                     std::count(to.begin() + prefix, to.begin() + te, '\n')) +
+                 2;
+  LineIds ids(lines);
   std::vector<uint32_t> la, lb;
   std::vector<size_t> oa, ob;
-  split(from, prefix, fe, &la, &oa);
-  split(to, prefix, te, &lb, &ob);
+  ids.Split(from, prefix, fe, &la, &oa);
+  ids.Split(to, prefix, te, &lb, &ob);
   Budget budget{kDiffBudget};
   std::vector<Hunk> line_hunks;
-  DiffTokens(la, 0, la.size(), lb, 0, lb.size(), 0, &budget, &line_hunks);
+  std::vector<Seen> seen(ids.size());
+  DiffTokens(la, 0, la.size(), lb, 0, lb.size(), 0, &budget, &seen, &line_hunks);
   for (const Hunk& h : line_hunks) {
     RefineByChars(from, to, {oa[h.a0], oa[h.a1], ob[h.b0], ob[h.b1]}, &budget, &changes);
   }
