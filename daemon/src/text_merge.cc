@@ -399,6 +399,76 @@ class LineIds {
   std::vector<Line> lines_;
 };
 
+// How good a place for an edit's end the gap between s[p-1] and s[p] is:
+// text ends and line breaks first, then spaces, then punctuation.
+int BoundaryScore(std::string_view s, size_t p) {
+  if (p == 0 || p >= s.size()) return 6;
+  char x = s[p - 1], y = s[p];
+  if (x == '\n') return 5;
+  if (y == '\n' || y == '\r') return 4;
+  auto space = [](char c) { return c == ' ' || c == '\t'; };
+  if (space(x) || space(y)) return 2;
+  auto punct = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x80 &&
+           !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+  };
+  if (punct(x) || punct(y)) return 1;
+  return 0;
+}
+
+constexpr size_t kMaxSlide = 256;
+
+// A pure insertion or deletion next to text that repeats its own ends can sit
+// at several places ("one two three" -> "one three" deletes "wo t" as well as
+// "two "). Slides each over such ASCII bytes, within the unchanged stretch
+// around it, to the place whose ends score best (the rightmost on ties), so
+// edits tend to cover whole words and lines.
+void SlideToWordBoundaries(std::string_view from, std::string_view to,
+                           std::vector<Change>* changes) {
+  for (size_t i = 0; i < changes->size(); ++i) {
+    Change& c = (*changes)[i];
+    bool insertion = c.a0 == c.a1;
+    if (!insertion && c.b0 != c.b1) continue;
+    // The changed run lives in `s` at [s0, s1); the other side is empty.
+    std::string_view s = insertion ? to : from;
+    size_t s0 = insertion ? c.b0 : c.a0, s1 = insertion ? c.b1 : c.a1;
+    size_t lower = s0, upper = s1;  // how far the run may move (bytes, in s)
+    size_t room_left = i == 0 ? c.a0 : c.a0 - (*changes)[i - 1].a1 - 1;
+    size_t room_right =
+        i + 1 == changes->size() ? from.size() - c.a1 : (*changes)[i + 1].a0 - c.a1 - 1;
+    for (size_t k = 0; k < kMaxSlide && k < room_left; ++k) {
+      char x = s[lower - 1];
+      if (static_cast<unsigned char>(x) >= 0x80 || x != s[upper - 1]) break;
+      --lower;
+      --upper;
+    }
+    size_t best = lower;
+    int best_value = -1;
+    for (size_t shift = 0; shift <= kMaxSlide; ++shift) {
+      size_t b = lower + shift, e = upper + shift;
+      if (shift > 0) {
+        if (b > s0 && b - s0 > room_right) break;
+        char x = s[b - 1];
+        if (e > s.size() || static_cast<unsigned char>(x) >= 0x80 || x != s[e - 1]) break;
+      }
+      int value = BoundaryScore(s, b) + BoundaryScore(s, e);
+      if (value >= best_value) {
+        best_value = value;
+        best = b;
+      }
+    }
+    if (best == s0) continue;
+    if (best < s0) {
+      size_t d = s0 - best;
+      c.a0 -= d, c.a1 -= d, c.b0 -= d, c.b1 -= d;
+    } else {
+      size_t d = best - s0;
+      c.a0 += d, c.a1 += d, c.b0 += d, c.b1 += d;
+    }
+  }
+}
+
 // Byte-level changes from `from` to `to`, ascending and coalesced, every
 // offset a character boundary in its text.
 std::vector<Change> DiffChanges(std::string_view from, std::string_view to) {
@@ -415,6 +485,7 @@ std::vector<Change> DiffChanges(std::string_view from, std::string_view to) {
   if (prefix == fe && prefix == te) return changes;
   if (prefix == fe || prefix == te) {
     changes.push_back({prefix, fe, prefix, te});
+    SlideToWordBoundaries(from, to, &changes);
     return changes;
   }
 
@@ -434,6 +505,7 @@ std::vector<Change> DiffChanges(std::string_view from, std::string_view to) {
   for (const Hunk& h : line_hunks) {
     RefineByChars(from, to, {oa[h.a0], oa[h.a1], ob[h.b0], ob[h.b1]}, &budget, &changes);
   }
+  SlideToWordBoundaries(from, to, &changes);
   return changes;
 }
 
