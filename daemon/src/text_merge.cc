@@ -317,6 +317,8 @@ void RefineByChars(std::string_view from, std::string_view to, const Hunk& lines
 }
 
 constexpr int64_t kDiffBudget = 8'000'000;
+// Line diff costs ~100 ns a line; past this many the middle is one edit.
+constexpr size_t kMaxLines = 1 << 20;
 
 // Line -> dense id, open addressing over a word-at-a-time hash (the line
 // split is most of a large diff's time; std::unordered_map was twice as slow).
@@ -493,6 +495,11 @@ std::vector<Change> DiffChanges(std::string_view from, std::string_view to) {
   size_t lines = static_cast<size_t>(std::count(from.begin() + prefix, from.begin() + fe, '\n') +
                                      std::count(to.begin() + prefix, to.begin() + te, '\n')) +
                  2;
+  if (lines > kMaxLines) {
+    // Pathological (megabytes of near-empty lines): one replacement.
+    changes.push_back({prefix, fe, prefix, te});
+    return changes;
+  }
   LineIds ids(lines);
   std::vector<uint32_t> la, lb;
   std::vector<size_t> oa, ob;

@@ -225,6 +225,17 @@ TEST(TextDiffTest, LargeRewriteStaysFast) {
   EXPECT_LT(std::chrono::duration_cast<std::chrono::seconds>(took).count(), 20);
 }
 
+TEST(TextDiffTest, RepeatedAndEmptyLinesFallBackToCoarserEdits) {
+  // No line is unique and the changes are many: the diff coarsens but stays exact.
+  std::string blank(3u << 20, '\n'), items;
+  while (items.size() < (3u << 20)) items += "- [ ] same item\n";
+  for (const std::string* from : {&blank, &items}) {
+    std::string to = *from;
+    for (size_t i = 0; i < to.size(); i += 4099) to[i] = 'X';
+    EXPECT_EQ(ApplyEdits(*from, DiffText(*from, to)), to);
+  }
+}
+
 TEST(TextDiffTest, RandomEditsRoundTrip) {
   std::mt19937_64 rng(TestSeed("RandomEditsRoundTrip"));
   for (int round = 0; round < 3000; ++round) {
