@@ -10,7 +10,4 @@ Status FakeWatcher::Start(Sink sink) { sink_ = std::move(sink); started_ = true;
 void FakeWatcher::Stop() { started_ = false; }
 void FakeWatcher::Deliver() { auto q = std::move(queued_); queued_.clear(); if (sink_ && !q.empty()) sink_(std::move(q)); }
 void FakeWatcher::SetDegraded(std::string reason) { health_.degraded = true; health_.reason = std::move(reason); }
-Result<std::unique_ptr<Transport>> NewLwsTransport(uv_loop_s*, TransportOptions) {
-  return Status::Unavailable("transport not built");
-}
 }  // namespace vaultd::daemon

@@ -891,7 +891,8 @@ class Room final : public RoomSession {
     if (conn_) graveyard_.push_back(std::move(conn_));
     if (stopped_ || expired_) return;
     ++st_.reconnects;
-    int delay = BackoffDelayMs(attempt_++, 250, 30000, std::uniform_real_distribution<double>(0, 1)(rng_));
+    int delay = static_cast<int>(
+        BackoffDelayMs(attempt_++, 250, 30000, std::uniform_real_distribution<double>(0, 1)(rng_)));
     if (was) log::Warn("room disconnected", {{"room", rc_.room}, {"reason", why}, {"retry_ms", delay}});
     else log::Debug("room connect failed", {{"room", rc_.room}, {"reason", why}, {"retry_ms", delay}});
     uv_timer_start(reconnect_timer_, [](uv_timer_t* t) {
