@@ -1,38 +1,35 @@
 #include "vaultd/daemon/event_aggregator.h"
 
 #include <algorithm>
-#include <string_view>
 #include <utility>
 
 namespace vaultd::daemon {
-namespace {
-
-// `path` lies inside the folder `dir` ("" is the room folder itself).
-bool IsInside(std::string_view path, std::string_view dir) {
-  if (dir.empty()) return !path.empty();
-  return path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
-}
-
-bool Related(std::string_view a, std::string_view b) {
-  return a == b || IsInside(a, b) || IsInside(b, a);
-}
-
-}  // namespace
 
 EventAggregator::EventAggregator(std::chrono::milliseconds debounce, int max_delay_factor)
     : debounce_(std::max(debounce, std::chrono::milliseconds(0))),
       max_delay_(debounce_ * std::max(max_delay_factor, 1)) {}
 
+void EventAggregator::Close(std::map<std::string, List::iterator>::iterator m, MonoTime now) {
+  m->second->due = std::min(m->second->due, now);
+  mergeable_.erase(m);
+}
+
 void EventAggregator::Barrier(const std::string* path, MonoTime now) {
-  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    const WatchEvent& e = it->event;
-    if (path != nullptr && !Related(e.path, *path) &&
-        !(e.kind == WatchEventKind::kRenamed && Related(e.from, *path))) {
-      continue;
-    }
-    it->due = std::min(it->due, now);
-    auto m = mergeable_.find(e.path);
-    if (m != mergeable_.end() && m->second == it) mergeable_.erase(m);
+  if (path == nullptr || path->empty()) {  // everything (the room folder holds every path)
+    while (!mergeable_.empty()) Close(mergeable_.begin(), now);
+    return;
+  }
+  if (auto m = mergeable_.find(*path); m != mergeable_.end()) Close(m, now);
+  // Everything inside it sorts in ["path/", "path0"): '0' follows '/'.
+  const std::string end = *path + static_cast<char>('/' + 1);
+  for (auto m = mergeable_.lower_bound(*path + '/'); m != mergeable_.end() && m->first < end;) {
+    Close(m++, now);
+  }
+  // The folders above it, up to the room folder ("").
+  for (size_t slash = path->size(); slash != 0;) {
+    slash = path->rfind('/', slash - 1);
+    if (slash == std::string::npos) slash = 0;
+    if (auto m = mergeable_.find(path->substr(0, slash)); m != mergeable_.end()) Close(m, now);
   }
 }
 

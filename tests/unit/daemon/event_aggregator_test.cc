@@ -162,6 +162,17 @@ TEST(EventAggregatorTest, AFolderRenameOrdersThePendingEventsInsideIt) {
   EXPECT_EQ(agg.size(), 2u);
 }
 
+TEST(EventAggregatorTest, ARenameOrdersThePendingEventsOfTheFoldersAboveIt) {
+  EventAggregator agg(milliseconds(10));
+  agg.Add(Changed("p", /*is_dir=*/true), At(0));
+  agg.Add(Changed("p/q", /*is_dir=*/true), At(0));
+  agg.Add(Changed("p q"), At(0));   // sorts between "p" and "p/"
+  agg.Add(Changed("p/q0"), At(0));  // a sibling of "p/q", not inside it
+  agg.Add(Renamed("p/q/x.md", "y.md"), At(1));
+  EXPECT_EQ(Names(agg.PopDue(At(1))), (V{"C:p/", "C:p/q/", "R:p/q/x.md>y.md"}));
+  EXPECT_EQ(Names(agg.PopDue(At(10))), (V{"C:p q", "C:p/q0"}));
+}
+
 TEST(EventAggregatorTest, RenameChainsKeepTheirOrder) {
   EventAggregator agg(milliseconds(10));
   agg.Add(Renamed("a.md", "b.md"), At(0));

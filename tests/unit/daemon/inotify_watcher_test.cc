@@ -76,6 +76,7 @@ class Harness {
     watcher_ = NewInotifyWatcher(&loop_, root_, RealClock(), options);
     return watcher_->Start([this](std::vector<WatchEvent> events) {
       for (WatchEvent& e : events) events_.push_back(std::move(e));
+      if (stop_in_sink_) watcher_->Stop();
     });
   }
 
@@ -147,6 +148,7 @@ class Harness {
   Watcher& watcher() { return *watcher_; }
   std::vector<WatchEvent>& events() { return events_; }
   uv_loop_t* loop() { return &loop_; }
+  void StopInSink() { stop_in_sink_ = true; }
 
  private:
   uv_loop_t loop_;
@@ -154,6 +156,7 @@ class Harness {
   std::string outside_;
   std::unique_ptr<Watcher> watcher_;
   std::vector<WatchEvent> events_;
+  bool stop_in_sink_ = false;
 };
 
 TEST(InotifyWatcherTest, AWriteInPlaceIsAClosedWrite) {
@@ -326,6 +329,20 @@ TEST(InotifyWatcherTest, SymlinksAreNeverFollowed) {
   EXPECT_FALSE(h.HasPathStartingWith("link/")) << h.Dump();
   EXPECT_FALSE(h.HasPathStartingWith("link2/")) << h.Dump();
   EXPECT_EQ(h.watcher().health().watches, 1u);
+}
+
+TEST(InotifyWatcherTest, TheSinkMayStopTheWatcher) {
+  Harness h;
+  ASSERT_TRUE(h.Start().ok());
+  h.StopInSink();
+  WriteInPlace(h.Path("a.md"), "a");
+  ASSERT_TRUE(h.RunUntil([&] { return !h.events().empty(); }));
+  size_t seen = h.events().size();
+  WriteInPlace(h.Path("b.md"), "b");
+  uv_run(h.loop(), UV_RUN_NOWAIT);  // the closed handles are released
+  EXPECT_EQ(uv_loop_alive(h.loop()), 0) << "a handle of the stopped watcher is still active";
+  EXPECT_EQ(h.events().size(), seen);
+  EXPECT_EQ(h.watcher().health().watches, 0u);
 }
 
 TEST(InotifyWatcherTest, AQueueOverflowAsksForARescanAndShowsDegraded) {

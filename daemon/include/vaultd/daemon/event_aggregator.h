@@ -19,9 +19,9 @@
 
 #include <chrono>
 #include <list>
+#include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "vaultd/common/clock.h"
@@ -56,12 +56,16 @@ class EventAggregator {
   // Makes every pending entry related to `path` (nullptr: every entry) due
   // at `now` and closes it to later merges.
   void Barrier(const std::string* path, MonoTime now);
+  void Close(std::map<std::string, List::iterator>::iterator m, MonoTime now);
 
   std::chrono::milliseconds debounce_;
   std::chrono::milliseconds max_delay_;
   List pending_;
-  // The one pending entry per path that later events may still merge into.
-  std::unordered_map<std::string, List::iterator> mergeable_;
+  // The one pending entry per path that later events may still merge into,
+  // sorted so a folder's entries are one range. Every entry not yet due is
+  // in here (renames and rescans are due at once), so a barrier only needs
+  // to look here.
+  std::map<std::string, List::iterator> mergeable_;
   bool rescan_pending_ = false;
 };
 
