@@ -213,6 +213,24 @@ TEST(InotifyWatcherTest, AFileRenameIsOnePairedEvent) {
   EXPECT_FALSE(h.events()[0].is_dir);
 }
 
+TEST(InotifyWatcherTest, RenamesSplitAcrossReadsStillPair) {
+  Harness h;
+  // inotify pads each name to 16 bytes: with one longer name first, the
+  // 64 KiB read buffer ends between a rename's two halves.
+  auto name = [](int i) { return i == 0 ? std::string("a-longer-name-0.md") : std::to_string(i); };
+  constexpr int kFiles = 3000;
+  for (int i = 0; i < kFiles; ++i) WriteInPlace(h.Path("f" + name(i)), "");
+  ASSERT_TRUE(h.Start().ok());
+  for (int i = 0; i < kFiles; ++i) fs::rename(h.Path("f" + name(i)), h.Path("r" + name(i)));
+  ASSERT_TRUE(h.RunUntil([&] {
+    size_t renames = 0;
+    for (const WatchEvent& e : h.events()) renames += e.kind == WatchEventKind::kRenamed;
+    return renames == kFiles;
+  })) << h.Dump();
+  ASSERT_TRUE(h.Marker("marker.md"));
+  EXPECT_EQ(h.events().size(), kFiles + 1u);
+}
+
 TEST(InotifyWatcherTest, AFolderRenameMovesItsWatchesAlong) {
   Harness h;
   fs::create_directories(h.Path("d/sub"));
