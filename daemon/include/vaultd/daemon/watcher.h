@@ -7,6 +7,19 @@
 // inotify watches), it says so with a Rescan event and reports itself
 // degraded until a rescan has caught up.
 //
+// The degraded contract (what the owner must do):
+// - On kRescan: compare the whole folder with what is known. If another
+//   kRescan arrives while that rescan runs, run one more afterwards.
+// - When a rescan that began after the last kRescan was delivered has
+//   finished, call RescanDone(). The watcher then re-walks the folder tree
+//   (watching folders whose creation was lost, retrying folders it could not
+//   watch, and reporting each newly watched folder as kChanged with is_dir),
+//   and clears `degraded` unless a folder still cannot be watched or a new
+//   loss is pending.
+// - While health().degraded stays true (e.g. out of inotify watches), rescan
+//   periodically (every few seconds) and call RescanDone() after each: the
+//   unwatched folders are only seen that way.
+//
 // Two implementations: the inotify one (NewInotifyWatcher) polls a raw
 // inotify fd on the libuv loop; FakeWatcher (tests) takes events from the
 // test and hands them over when the test steps it.
@@ -52,15 +65,26 @@ struct WatcherOptions {
   // Coalescing window for everything but kClosedWrite (which is delivered
   // at once). 0 = deliver every event as it is read.
   int debounce_ms = 10;
+  // A kChanged for a path written continuously is delivered at most this
+  // many windows after its first event.
+  int max_delay_factor = 10;
+  // How long a rename's first half (IN_MOVED_FROM) waits for its second half
+  // when the two were split across reads; unpaired, it is a move out of the
+  // folder (a deletion).
+  int move_pair_ms = 20;
 };
 
 class Watcher {
  public:
   using Sink = std::function<void(std::vector<WatchEvent> events)>;
   virtual ~Watcher() = default;
-  // Starts watching (the folder tree as it is now, recursively; ignored
-  // folders are not watched). Events go to `sink` on the loop thread.
+  // Starts watching the folder tree as it is now, recursively (ignored
+  // folders are not watched; nothing is reported for what already exists).
+  // Events go to `sink` on the loop thread. The sink may call Stop() and
+  // RescanDone(), but must not destroy the watcher.
   virtual Status Start(Sink sink) = 0;
+  // Stops watching; no event is delivered after it returns. The loop must
+  // run once more to release the watcher's handles (uv_close).
   virtual void Stop() = 0;
   virtual WatcherHealth health() const = 0;
   // The owner calls this when a rescan asked for by kRescan has finished,
@@ -72,13 +96,14 @@ class Watcher {
 std::unique_ptr<Watcher> NewInotifyWatcher(uv_loop_s* loop, std::string root, const Clock& clock,
                                            WatcherOptions options = {});
 
-// For tests: Push() queues events, Deliver() hands everything queued to the sink.
+// For tests: Push() queues events, Deliver() hands everything queued to the
+// sink (if started). SetDegraded() is a loss: degraded, and a kRescan queued.
 class FakeWatcher final : public Watcher {
  public:
   Status Start(Sink sink) override;
   void Stop() override;
   WatcherHealth health() const override { return health_; }
-  void RescanDone() override { health_.degraded = false; }
+  void RescanDone() override;
   void Push(WatchEvent e) { queued_.push_back(std::move(e)); }
   void Deliver();
   void SetDegraded(std::string reason);
