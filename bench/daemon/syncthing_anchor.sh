@@ -164,6 +164,11 @@ wait_until() {
 }
 
 wait_until 60 "both REST APIs answer" eval 'rest a system/ping >/dev/null && rest b system/ping >/dev/null'
+# `syncthing serve` runs the server as the child of a monitor process; the monitor passes TERM on,
+# and the server is on the list too in case it outlives the monitor.
+for pid in "${pids[@]}"; do
+  mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$pid")
+done
 wait_until 60 "the instances are connected" \
   rest_check a system/connections "j['connections']['$id_b']['connected']"
 for side in a b; do
@@ -184,28 +189,30 @@ inotifywait -m -e moved_to,close_write --format '%f' "$tmp/b/folder" >&3 2>"$tmp
 pids+=($!)
 wait_until 10 "inotifywait watches" grep -qs "Watches established" "$tmp/inotify.log"
 
-src="$tmp/a/folder/note.md"
-dst="$tmp/b/folder/note.md"
-now_us() { echo "${EPOCHREALTIME/./}"; }
-text=$'# latency\n'
-lat_us=()
-for ((i = 0; i < edits; i++)); do
-  text+="edit $i"$'\n'
-  while read -r -t 0 -u 3; do read -r -u 3 _; done # events of the previous edit
-  t0=${EPOCHREALTIME/./}
-  printf '%s' "$text" >"$src"
-  deadline=$((t0 + 30000000))
-  while :; do
-    got=""
-    { IFS= read -r -d '' got <"$dst" || true; } 2>/dev/null
-    [ "$got" = "$text" ] && break
-    (($(now_us) < deadline)) || fail "edit $i never arrived"
-    read -r -t 0.05 -u 3 _ || true
+# Times the edits; prints one latency in microseconds a line. It runs as a child that the EXIT
+# trap can kill: the trap is then never run from inside `read -t` (bash 5.2 can crash there).
+measure() {
+  local src="$tmp/a/folder/note.md" dst="$tmp/b/folder/note.md" text=$'# latency\n' i t0 got
+  for ((i = 0; i < edits; i++)); do
+    text+="edit $i"$'\n'
+    while read -r -t 0 -u 3; do read -r -u 3 _; done # events of the previous edit
+    t0=${EPOCHREALTIME/./}
+    printf '%s' "$text" >"$src"
+    while :; do
+      got=""
+      { IFS= read -r -d '' got <"$dst" || true; } 2>/dev/null
+      [ "$got" = "$text" ] && break
+      ((${EPOCHREALTIME/./} - t0 < 30000000)) || fail "edit $i never arrived within 30 s"
+      read -r -t 0.05 -u 3 _ || true
+    done
+    echo $((${EPOCHREALTIME/./} - t0))
   done
-  lat_us+=($(($(now_us) - t0)))
-done
+}
+measure >"$tmp/latency_us" &
+pids+=($!)
+wait "$!" || exit 1
 
-mapfile -t sorted < <(printf '%s\n' "${lat_us[@]}" | sort -n)
+mapfile -t sorted < <(sort -n "$tmp/latency_us")
 ms() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
 n=${#sorted[@]}
 printf 'anchor   syncthing %s save->other disk, %d edits: p50 %s ms, p99 %s ms\n' \
