@@ -25,7 +25,10 @@ while (($#)); do
     *) echo "syncthing_anchor: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ $edits =~ ^[1-9][0-9]*$ ]] || { echo "syncthing_anchor: --edits must be a positive number" >&2; exit 2; }
+if ! [[ $edits =~ ^[1-9][0-9]*$ ]]; then
+  echo "syncthing_anchor: --edits must be a positive number" >&2
+  exit 2
+fi
 
 die() {
   echo "syncthing_anchor: $*" >&2
@@ -84,12 +87,15 @@ folder=bench
 for side in a b; do
   mkdir -p "$tmp/$side/folder"
   syncthing generate --home="$tmp/$side/home" --no-default-folder --skip-port-probing \
-    >"$tmp/$side/generate.log" 2>&1 || fail "syncthing generate failed: $(cat "$tmp/$side/generate.log")"
+    >"$tmp/$side/generate.log" 2>&1 ||
+    fail "syncthing generate failed: $(cat "$tmp/$side/generate.log")"
 done
 id_of() { sed -n 's/.*Device ID: *\([A-Z0-9-]*\).*/\1/p' "$tmp/$1/generate.log"; }
 id_a=$(id_of a)
 id_b=$(id_of b)
-if [ -z "$id_a" ] || [ -z "$id_b" ]; then fail "no device ID in the output of syncthing generate"; fi
+if [ -z "$id_a" ] || [ -z "$id_b" ]; then
+  fail "no device ID in the output of syncthing generate"
+fi
 key=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 
 # Replaces the generated config.xml; elements left out take Syncthing's defaults.
@@ -97,7 +103,9 @@ key=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 write_config() {
   cat >"$tmp/$1/home/config.xml" <<EOF
 <configuration version="36">
-    <folder id="$folder" label="$folder" path="$tmp/$1/folder" type="sendreceive" rescanIntervalS="86400" fsWatcherEnabled="true" fsWatcherDelayS="$delay_s" ignorePerms="false" autoNormalize="true">
+    <folder id="$folder" label="$folder" path="$tmp/$1/folder" type="sendreceive"
+            rescanIntervalS="86400" fsWatcherEnabled="true" fsWatcherDelayS="$delay_s"
+            ignorePerms="false" autoNormalize="true">
         <filesystemType>basic</filesystemType>
         <device id="$2"></device>
         <device id="$5"></device>
@@ -158,12 +166,15 @@ wait_until() {
   deadline=$((SECONDS + secs))
   until "$@"; do
     ((SECONDS < deadline)) || fail "timed out after ${secs} s waiting until $what"
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || fail "a syncthing instance exited"; done
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null || fail "a syncthing instance exited"
+    done
     sleep 0.2
   done
 }
 
-wait_until 60 "both REST APIs answer" eval 'rest a system/ping >/dev/null && rest b system/ping >/dev/null'
+wait_until 60 "both REST APIs answer" \
+  eval 'rest a system/ping >/dev/null && rest b system/ping >/dev/null'
 # `syncthing serve` runs the server as the child of a monitor process; the monitor passes TERM on,
 # and the server is on the list too in case it outlives the monitor.
 for pid in "${pids[@]}"; do
@@ -178,8 +189,10 @@ for side in a b; do
   wait_until 60 "side $side has everything of its peer" rest_check $side \
     "db/completion?folder=$folder&device=$peer" "j['completion'] == 100"
 done
-actual_delay=$(rest a "config/folders/$folder" | python3 -c 'import json, sys; print(json.load(sys.stdin)["fsWatcherDelayS"])')
-echo "syncthing_anchor: syncthing $version on 127.0.0.1, watcher delay ${actual_delay} s, $edits edits" >&2
+actual_delay=$(rest a "config/folders/$folder" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["fsWatcherDelayS"])')
+echo "syncthing_anchor: syncthing $version on 127.0.0.1, watcher delay ${actual_delay} s," \
+  "$edits edits" >&2
 
 # inotify on the receiving folder, events into a fifo; Syncthing writes a temp file and renames
 # it into place, so moved_to is the event that matters.
