@@ -339,6 +339,9 @@ TEST_F(SyncTest, WatchQueueOverflowRescansAndConverges) {
   ASSERT_TRUE(b_->Start());
   ASSERT_TRUE(a_->WaitSynced());
   ASSERT_TRUE(b_->WaitSynced());
+  // The folder exists and is watched before the burst, so the burst's events queue up.
+  fs::create_directories(A("bulk"));
+  ASSERT_TRUE(WaitFor([&] { return a_->RoomStatus("eng")["watcher"]["watches"].get<int>() >= 2; }));
   kill(a_->pid(), SIGSTOP);
   for (int i = 0; i < 2000; ++i) Spit(A("bulk/n" + std::to_string(i) + ".md"), "note " + std::to_string(i) + "\n");
   kill(a_->pid(), SIGCONT);
