@@ -41,6 +41,8 @@ std::string StatusJson(const DaemonConfig& c, uint64_t client_id, const std::vec
     o["last_sync"] = r.last_sync ? nlohmann::ordered_json(FormatRfc3339(*r.last_sync)) : nlohmann::ordered_json();
     o["files"] = r.files;
     o["pending_local"] = r.pending_local;
+    o["queued_paths"] = r.queued_paths;
+    o["unsent_changes"] = r.unsent_changes;
     o["conflicts"] = r.conflicts;
     o["rejected_paths"] = r.rejected_paths;
     o["malformed"] = r.malformed;

@@ -201,7 +201,9 @@ class Room final : public RoomSession {
 
   RoomStatus status() const override {
     RoomStatus s = st_;
-    s.pending_local = dirty_.size() + retry_.size() + (s.synced ? 0 : offline_changes_);
+    s.queued_paths = dirty_.size() + retry_.size();
+    s.unsent_changes = s.synced ? 0 : offline_changes_;
+    s.pending_local = s.queued_paths + s.unsent_changes;
     s.files = recs_.size();
     if (deps_.watcher) {
       s.watcher = deps_.watcher->health();

@@ -30,7 +30,9 @@ struct RoomStatus {
   bool synced = false;
   bool expired = false;
   std::optional<WallTime> last_sync;  // last message from the relay while synced
-  uint64_t pending_local = 0;         // local changes not yet merged or not yet sent
+  uint64_t pending_local = 0;         // queued_paths + unsent_changes
+  uint64_t queued_paths = 0;          // paths waiting to be reconciled or retried
+  uint64_t unsent_changes = 0;        // local document changes made while not synced
   uint64_t files = 0;
   uint64_t conflicts = 0;       // conflict copies written
   uint64_t rejected_paths = 0;  // document keys never written (unsafe, ignored or too large)
