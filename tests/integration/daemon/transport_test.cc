@@ -559,6 +559,18 @@ TEST_F(TransportTest, ShutdownFromInsideACallbackThenTheLoopEnds) {
   // TearDown: the loop must still end and the loop close cleanly.
 }
 
+TEST_F(TransportTest, WssToAPlainServerFailsTheTlsHandshakeWithAReason) {
+  auto echo = NodeServer::Start(EchoScript(), NodeModules());
+  ASSERT_TRUE(echo);
+  MakeTransport({.connect_timeout_ms = 5000});
+  Peer& p = Connect("wss://127.0.0.1:" + std::to_string(echo->port()) + "/tls");
+  ASSERT_TRUE(RunUntil([&] { return p.closes > 0; }, 20000));
+  std::printf("wss to a plain server: %s\n", p.close_reason.c_str());
+  EXPECT_FALSE(p.opened);
+  EXPECT_NE(p.close_reason.find("cannot connect to 127.0.0.1:"), std::string::npos)
+      << p.close_reason;
+}
+
 TEST_F(TransportTest, InvalidUrlsAreRefusedAtConnect) {
   MakeTransport();
   for (const char* bad : {"http://127.0.0.1/", "ws://", "ws://h:99999/", "tcp://h:1"}) {
