@@ -236,6 +236,9 @@ int LwsCallback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in,
     }
     return 0;
   }
+  // The state must outlive this callback even if a user callback destroys
+  // the Connection (the last other owner) from inside it.
+  std::shared_ptr<ConnState> keep = c->shared_from_this();
   return c->transport->OnLws(*c, wsi, reason, in, len);
 }
 

@@ -329,6 +329,31 @@ TEST_F(TransportTest, MessagesAreEchoedWholeAndInOrderAndTextIsDropped) {
   conn.reset();
 }
 
+TEST_F(TransportTest, PingsGoOutBetweenTheFragmentsOfLargeMessages) {
+  auto echo = NodeServer::Start(EchoScript(), NodeModules());
+  ASSERT_TRUE(echo);
+  // Pings every 500 ms while 24 MiB go out in 64 KiB fragments and come back.
+  MakeTransport({.idle_timeout_ms = 1000});
+  std::vector<Bytes> sent;
+  for (int i = 0; i < 3; ++i) sent.emplace_back(8 << 20, static_cast<uint8_t>(i + 1));
+  std::vector<Bytes> got;
+  std::string closed;
+  ConnectionCallbacks cb;
+  std::unique_ptr<Connection> conn;
+  cb.on_open = [&] {
+    for (const Bytes& m : sent) EXPECT_TRUE(conn->Send(m).ok());
+  };
+  cb.on_message = [&](std::span<const uint8_t> m) { got.emplace_back(m.begin(), m.end()); };
+  cb.on_close = [&](const std::string& r) { closed = r; };
+  auto c = transport_->Connect(echo->Url("big-echo"), cb);
+  ASSERT_TRUE(c.ok());
+  conn = std::move(*c);
+  ASSERT_TRUE(RunUntil([&] { return got.size() >= sent.size() || !closed.empty(); }, 120000));
+  EXPECT_EQ(closed, "");
+  ASSERT_EQ(got.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) EXPECT_TRUE(got[i] == sent[i]) << "message " << i;
+}
+
 TEST_F(TransportTest, OversizedMessageClosesTheConnectionWithAReason) {
   auto relay = NodeServer::Start(RelayScript());
   ASSERT_TRUE(relay);
@@ -512,6 +537,38 @@ TEST_F(TransportTest, ShutdownWithOpenConnectionsClosesEachOnceAndLeavesTheLoop)
   // TearDown must not close again.
   ASSERT_EQ(uv_loop_init(&loop_), 0);
   uv_timer_init(&loop_, &tick_);
+}
+
+TEST_F(TransportTest, ShutdownFromInsideACallbackThenTheLoopEnds) {
+  auto relay = NodeServer::Start(RelayScript());
+  ASSERT_TRUE(relay);
+  MakeTransport();
+  Peer& a = Connect(relay->Url("inside"));
+  Peer& b = Connect(relay->Url("inside"));
+  bool shut = false;
+  a.on_message_hook = [&](Peer&, std::span<const uint8_t>) {
+    if (!shut && a.sync.synced()) {
+      shut = true;
+      transport_->Shutdown();  // from inside on_message
+    }
+  };
+  ASSERT_TRUE(RunUntil([&] { return shut; }));
+  EXPECT_EQ(a.closes, 1);
+  EXPECT_EQ(b.closes, 1);
+  EXPECT_EQ(a.close_reason, "transport shut down");
+  // TearDown: the loop must still end and the loop close cleanly.
+}
+
+TEST_F(TransportTest, WssToAPlainServerFailsTheTlsHandshakeWithAReason) {
+  auto echo = NodeServer::Start(EchoScript(), NodeModules());
+  ASSERT_TRUE(echo);
+  MakeTransport({.connect_timeout_ms = 5000});
+  Peer& p = Connect("wss://127.0.0.1:" + std::to_string(echo->port()) + "/tls");
+  ASSERT_TRUE(RunUntil([&] { return p.closes > 0; }, 20000));
+  std::printf("wss to a plain server: %s\n", p.close_reason.c_str());
+  EXPECT_FALSE(p.opened);
+  EXPECT_NE(p.close_reason.find("cannot connect to 127.0.0.1:"), std::string::npos)
+      << p.close_reason;
 }
 
 TEST_F(TransportTest, InvalidUrlsAreRefusedAtConnect) {
