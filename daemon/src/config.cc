@@ -7,6 +7,7 @@
 #include <string>
 
 #include "vaultd/common/fs.h"
+#include "vaultd/daemon/ws_url.h"
 
 namespace vaultd::daemon {
 namespace {
@@ -114,7 +115,8 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
   MapReader rr(relay, source, "relay");
   if (Status s = rr.Check({"url", "token_file"}); !s.ok()) return s;
   if (Status s = rr.String("url", true, &c.relay.url); !s.ok()) return s;
-  if (c.relay.url.rfind("ws://", 0) != 0 && c.relay.url.rfind("wss://", 0) != 0)
+  if ((c.relay.url.rfind("ws://", 0) != 0 && c.relay.url.rfind("wss://", 0) != 0) ||
+      !ParseWsUrl(c.relay.url).ok() || c.relay.url.find('?') != std::string::npos)
     return rr.Err(rr.Get("url"), "relay url is '" + c.relay.url + "'; allowed: ws://HOST[:PORT][/PATH] or wss://...");
   if (Status s = rr.String("token_file", false, &c.relay.token_file); !s.ok()) return s;
 
@@ -200,31 +202,6 @@ Result<std::string> LoadRelayToken(const RelayConfig& relay) {
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
     token.pop_back();
   return token;
-}
-
-namespace {
-std::string PercentEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-}  // namespace
-
-std::string RoomUrl(const RelayConfig& relay, const std::string& room, const std::string& token) {
-  std::string url = relay.url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  url += "/" + PercentEncode(room);
-  if (!token.empty()) url += "?token=" + PercentEncode(token);
-  return url;
 }
 
 }  // namespace vaultd::daemon

@@ -26,6 +26,7 @@
 #include "vaultd/daemon/room.h"
 #include "vaultd/daemon/room_fs.h"
 #include "vaultd/daemon/text_merge.h"
+#include "vaultd/daemon/ws_url.h"
 
 namespace vaultd::daemon {
 namespace {
@@ -269,12 +270,21 @@ class Room final : public RoomSession {
     return e;
   }
 
+  // Records in memory keep the shadow's hash only; the text is in the store.
   static bool ContentEq(const Entry& e, const FileRecord& r) {
     if ((e.kind == EntryKind::kText) != r.is_text) return false;
-    return r.is_text ? e.content == r.shadow : Sha256Hex(e.content) == r.hash;
+    return Sha256Hex(e.content) == r.hash;
   }
-  static bool DiskEq(const std::string& k, const FileRecord& r) {
-    return r.is_text ? k == r.shadow : Sha256Hex(k) == r.hash;
+  static bool DiskEq(const std::string& k, const FileRecord& r) { return Sha256Hex(k) == r.hash; }
+  std::string ShadowOf(const std::string& p) {
+    if (auto it = pending_.files.find(p); it != pending_.files.end() && it->second) return it->second->shadow;
+    auto s = deps_.store->LoadShadow(rc_.room, p);
+    if (!s.ok()) {
+      ++st_.errors;
+      st_.last_error = s.status().message();
+      return std::string();
+    }
+    return *s;
   }
   bool Classify(const std::string& p, const std::string& k) const {
     return IsTextName(p) && k.size() <= dc_.limits.text_max_bytes && ValidUtf8(k);
@@ -347,19 +357,24 @@ class Room final : public RoomSession {
     FileRecord r;
     r.is_text = text;
     if (text) r.shadow = content;
-    r.hash = text ? std::string() : Sha256Hex(content);
+    r.hash = Sha256Hex(content);
     r.size = st.size;
     r.mtime_ns = st.mtime_ns;
     r.ino = st.ino;
     r.local_clock = old ? old->local_clock : 0;
     return r;
   }
+  // `r` carries the shadow text for the store; memory keeps the rest.
   void SetRecord(const std::string& p, FileRecord r) {
     pending_.files[p] = r;
+    pending_.clocks.erase(p);
+    r.shadow.clear();
+    r.shadow.shrink_to_fit();
     recs_[p] = std::move(r);
   }
   void ForgetRecord(const std::string& p) {
     pending_.files[p] = std::nullopt;
+    pending_.clocks.erase(p);
     recs_.erase(p);
   }
 
@@ -428,6 +443,7 @@ class Room final : public RoomSession {
       if (rec->size != ds.size || rec->mtime_ns != ds.mtime_ns || rec->ino != ds.ino) {
         FileRecord nr = *rec;
         nr.size = ds.size, nr.mtime_ns = ds.mtime_ns, nr.ino = ds.ino;
+        if (nr.is_text) nr.shadow = k;  // disk == shadow here
         SetRecord(p, nr);
         rec = &recs_[p];
       }
@@ -482,9 +498,13 @@ class Room final : public RoomSession {
     }
     bool text = Classify(p, k);
     if (text && e.kind == EntryKind::kText) {
-      std::string base = rec && rec->is_text ? rec->shadow : std::string();
-      std::vector<TextEdit> edits =
-          e.content == base ? DiffText(base, k) : MergeIntoTheirs(base, k, e.content);
+      std::vector<TextEdit> edits;
+      if (rec && rec->is_text && ContentEq(e, *rec)) {
+        edits = DiffText(e.content, k);  // the document is still at the shadow
+      } else {
+        std::string base = rec && rec->is_text ? ShadowOf(p) : std::string();
+        edits = e.content == base ? DiffText(base, k) : MergeIntoTheirs(base, k, e.content);
+      }
       if (!edits.empty()) {
         ApplyTextEdits(e.text, edits);
         touched_.insert(p);
@@ -542,6 +562,7 @@ class Room final : public RoomSession {
     auto k = fs_.Read(to, MaxBytes(), &ds, &changed);
     if (!k.ok() || !DiskEq(*k, rit->second)) return false;
     FileRecord r = rit->second;
+    if (r.is_text) r.shadow = *k;
     SetEntry(to, *k, r.is_text);
     (void)files_.Delete(from);
     WriteMark(from, "rename", to);
@@ -604,7 +625,11 @@ class Room final : public RoomSession {
       auto it = recs_.find(p);
       if (it != recs_.end() && it->second.local_clock != mine) {
         it->second.local_clock = mine;
-        pending_.files[p] = it->second;
+        if (auto pf = pending_.files.find(p); pf != pending_.files.end() && pf->second) {
+          pf->second->local_clock = mine;
+        } else {
+          pending_.clocks[p] = mine;
+        }
       }
     }
     touched_.clear();
@@ -666,6 +691,7 @@ class Room final : public RoomSession {
         s = fs_.RenameChecked(op.path, op.to, op.expect);
         if (s.ok()) {
           FileRecord r = recs_[op.path];
+          if (r.is_text) r.shadow = ShadowOf(op.path);
           ForgetRecord(op.path);
           FileStat ns = fs_.Stat(op.to);
           r.size = ns.size, r.mtime_ns = ns.mtime_ns, r.ino = ns.ino;
@@ -697,7 +723,7 @@ class Room final : public RoomSession {
   }
 
   void Flush() {
-    if (pending_.updates.empty() && pending_.files.empty()) return;
+    if (pending_.updates.empty() && pending_.files.empty() && pending_.clocks.empty()) return;
     if (Status s = deps_.store->Commit(rc_.room, pending_); !s.ok()) {
       ++st_.errors;
       st_.last_error = s.message();
@@ -813,7 +839,13 @@ class Room final : public RoomSession {
 
   void Connect() {
     if (stopped_ || expired_ || !deps_.transport) return;
-    std::string url = RoomUrl(dc_.relay, rc_.room, token_);
+    auto url_or = RoomUrl(dc_.relay.url, rc_.room, token_);
+    if (!url_or.ok()) {
+      st_.last_error = url_or.status().message();
+      log::Error("cannot make the room URL", {{"room", rc_.room}, {"error", url_or.status().message()}});
+      return;
+    }
+    std::string url = *url_or;
     ConnectionCallbacks cb;
     uint64_t gen = ++conn_gen_;
     cb.on_open = [this, gen] { if (gen == conn_gen_) OnOpen(); };

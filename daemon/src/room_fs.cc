@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +50,8 @@ bool Matches(const FileStat& now, const FileStat& expect) {
 }
 
 }  // namespace
+
+RoomFs::RoomFs(std::string root) : root_(std::move(root)) { signal(SIGIO, SIG_IGN); }
 
 int RoomFs::OpenParent(const std::string& rel, bool create, std::string* leaf) const {
   if (rel.empty()) return -EINVAL;
@@ -107,8 +110,21 @@ Result<std::string> RoomFs::Read(const std::string& rel, uint64_t max_bytes, Fil
     close(fd);
     return Status::InvalidArgument(root_ + "/" + rel + ": not a regular file");
   }
+  // A read lease is refused while any process has the file open for
+  // writing (EAGAIN): an editor is mid-save (truncated, half written), so
+  // wait for its close instead of reading a torn file. While held, the
+  // lease also keeps new writers out until the read is done. File systems
+  // without leases (EINVAL) and files of other owners (EACCES) are read
+  // without one.
+  bool leased = fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
+  if (!leased && errno == EAGAIN) {
+    close(fd);
+    *changed = true;
+    return Status::Unavailable(root_ + "/" + rel + ": being written");
+  }
   FileStat before = FromStat(st);
   if (before.size > max_bytes) {
+    if (leased) fcntl(fd, F_SETLEASE, F_UNLCK);
     close(fd);
     return Status::InvalidArgument(root_ + "/" + rel + ": " + std::to_string(before.size) +
                                    " bytes, over the limit of " + std::to_string(max_bytes));
@@ -122,6 +138,7 @@ Result<std::string> RoomFs::Read(const std::string& rel, uint64_t max_bytes, Fil
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
+      if (leased) fcntl(fd, F_SETLEASE, F_UNLCK);
       close(fd);
       return Status::FromErrno(err, "read " + root_ + "/" + rel);
     }
@@ -132,6 +149,7 @@ Result<std::string> RoomFs::Read(const std::string& rel, uint64_t max_bytes, Fil
   data.resize(got);
   struct stat st2;
   bool ok = fstat(fd, &st2) == 0;
+  if (leased) fcntl(fd, F_SETLEASE, F_UNLCK);
   close(fd);
   FileStat after = ok ? FromStat(st2) : FileStat{};
   if (!ok || !after.SameAs(before) || got != before.size) {

@@ -87,7 +87,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::map<std::string, FileRecord>> LoadFiles(const std::string& room) override {
-    Stmt q(db_, "SELECT path,is_text,shadow,hash,size,mtime_ns,ino,local_clock FROM files WHERE room=?");
+    Stmt q(db_, "SELECT path,is_text,NULL,hash,size,mtime_ns,ino,local_clock FROM files WHERE room=?");
     if (!q.ok()) return Err("prepare");
     q.Text(1, room);
     std::map<std::string, FileRecord> out;
@@ -107,8 +107,19 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<std::string> LoadShadow(const std::string& room, const std::string& path) override {
+    Stmt q(db_, "SELECT shadow FROM files WHERE room=? AND path=?");
+    if (!q.ok()) return Err("prepare");
+    q.Text(1, room);
+    q.Text(2, path);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return q.ColText(0);
+    if (rc == SQLITE_DONE) return std::string();
+    return Err("reading the shadow of " + path);
+  }
+
   Status Commit(const std::string& room, const RoomCommit& c) override {
-    if (c.updates.empty() && c.files.empty()) return Status::Ok();
+    if (c.updates.empty() && c.files.empty() && c.clocks.empty()) return Status::Ok();
     if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     Status s = WriteCommit(room, c);
     if (!s.ok()) {
@@ -242,6 +253,14 @@ class SqliteStore final : public Store {
         del.Text(2, path);
         if (del.Step() != SQLITE_DONE) return Err("removing file record " + path);
       }
+    }
+    Stmt clk(db_, "UPDATE files SET local_clock=? WHERE room=? AND path=?");
+    for (const auto& [path, clock] : c.clocks) {
+      clk.Reset();
+      clk.Int(1, static_cast<int64_t>(clock));
+      clk.Text(2, room);
+      clk.Text(3, path);
+      if (clk.Step() != SQLITE_DONE) return Err("writing the clock of " + path);
     }
     return Status::Ok();
   }

@@ -52,7 +52,4 @@ Result<DaemonConfig> LoadDaemonConfig(const std::string& path);
 // The relay token: the token file's content (trimmed), else $VAULTD_RELAY_TOKEN, else "".
 Result<std::string> LoadRelayToken(const RelayConfig& relay);
 
-// ws://relay/<room>?token=<token> (room and token percent-encoded).
-std::string RoomUrl(const RelayConfig& relay, const std::string& room, const std::string& token);
-
 }  // namespace vaultd::daemon

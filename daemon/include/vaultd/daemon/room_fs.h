@@ -36,7 +36,9 @@ struct ScannedFile {
 
 class RoomFs {
  public:
-  explicit RoomFs(std::string root) : root_(std::move(root)) {}
+  // Reads take short read leases; a broken lease raises SIGIO, whose default
+  // action ends the process, so constructing a RoomFs ignores SIGIO.
+  explicit RoomFs(std::string root);
   const std::string& root() const { return root_; }
 
   FileStat Stat(const std::string& rel) const;

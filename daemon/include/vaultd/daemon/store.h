@@ -24,7 +24,9 @@ using Bytes = std::vector<uint8_t>;
 
 struct FileRecord {
   bool is_text = true;
-  std::string shadow;  // text files: the content; binary files: empty
+  // Text files: the content (kept in the store; LoadFiles leaves it empty,
+  // LoadShadow reads it). Binary files: empty.
+  std::string shadow;
   std::string hash;    // SHA-256 hex of the content
   uint64_t size = 0;
   int64_t mtime_ns = 0;
@@ -39,6 +41,7 @@ struct FileRecord {
 struct RoomCommit {
   std::vector<Bytes> updates;  // appended to the room's update log
   std::map<std::string, std::optional<FileRecord>> files;  // nullopt = forget the path
+  std::map<std::string, uint64_t> clocks;  // local_clock of paths already recorded
 };
 
 class Store {
@@ -54,7 +57,10 @@ class Store {
   virtual uint64_t client_id() const = 0;
 
   virtual Result<std::vector<Bytes>> LoadUpdates(const std::string& room) = 0;
+  // Every file record of the room, without the shadow texts (memory).
   virtual Result<std::map<std::string, FileRecord>> LoadFiles(const std::string& room) = 0;
+  // One file's shadow text ("" when there is none).
+  virtual Result<std::string> LoadShadow(const std::string& room, const std::string& path) = 0;
   virtual Status Commit(const std::string& room, const RoomCommit& commit) = 0;
   // Replaces every stored update of the room by `state` (one update holding
   // all of them), in one transaction.
