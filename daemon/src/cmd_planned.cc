@@ -6,10 +6,6 @@ namespace vaultd::daemon {
 namespace {
 cli::Registrar run(Commands(), {"run", "sync the composite vault with the relay until SIGTERM",
                                 "run [--config vaultd.yaml]", nullptr});
-cli::Registrar first_launch(Commands(),
-                            {"first-launch",
-                             "session start: fetch the mount set, verify mounts, write config",
-                             "first-launch [--orchestrator URL] [--vault /vault]", nullptr});
 cli::Registrar status(Commands(), {"status", "show the daemon's rooms, files and health",
                                    "status [--config vaultd.yaml]", nullptr});
 }  // namespace
