@@ -93,6 +93,14 @@ void PrintFindings(const std::vector<oc::Finding>& findings, bool strict) {
   for (const auto& f : findings) std::fprintf(stderr, "  %s\n", f.message.c_str());
 }
 
+// The mount set's validation names the field; say what it means for the vault.
+std::string Explained(const Status& s) {
+  std::string m = s.message();
+  if (m.find(".target:") != std::string::npos)
+    m += " (a target must be a relative path inside the vault)";
+  return m;
+}
+
 struct Options {
   std::string orchestrator, token_file, mountset_file, vault, state_dir, defaults_dir, mountinfo;
   std::string relay, relay_token_file, user, log_level;
@@ -113,7 +121,7 @@ std::optional<oc::MountSetDoc> ObtainMountSet(const Options& o, const std::strin
     auto doc = oc::ParseMountSet(*text);
     if (!doc.ok()) {
       std::fprintf(stderr, "%s: refusing the mount set %s: %s\nnothing was written.\n", prog,
-                   o.mountset_file.c_str(), doc.status().message().c_str());
+                   o.mountset_file.c_str(), Explained(doc.status()).c_str());
       return std::nullopt;
     }
     *source = "file " + o.mountset_file;
@@ -135,7 +143,8 @@ std::optional<oc::MountSetDoc> ObtainMountSet(const Options& o, const std::strin
     auto r = oc::FetchMountSetWithCache(f, cache);
     if (!r.ok()) {
       const bool unreachable = r.status().code() == StatusCode::kUnavailable;
-      std::fprintf(stderr, "%s: no mount set obtainable: %s\n", prog, r.status().message().c_str());
+      std::fprintf(stderr, "%s: no mount set obtainable: %s\n", prog,
+                   Explained(r.status()).c_str());
       if (unreachable) {
         std::fprintf(stderr,
                      "check: is the orchestrator running and reachable from this container at %s "

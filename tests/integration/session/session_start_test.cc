@@ -414,9 +414,20 @@ TEST_F(SessionTest, AHostileMountSetIsRefusedAndNothingIsWritten) {
     EXPECT_CONTAINS(o.err, "refusing the mount set", o);
     EXPECT_CONTAINS(o.err, c.message, o);
     EXPECT_CONTAINS(o.err, "nothing was written", o);
+    if (std::string(c.message) == "mounts[0].target") {
+      EXPECT_CONTAINS(o.err, "inside the vault", o);
+    }
     ExpectNothingWritten();
     EXPECT_FALSE(fs::exists(P("home/.config")));
   }
+  // A hostile cached copy is refused the same way when the orchestrator is down.
+  StopOrchestrator();
+  Write("home/.local/state/vaultd/mountset.json", dotdot.dump());
+  Outcome o = FirstLaunch({}, OrchestratorArgs());
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_CONTAINS(o.err, "mounts[0].target", o);
+  for (const auto& [name, path] : Generated()) EXPECT_FALSE(fs::exists(path)) << name;
+  EXPECT_FALSE(fs::exists(Vault() + "/.obsidian"));
 }
 
 TEST_F(SessionTest, PatternADiscoveryGivesTheSameVaultdYamlAsTheOrchestrator) {
