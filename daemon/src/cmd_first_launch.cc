@@ -103,7 +103,9 @@ std::string Explained(const Status& s) {
 
 struct Options {
   std::string orchestrator, token_file, mountset_file, vault, state_dir, defaults_dir, mountinfo;
-  std::string relay, relay_token_file, user, log_level;
+  std::string relay, relay_token_file, log_level;
+  std::string user;           // --user, else $VAULTD_USER, else $USER
+  std::string explicit_user;  // --user or $VAULTD_USER only
   bool strict = false;
   bool save_settings = false;
 };
@@ -194,9 +196,21 @@ std::optional<oc::MountSetDoc> ObtainMountSet(const Options& o, const std::strin
         prog, doc.vault_root.c_str());
     return std::nullopt;
   }
-  // The personal folder is per user on the relay too: two users never share a room.
-  for (auto& m : doc.mounts)
-    if (m.name == "personal" && !doc.user.empty()) m.room = "personal-" + doc.user;
+  // The personal folder is per user on the relay too: two users never share a
+  // room. Every Kasm container runs as the same account, so $USER cannot name
+  // the room; only an explicit user name can.
+  for (auto& m : doc.mounts) {
+    if (m.name != "personal") continue;
+    if (o.explicit_user.empty() || !IsSafePathSegment(o.explicit_user)) {
+      std::fprintf(stderr,
+                   "%s: refusing Pattern A with a personal folder but no user name: its room would "
+                   "be shared by every user.\ncheck: set VAULTD_USER (or --user) to the session "
+                   "user's name.\nnothing was written.\n",
+                   prog);
+      return std::nullopt;
+    }
+    m.room = "personal-" + o.explicit_user;
+  }
   *source = "discovered under " + doc.vault_root + " (Pattern A)";
   return doc;
 }
@@ -227,7 +241,8 @@ int RunFirstLaunch(const std::vector<std::string>& argv) {
   o.mountinfo = args.GetOr("mountinfo", "/proc/self/mountinfo");
   o.relay = args.GetOr("relay", "");
   o.relay_token_file = args.GetOr("relay-token-file", "");
-  o.user = args.GetOr("user", Env("VAULTD_USER").empty() ? Env("USER") : Env("VAULTD_USER"));
+  o.explicit_user = args.GetOr("user", Env("VAULTD_USER"));
+  o.user = o.explicit_user.empty() ? Env("USER") : o.explicit_user;
   o.log_level = args.GetOr("log-level", "info");
   o.strict = args.Has("strict");
   o.save_settings = args.Has("save-settings");
@@ -340,7 +355,8 @@ cli::Registrar reg(
      "Gets the mount set: from the orchestrator (URL of the service or of its /v1/mountset,\n"
      "with the user's IdP token from F), from its cached copy D/mountset.json when the\n"
      "orchestrator is unreachable (reported as degraded), from FILE (--mountset), or, with\n"
-     "none of these, from the mounts found under the vault (Pattern A; nested ones too).\n"
+     "none of these, from the mounts found under the vault (Pattern A; nested ones too; a\n"
+     "personal folder there needs --user or $VAULTD_USER, since it gets the room personal-USER).\n"
      "Checks /proc/self/mountinfo against it, then writes <vault>/.obsidian/{app,appearance,\n"
      "core-plugins,community-plugins}.json, ~/.config/obsidian/obsidian.json and D/vaultd.yaml\n"
      "(D = --state-dir, default $XDG_STATE_HOME/vaultd or ~/.local/state/vaultd). --vault wins\n"

@@ -435,6 +435,11 @@ TEST_F(SessionTest, PatternADiscoveryGivesTheSameVaultdYamlAsTheOrchestrator) {
   const std::string from_orchestrator = Slurp(StateDir() + "/vaultd.yaml");
   fs::remove_all(P("home"));
   NewSession();
+  // Every Kasm container runs as the same account: $USER cannot name the personal room.
+  Outcome anonymous = FirstLaunch(AliceMounts(), {"--vault", Vault(), "--state-dir", StateDir()});
+  EXPECT_EQ(anonymous.exit_code, 2) << anonymous.err;
+  EXPECT_CONTAINS(anonymous.err, "set VAULTD_USER", anonymous);
+  ExpectNothingWritten();
   Outcome o =
       FirstLaunch(AliceMounts(),
                   {"--vault", Vault(), "--state-dir", StateDir(), "--relay", "ws://relay.test:1234",
