@@ -305,11 +305,13 @@ int RunFirstLaunch(const std::vector<std::string>& argv) {
   cg::ObsidianPaths paths = cg::DefaultObsidianPaths(vault, HomeDir(), Env("XDG_CONFIG_HOME"));
   for (const auto& m : doc->mounts) {
     const std::string path = vault + "/" + m.target;
-    auto finding = std::find_if(findings.begin(), findings.end(),
-                                [&](const oc::Finding& f) { return f.path == path; });
-    if (finding != findings.end() && finding->kind == oc::Finding::Kind::kMissing) continue;
-    const bool ro = m.mode == "ro" || (finding != findings.end() &&
-                                       finding->kind == oc::Finding::Kind::kModeMismatch);
+    // One path can have two findings (mode and source): look for the kind.
+    auto found = [&](oc::Finding::Kind kind) {
+      return std::any_of(findings.begin(), findings.end(),
+                         [&](const oc::Finding& f) { return f.path == path && f.kind == kind; });
+    };
+    if (found(oc::Finding::Kind::kMissing)) continue;
+    const bool ro = m.mode == "ro" || found(oc::Finding::Kind::kModeMismatch);
     if (ro) paths.read_only.push_back(path);
     config.rooms.push_back({m.name, m.room, m.target, ro ? "ro" : "rw", m.expires_at});
   }
