@@ -26,11 +26,17 @@ leftovers "$work" || { echo "FAIL: after a full run"; exit 1; }
 
 # Interrupted once the sessions' mount namespaces exist.
 work=$(mktemp -u /tmp/demo-session-test.XXXXXX)
-DEMO_WORK=$work VAULTD_BUILD_DIR=$build setsid "$repo/scripts/demo-session" >"$out" 2>&1 &
-pid=$!
-for _ in $(seq 600); do grep -q '^== 3\.' "$out" && break; sleep 0.1; done
-grep -q '^== 3\.' "$out" || { cat "$out"; echo "FAIL: the demo did not reach its sessions"; kill -KILL -- -"$pid"; exit 1; }
-kill -INT -- -"$pid"
+# In its own session and process group (the pid file names the group), so the
+# SIGINT reaches every process of the demo, as a terminal's Ctrl-C does.
+pidfile=$(mktemp)
+# shellcheck disable=SC2016  # $$ and $1 belong to the inner shell
+DEMO_WORK=$work VAULTD_BUILD_DIR=$build setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
+  "$repo/scripts/demo-session" >"$out" 2>&1 &
+for _ in $(seq 1800); do [ -s "$pidfile" ] && grep -q '^== 3\.' "$out" && break; sleep 0.1; done
+pid=$(cat "$pidfile")
+rm -f "$pidfile"
+grep -q '^== 3\.' "$out" || { cat "$out"; echo "FAIL: the demo did not reach its sessions in 180 s"; kill -KILL -- -"$pid"; exit 1; }
+kill -INT -- -"$pid" 2>/dev/null || true  # it may have finished already
 for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then echo "FAIL: still running 30 s after SIGINT"; kill -KILL -- -"$pid"; exit 1; fi
 leftovers "$work" || { cat "$out"; echo "FAIL: after SIGINT"; exit 1; }
