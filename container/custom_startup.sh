@@ -3,7 +3,8 @@
 # ran `vaultd first-launch`). It keeps two things alive until the session ends,
 # restarting either one when it dies:
 #   vaultd run --config $VAULTD_CONFIG        the sync daemon
-#   vaultd-launch $OBSIDIAN_BIN --no-sandbox  Obsidian with the EXDEV shim
+#   vaultd-launch $OBSIDIAN_BIN --no-sandbox  Obsidian with the EXDEV shim (it opens the
+#                                             vault obsidian.json marks open)
 # and copies the user's own Obsidian settings into the persistent profile every
 # $VAULTD_SAVE_INTERVAL seconds and at the end (vaultd first-launch --save-settings).
 #
@@ -48,7 +49,8 @@ start_daemon() {
 
 start_obsidian() {
   [ "${VAULTD_NO_OBSIDIAN:-0}" = 1 ] && return 0
-  VAULTD_SHIM_ROOTS=$vault "$launch" "$obsidian" --no-sandbox "$vault" >>"$logs/obsidian.log" 2>&1 &
+  # Obsidian opens the vault obsidian.json marks open (written by vaultd first-launch).
+  VAULTD_SHIM_ROOTS=$vault "$launch" "$obsidian" --no-sandbox >>"$logs/obsidian.log" 2>&1 &
   obsidian_pid=$!
   say "Obsidian started (pid $obsidian_pid)"
 }

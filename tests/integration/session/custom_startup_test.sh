@@ -40,7 +40,7 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 [ "$(count "vaultd run --config $work/state/vaultd.yaml")" -ge 3 ] || { echo "FAIL: vaultd run not restarted"; cat "$work/calls"; exit 1; }
-[ "$(count "launch /opt/Obsidian/obsidian --no-sandbox $work/vault")" -ge 3 ] || { echo "FAIL: Obsidian not restarted through the launcher"; cat "$work/calls"; exit 1; }
+[ "$(count "launch /opt/Obsidian/obsidian --no-sandbox")" -ge 3 ] || { echo "FAIL: Obsidian not restarted through the launcher"; cat "$work/calls"; exit 1; }
 
 kill -TERM "$pid"
 for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
