@@ -17,8 +17,8 @@
 #   VAULTD_CONFIG       the daemon's config                  (default $VAULTD_STATE_DIR/vaultd.yaml)
 #   VAULTD_OBSIDIAN_DEFAULTS  org defaults                   (default /etc/vaultd/obsidian-defaults)
 #   VAULTD_LOG_DIR      logs of both processes               (default $VAULTD_STATE_DIR/log)
-#   VAULTD_RESTART_DELAY  seconds between restarts           (default 2)
-#   VAULTD_SAVE_INTERVAL  seconds between settings saves     (default 60)
+#   VAULTD_RESTART_DELAY  whole seconds between checks       (default 2)
+#   VAULTD_SAVE_INTERVAL  whole seconds between settings saves (default 60)
 #   VAULTD_NO_OBSIDIAN=1  run the daemon only (headless tests)
 set -uo pipefail
 
