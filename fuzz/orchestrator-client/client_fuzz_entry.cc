@@ -1,7 +1,10 @@
 #include "client_fuzz_entry.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
+#include <string>
 #include <string_view>
 
 #include "fuzz_support.h"
@@ -54,8 +57,13 @@ void FuzzClientOne(const uint8_t* data, size_t size) {
     Check(f.path.rfind("/vault/", 0) == 0, "findings are under the vault root");
     Check(!f.message.empty(), "findings explain themselves");
   }
+  std::set<std::string> names;
   for (const auto& e : DiscoverMounts(*mounts, "/vault")) {
-    Check(IsSafePathSegment(e.name) && e.name == e.target, "discovered names are single safe segments");
+    std::string flat = e.target;
+    std::replace(flat.begin(), flat.end(), '/', '-');
+    Check(IsSafeRelativePath(e.target) && IsSafePathSegment(e.name) && e.name == flat && e.room == flat,
+          "discovered targets are safe, names and rooms are the target with '/' as '-'");
+    Check(names.insert(e.name).second, "discovered names are unique");
     Check(e.mode == "ro" || e.mode == "rw", "discovered modes are ro or rw");
   }
 }

@@ -51,6 +51,17 @@ std::map<std::string, const MountInfoEntry*> Visible(const std::vector<MountInfo
   return out;
 }
 
+// A bind mount's root is the source path inside its file system: the host path
+// itself when the file system is mounted at the host's "/", a tail of it when
+// the file system is mounted deeper. A root of "/" (a whole file system) says
+// nothing about the host path.
+bool SourceMatchesRoot(std::string_view source, std::string_view root) {
+  if (source.empty() || root == "/" || root.empty()) return true;
+  while (source.size() > 1 && source.back() == '/') source.remove_suffix(1);
+  // root starts with '/', so a matching tail always starts at a segment boundary.
+  return source.size() >= root.size() && source.compare(source.size() - root.size(), root.size(), root) == 0;
+}
+
 std::string NormalizeRoot(std::string_view root) {
   std::string r(root);
   while (r.size() > 1 && r.back() == '/') r.pop_back();
@@ -122,6 +133,7 @@ std::string_view FindingKindName(Finding::Kind kind) {
     case Finding::Kind::kMissing: return "missing";
     case Finding::Kind::kModeMismatch: return "mode-mismatch";
     case Finding::Kind::kUnexpected: return "unexpected";
+    case Finding::Kind::kWrongSource: return "wrong-source";
   }
   return "?";
 }
@@ -148,6 +160,11 @@ std::vector<Finding> CompareMounts(const MountSetDoc& expected, const std::vecto
                      "'" + m.name + "' at " + path + " is mounted " + actual + " but the mount set grants " + m.mode +
                          (actual == "rw" ? " (more access than granted)" : " (the user cannot write)")});
     }
+    if (!SourceMatchesRoot(m.source, it->second->root)) {
+      out.push_back({Finding::Kind::kWrongSource, m.name, path, m.source, it->second->root,
+                     "'" + m.name + "' at " + path + " shows " + it->second->root + " of " + it->second->source +
+                         " but the mount set's source is " + m.source});
+    }
   }
   for (const auto& [point, entry] : visible) {
     if (point.size() <= prefix.size() || point.compare(0, prefix.size(), prefix) != 0) continue;
@@ -165,13 +182,23 @@ std::vector<MountEntry> DiscoverMounts(const std::vector<MountInfoEntry>& mounts
   const std::string root = NormalizeRoot(vault_root);
   const std::string prefix = root == "/" ? "/" : root + "/";
   std::vector<MountEntry> out;
+  // A mount nested below one already taken (Visible() is sorted by path, so the
+  // outer one comes first) is part of that folder, not a folder of its own.
+  std::vector<std::string> taken;
   for (const auto& [point, entry] : Visible(mounts)) {
     if (point.size() <= prefix.size() || point.compare(0, prefix.size(), prefix) != 0) continue;
+    if (std::any_of(taken.begin(), taken.end(),
+                    [&](const std::string& t) { return point.compare(0, t.size() + 1, t + "/") == 0; }))
+      continue;
     std::string rest = point.substr(prefix.size());
-    if (rest.find('/') != std::string::npos || !IsSafePathSegment(rest)) continue;
+    if (!IsSafeRelativePath(rest)) continue;
+    taken.push_back(point);
     MountEntry e;
-    e.name = rest;
     e.target = rest;
+    std::replace(rest.begin(), rest.end(), '/', '-');
+    // "a-b/c" and "a/b-c" would share a room: the first (by target) keeps it.
+    if (std::any_of(out.begin(), out.end(), [&](const MountEntry& o) { return o.name == rest; })) continue;
+    e.name = rest;
     e.room = rest;
     e.source = entry->root;
     e.mode = Mode(*entry);

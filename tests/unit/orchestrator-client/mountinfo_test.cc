@@ -96,10 +96,9 @@ TEST(MountInfo, CompareFindsMissingModeMismatchAndUnexpected) {
   EXPECT_NE(findings[1].message.find("more access than granted"), std::string::npos);
   EXPECT_NE(findings[4].message.find("cannot write"), std::string::npos);
   // Everything right: no findings.
-  EXPECT_TRUE(CompareMounts(Doc({{"engineering", "rw"}, {"wiki", "ro"}, {"my notes", "rw"}, {"odd", "rw"},
-                                 {"scratch", "ro"}}),
-                            mounts)
-                  .empty());
+  MountSetDoc right = Doc({{"engineering", "rw"}, {"wiki", "ro"}, {"my notes", "rw"}, {"odd", "rw"}, {"scratch", "ro"}});
+  right.mounts[3].source = "/odd/a\tb\nc\\d";  // the root mountinfo shows for it
+  EXPECT_TRUE(CompareMounts(right, mounts).empty());
 }
 
 TEST(MountInfo, LaterMountOnTheSamePointWins) {
@@ -108,7 +107,9 @@ TEST(MountInfo, LaterMountOnTheSamePointWins) {
                     "64 63 254:0 /a /vault/x rw - ext4 /dev/vda rw\n"
                     "65 64 254:0 /a /vault/x ro - ext4 /dev/vda rw\n")
                     .value();
-  auto f = CompareMounts(Doc({{"x", "rw"}}), mounts);
+  MountSetDoc doc = Doc({{"x", "rw"}});
+  doc.mounts[0].source = "/a";
+  auto f = CompareMounts(doc, mounts);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].kind, Finding::Kind::kModeMismatch);
 }
@@ -119,6 +120,41 @@ TEST(MountInfo, PatternADiscovery) {
   for (const auto& e : found) got.push_back(e.name + ":" + e.mode + ":" + e.source);
   EXPECT_EQ(got, (std::vector<std::string>{"engineering:rw:/shared/engineering", "my notes:rw:/shared/my notes",
                                            "odd:rw:/odd/a\tb\nc\\d", "scratch:ro:/", "wiki:ro:/shared/wiki"}));
+}
+
+TEST(MountInfo, PatternADiscoveryTakesNestedTargetsButNotMountsInsideAFolder) {
+  auto mounts = ParseMountInfo(
+                    "63 22 0:39 / /vault rw - tmpfs tmpfs rw\n"
+                    "64 63 254:0 /shared/deals/acme /vault/deals/acme rw - ext4 /dev/vda rw\n"
+                    "65 63 254:0 /shared/eng /vault/eng rw - ext4 /dev/vda rw\n"
+                    "66 65 254:0 /shared/other /vault/eng/inner ro - ext4 /dev/vda rw\n"
+                    "67 63 254:0 /shared/x /vault/eng\\040x ro - ext4 /dev/vda rw\n"
+                    "68 63 254:0 /shared/y /vault/eng\\040x/deeper ro - ext4 /dev/vda rw\n")
+                    .value();
+  std::vector<std::string> got;
+  for (const auto& e : DiscoverMounts(mounts, "/vault"))
+    got.push_back(e.name + ":" + e.target + ":" + e.room + ":" + e.mode);
+  EXPECT_EQ(got, (std::vector<std::string>{"deals-acme:deals/acme:deals-acme:rw", "eng:eng:eng:rw",
+                                           "eng x:eng x:eng x:ro"}));
+}
+
+TEST(MountInfo, AMountFromAnotherSourceIsReported) {
+  auto mounts = ParseMountInfo(
+                    "63 22 0:39 / /vault rw - tmpfs tmpfs rw\n"
+                    "64 63 254:0 /shared/engineering /vault/engineering rw - ext4 /dev/vda rw\n"
+                    "65 63 254:1 /wiki /vault/wiki ro - ext4 /dev/vdb rw\n"
+                    "66 63 254:1 /other /vault/x rw - ext4 /dev/vdb rw\n"
+                    "67 63 0:40 / /vault/whole rw - tmpfs none rw\n")
+                    .value();
+  // /shared/wiki on a file system mounted at /shared shows root /wiki: a tail, fine.
+  auto f = CompareMounts(Doc({{"engineering", "rw"}, {"wiki", "ro"}, {"x", "rw"}, {"whole", "rw"}}),
+                         mounts);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].kind, Finding::Kind::kWrongSource);
+  EXPECT_EQ(f[0].path, "/vault/x");
+  EXPECT_EQ(f[0].expected, "/shared/x");
+  EXPECT_EQ(f[0].actual, "/other");
+  EXPECT_EQ(FindingKindName(f[0].kind), "wrong-source");
 }
 
 // A real mount namespace: a tmpfs vault root, bind mounts (one with a space in
@@ -153,6 +189,7 @@ TEST(MountInfo, RealMountNamespace) {
     auto mounts = ReadMountInfo();
     if (!mounts.ok()) fail("read mountinfo");
     MountSetDoc doc = Doc({{"eng", "rw"}, {"wiki", "ro"}, {"my notes", "ro"}, {"missing", "rw"}});
+    for (auto& m : doc.mounts) m.source = base + "/src/" + m.target;
     nlohmann::json out;
     for (const auto& f : CompareMounts(doc, *mounts, v))
       out["findings"].push_back(std::string(FindingKindName(f.kind)) + " " + f.path.substr(v.size()) + " " + f.actual);

@@ -39,12 +39,13 @@ struct Finding {
     kMissing,       // the mount set grants it, nothing is mounted there
     kModeMismatch,  // mounted, but ro where rw was granted or rw where only ro was
     kUnexpected,    // mounted under the vault root, but not in the mount set
+    kWrongSource,   // mounted, but the mount's root is not (a tail of) the mount set's source
   };
   Kind kind;
   std::string name;    // the mount set entry, or "" for kUnexpected
   std::string path;    // absolute mount point
-  std::string expected;  // "rw", "ro", or "" for kUnexpected
-  std::string actual;    // "rw", "ro", "absent"
+  std::string expected;  // "rw", "ro", "" for kUnexpected, the source for kWrongSource
+  std::string actual;    // "rw", "ro", "absent", the mount's root for kWrongSource
   std::string message;   // one line for the first-launch table
 };
 std::string_view FindingKindName(Finding::Kind kind);
@@ -55,9 +56,10 @@ std::string_view FindingKindName(Finding::Kind kind);
 std::vector<Finding> CompareMounts(const MountSetDoc& expected, const std::vector<MountInfoEntry>& mounts,
                                    std::string_view vault_root = "");
 
-// Pattern A: every mount directly under `vault_root` becomes an entry with
-// name = target = its directory name, mode from the mount, source = the
-// mount's root inside its file system, room = name. Sorted by target.
+// Pattern A: every outermost mount under `vault_root` (nested targets such as
+// deals/acme included) becomes an entry with target = its path below the
+// root, name = room = that path with '/' as '-', mode from the mount, source
+// = the mount's root inside its file system. Sorted by target.
 std::vector<MountEntry> DiscoverMounts(const std::vector<MountInfoEntry>& mounts, std::string_view vault_root);
 
 }  // namespace vaultd::orchestrator_client
