@@ -22,9 +22,15 @@ DEMO_WORK=$work VAULTD_BUILD_DIR=$build "$repo/scripts/demo-session" >"$out" 2>&
 grep -q '^== summary' "$out" || { cat "$out"; echo "FAIL: no summary"; exit 1; }
 grep -q "alice's write refused by the read-only mount" "$out" || { cat "$out"; echo "FAIL: ro wiki"; exit 1; }
 grep -q "moved across two of alice's bind mounts" "$out" || { cat "$out"; echo "FAIL: shim move"; exit 1; }
+for want in "sync: 'from alice' reached bob" "sync: 'from bob' reached alice" \
+  "sync: the moved note left bob's engineering folder"; do
+  grep -qF "$want" "$out" || { cat "$out"; echo "FAIL: no '$want'"; exit 1; }
+done
+grep -q "alice: engineering .* synced" "$out" || { cat "$out"; echo "FAIL: vaultd status"; exit 1; }
 leftovers "$work" || { echo "FAIL: after a full run"; exit 1; }
 
-# Interrupted once the sessions' mount namespaces exist.
+# Interrupted once the sessions' mount namespaces exist (and, when the
+# signal lands later, while the daemons run).
 work=$(mktemp -u /tmp/demo-session-test.XXXXXX)
 # In its own session and process group (the pid file names the group), so the
 # SIGINT reaches every process of the demo, as a terminal's Ctrl-C does.
