@@ -4,6 +4,7 @@
 #include <random>
 
 #include "doc_impl.h"
+#include "handle_access.h"
 #include "vaultd/crdt/update.h"
 
 namespace vaultd::crdt {
@@ -614,26 +615,14 @@ std::string TextRef::ToString() const {
 
 uint64_t TextRef::Length() const { return type_ ? type_->length : 0; }
 
-std::string TextRef::DeltaJson() const {
-  std::string out = "[";
-  if (!type_) return "[]";
+std::vector<TextDeltaOp> TextRef::Delta() const {
+  std::vector<TextDeltaOp> ops;
+  if (!type_) return ops;
   Attributes cur;
   std::string pending;
-  bool first = true;
-  auto attrs_json = [&](std::string* o) {
-    if (cur.empty()) return;
-    AnyObject obj(cur.begin(), cur.end());
-    *o += ",\"attributes\":";
-    AppendCanonicalJson(Any(obj), o);
-  };
   auto flush = [&] {
     if (pending.empty()) return;
-    if (!first) out += ",";
-    first = false;
-    out += "{\"insert\":";
-    AppendJsonString(pending, &out);
-    attrs_json(&out);
-    out += "}";
+    ops.push_back({Output(Any(std::move(pending))), cur});
     pending.clear();
   };
   for (Item* i = type_->start; i; i = i->right) {
@@ -643,18 +632,35 @@ std::string TextRef::DeltaJson() const {
     } else if (i->kind == kFormat) {
       flush();
       UpdateCurrentAttrs(cur, i);
-    } else if (i->kind == kEmbed || i->kind == kType) {
+    } else if (i->kind == kEmbed) {
       flush();
-      if (!first) out += ",";
-      first = false;
-      out += "{\"insert\":";
-      if (i->kind == kEmbed) AppendCanonicalJson(i->extra->value, &out);
-      else doc_->AppendTypeJson(i->type(), i->type()->kind, &out);
-      attrs_json(&out);
-      out += "}";
+      ops.push_back({Output(i->extra->value), cur});
+    } else if (i->kind == kType) {
+      flush();
+      ops.push_back({HandleAccess::MakeOutput(doc_, i->type()), cur});
     }
   }
   flush();
+  return ops;
+}
+
+std::string TextRef::DeltaJson() const {
+  std::string out = "[";
+  for (const TextDeltaOp& op : Delta()) {
+    if (out.size() > 1) out += ",";
+    out += "{\"insert\":";
+    if (op.insert.is_type()) {
+      Type* t = HandleAccess::TypeOf(op.insert);
+      doc_->AppendTypeJson(t, t->kind, &out);
+    } else {
+      AppendCanonicalJson(op.insert.any(), &out);
+    }
+    if (!op.attributes.empty()) {
+      out += ",\"attributes\":";
+      AppendCanonicalJson(Any(AnyObject(op.attributes.begin(), op.attributes.end())), &out);
+    }
+    out += "}";
+  }
   return out + "]";
 }
 
@@ -695,7 +701,7 @@ std::optional<Output> ItemOutput(DocImpl* d, const Item* it, size_t i) {
       return Output(r.ok() ? *r : Any());
     }
     case kBinary: return Output(Any(it->extra->binary));
-    case kType: return Output(d, it->extra->type.get());
+    case kType: return HandleAccess::MakeOutput(d, it->extra->type.get());
     case kString: return Output(Any(Utf16ToUtf8(std::u16string(1, it->str[i]))));
     case kEmbed: return Output(it->extra->value);
     default: return Output(Any());
@@ -798,6 +804,15 @@ Status ArrayRef::Delete(uint64_t index, uint64_t length) {
 
 uint64_t ArrayRef::Length() const { return type_ ? type_->length : 0; }
 
+std::vector<std::pair<std::string, Output>> MapRef::Entries() const {
+  std::vector<std::pair<std::string, Output>> out;
+  if (!type_) return out;
+  for (const auto& [k, v] : type_->map)
+    if (!v->deleted) out.emplace_back(k, *ItemOutput(doc_, v, v->length - 1));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
 std::optional<Output> ArrayRef::Get(uint64_t index) const {
   if (!type_) return std::nullopt;
   for (Item* i = type_->start; i; i = i->right) {
@@ -809,11 +824,21 @@ std::optional<Output> ArrayRef::Get(uint64_t index) const {
 }
 
 TypeKind Output::kind() const { return type_ ? type_->kind : TypeKind::kUnknown; }
-TypeRef Output::AsType() const { return TypeRef(doc_, type_); }
+TypeRef Output::AsType() const { return HandleAccess::Make<TypeRef>(doc_, type_); }
+TextRef Output::AsText() const { return AsType().AsText(); }
+MapRef Output::AsMap() const { return AsType().AsMap(); }
+ArrayRef Output::AsArray() const { return AsType().AsArray(); }
+
 // A handle of the wrong kind would run e.g. text edits on a map's items.
-TextRef Output::AsText() const { return kind() == TypeKind::kText ? TextRef(doc_, type_) : TextRef(); }
-MapRef Output::AsMap() const { return kind() == TypeKind::kMap ? MapRef(doc_, type_) : MapRef(); }
-ArrayRef Output::AsArray() const { return kind() == TypeKind::kArray ? ArrayRef(doc_, type_) : ArrayRef(); }
+TextRef TypeRef::AsText() const {
+  return kind() == TypeKind::kText ? HandleAccess::Make<TextRef>(doc_, type_) : TextRef();
+}
+MapRef TypeRef::AsMap() const {
+  return kind() == TypeKind::kMap ? HandleAccess::Make<MapRef>(doc_, type_) : MapRef();
+}
+ArrayRef TypeRef::AsArray() const {
+  return kind() == TypeKind::kArray ? HandleAccess::Make<ArrayRef>(doc_, type_) : ArrayRef();
+}
 
 // ---------------------------------------------------------------- JSON
 
@@ -906,10 +931,14 @@ Doc::~Doc() = default;
 uint64_t Doc::client_id() const { return impl_->client_id; }
 bool Doc::gc() const { return impl_->gc; }
 
-TextRef Doc::GetText(const std::string& name) { return TextRef(impl_.get(), impl_->GetOrCreateRoot(name, TypeKind::kText)); }
-MapRef Doc::GetMap(const std::string& name) { return MapRef(impl_.get(), impl_->GetOrCreateRoot(name, TypeKind::kMap)); }
+TextRef Doc::GetText(const std::string& name) {
+  return HandleAccess::Make<TextRef>(impl_.get(), impl_->GetOrCreateRoot(name, TypeKind::kText));
+}
+MapRef Doc::GetMap(const std::string& name) {
+  return HandleAccess::Make<MapRef>(impl_.get(), impl_->GetOrCreateRoot(name, TypeKind::kMap));
+}
 ArrayRef Doc::GetArray(const std::string& name) {
-  return ArrayRef(impl_.get(), impl_->GetOrCreateRoot(name, TypeKind::kArray));
+  return HandleAccess::Make<ArrayRef>(impl_.get(), impl_->GetOrCreateRoot(name, TypeKind::kArray));
 }
 
 std::vector<std::pair<std::string, TypeKind>> Doc::Roots() const {
