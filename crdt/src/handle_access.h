@@ -4,6 +4,9 @@
 // crdt/src can only get handles through Doc and the handles themselves.
 #pragma once
 
+#include <optional>
+
+#include "doc_impl.h"
 #include "vaultd/crdt/doc.h"
 
 namespace vaultd::crdt {
@@ -18,5 +21,12 @@ class HandleAccess {
   static Type* TypeOf(const Output& output) { return output.type_; }
   static DocImpl* Impl(const Doc& doc) { return doc.impl_.get(); }
 };
+
+// The error of an operation on an invalid handle.
+Status DeadType();
+// Fills a new item with a value to store (an Any, or a new nested type).
+void SetContent(DocImpl* d, Item* it, const Input& v);
+// The value at offset `i` of an item, as a handle's read returns it.
+std::optional<Output> ItemOutput(DocImpl* d, const Item* it, size_t i);
 
 }  // namespace vaultd::crdt

@@ -9,7 +9,7 @@
 
 #include "vaultd/crdt/update.h"
 #include "ydoc_commands.h"
-#include "ydoc_util.h"
+#include "ydoc_values.h"
 
 namespace vaultd::crdt {
 namespace {
