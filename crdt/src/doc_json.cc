@@ -8,12 +8,9 @@ namespace vaultd::crdt {
 TypeKind DocImpl::Infer(const Type* t) const {
   if (t->kind != TypeKind::kUnknown) return t->kind;
   if (!t->map.empty()) return TypeKind::kMap;
-  bool any = false;
-  for (const Item* i = t->start; i; i = i->right) {
-    any = true;
+  for (const Item* i = t->start; i; i = i->right)
     if (i->kind == kString || i->kind == kFormat || i->kind == kEmbed) return TypeKind::kText;
-  }
-  return any ? TypeKind::kArray : TypeKind::kArray;
+  return TypeKind::kArray;  // list content of other kinds, or nothing at all
 }
 
 void DocImpl::AppendItemValueJson(const Item* it, size_t i, std::string* out) const {
