@@ -119,6 +119,20 @@ TEST(SyncSession, ReadOnlySessionSendsOnlyStep1AndStillReceives) {
   ASSERT_EQ(writer.LocalUpdateFrames(Bytes{0, 0}).size(), 1u);
 }
 
+TEST(SyncSession, ReadOnlySessionStillSharesAwareness) {
+  Doc d({.client_id = 1});
+  Awareness a(1);
+  a.SetLocalState(R"({"user":"viewer"})", 0);
+  SyncSession s(d, &a, {.read_only = true});
+  std::vector<Bytes> start = s.Start();
+  ASSERT_EQ(start.size(), 2u);
+  EXPECT_EQ(start[1][0], static_cast<uint8_t>(FrameKind::kAwareness));
+  auto out = s.Receive(EncodeQueryAwarenessFrame());
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0][0], static_cast<uint8_t>(FrameKind::kAwareness));
+}
+
 TEST(SyncProtocol, StateMachineWithoutFraming) {
   Doc da({.client_id = 1}), db({.client_id = 2});
   ASSERT_TRUE(da.GetText("t").Insert(0, "a").ok());
