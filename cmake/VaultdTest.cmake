@@ -1,4 +1,5 @@
 # vaultd_add_test(NAME name SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l1 l2] [TIMEOUT s])
+# (LABELS tsan: the tests use threads; `scripts/test --tsan` builds and runs them under TSan.)
 #
 # The one way to add a GoogleTest binary: links gtest_main, discovers every TEST
 # as its own ctest case, and tells the test where the built binaries and
@@ -27,6 +28,14 @@ function(vaultd_add_test)
   # folder holds one area's tests, so the folder's labels are the tests' labels.
   if(T_LABELS)
     set_property(DIRECTORY APPEND PROPERTY LABELS ${T_LABELS})
+  endif()
+  # Label `tsan`: the folder's tests use threads and run under ThreadSanitizer too.
+  # The label is the folder's, so every test binary of the folder is built for it.
+  set_property(DIRECTORY APPEND PROPERTY VAULTD_TEST_TARGETS ${T_NAME})
+  get_property(dir_labels DIRECTORY PROPERTY LABELS)
+  if("tsan" IN_LIST dir_labels)
+    get_property(dir_targets DIRECTORY PROPERTY VAULTD_TEST_TARGETS)
+    add_dependencies(vaultd_tsan_tests ${dir_targets})
   endif()
 endfunction()
 

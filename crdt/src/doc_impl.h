@@ -15,6 +15,9 @@
 
 namespace vaultd::crdt {
 
+// Two optional IDs (an origin with its presence flag) are the same.
+inline bool SameId(bool ha, const ID& a, bool hb, const ID& b) { return ha == hb && (!ha || a == b); }
+
 struct Transaction {
   bool local = true;
   std::string origin;

@@ -1,140 +1,60 @@
 #include "vaultd/crdt/sync.h"
 
-#include <algorithm>
-
 #include "vaultd/crdt/encoding.h"
-#include "vaultd/crdt/update.h"
 
 namespace vaultd::crdt {
 
-Bytes EncodeSyncMessage(const SyncMessage& m) {
-  Encoder enc;
-  enc.WriteVarUint(static_cast<uint8_t>(m.type));
-  enc.WriteVarBytes(m.payload);
-  return enc.Take();
-}
-
 namespace {
-Result<SyncMessage> ReadSyncMessage(Decoder& dec) {
-  VAULTD_ASSIGN_OR_RETURN(uint64_t type, dec.ReadVarUint());
-  if (type > 2) return Status::Corruption("unknown sync message type " + std::to_string(type));
-  VAULTD_ASSIGN_OR_RETURN(auto payload, dec.ReadVarBytes());
-  return SyncMessage{static_cast<SyncMessageType>(type), Bytes(payload.begin(), payload.end())};
+void WriteFrameKind(Encoder& enc, FrameKind kind) { enc.WriteVarUint(static_cast<uint8_t>(kind)); }
+
+std::optional<FrameKind> ToFrameKind(uint64_t v) {
+  switch (v) {
+    case static_cast<uint8_t>(FrameKind::kSync):
+      return FrameKind::kSync;
+    case static_cast<uint8_t>(FrameKind::kAwareness):
+      return FrameKind::kAwareness;
+    case static_cast<uint8_t>(FrameKind::kAuth):
+      return FrameKind::kAuth;
+    case static_cast<uint8_t>(FrameKind::kQueryAwareness):
+      return FrameKind::kQueryAwareness;
+    default:
+      return std::nullopt;
+  }
 }
 }  // namespace
 
-Result<SyncMessage> DecodeSyncMessage(std::span<const uint8_t> data) {
-  Decoder dec(data);
-  return ReadSyncMessage(dec);
-}
-
 Bytes EncodeSyncFrame(const SyncMessage& m) {
   Encoder enc;
-  enc.WriteVarUint(static_cast<uint8_t>(FrameKind::kSync));
-  Bytes body = EncodeSyncMessage(m);
-  enc.WriteBytes(body);
+  WriteFrameKind(enc, FrameKind::kSync);
+  WriteSyncMessage(enc, m);
   return enc.Take();
 }
 
 Bytes EncodeAwarenessFrame(std::span<const uint8_t> awareness_update) {
   Encoder enc;
-  enc.WriteVarUint(static_cast<uint8_t>(FrameKind::kAwareness));
+  WriteFrameKind(enc, FrameKind::kAwareness);
   enc.WriteVarBytes(awareness_update);
   return enc.Take();
 }
 
-Bytes EncodeQueryAwarenessFrame() { return {static_cast<uint8_t>(FrameKind::kQueryAwareness)}; }
-
-Bytes EncodeAwarenessUpdate(const AwarenessUpdate& u) {
+Bytes EncodeQueryAwarenessFrame() {
   Encoder enc;
-  enc.WriteVarUint(u.size());
-  for (const auto& [client, e] : u) {
-    enc.WriteVarUint(client);
-    enc.WriteVarUint(e.clock);
-    enc.WriteVarString(e.state_json);
-  }
+  WriteFrameKind(enc, FrameKind::kQueryAwareness);
   return enc.Take();
 }
 
-Result<AwarenessUpdate> DecodeAwarenessUpdate(std::span<const uint8_t> data) {
-  Decoder dec(data);
-  AwarenessUpdate u;
-  VAULTD_ASSIGN_OR_RETURN(uint64_t n, dec.ReadLength());
-  for (uint64_t i = 0; i < n; ++i) {
-    VAULTD_ASSIGN_OR_RETURN(uint64_t client, dec.ReadVarUint());
-    VAULTD_ASSIGN_OR_RETURN(uint64_t clock, dec.ReadVarUint());
-    VAULTD_ASSIGN_OR_RETURN(std::string state, dec.ReadVarString());
-    // Only checked, kept as text: validation builds no value.
-    if (state == "undefined" || !ValidateJsonText(state).ok())
-      return Status::Corruption("awareness state of client " + std::to_string(client) + " is not JSON");
-    u[client] = {clock, std::move(state)};
-  }
-  return u;
-}
-
-void Awareness::SetLocalState(std::string state_json, int64_t now_ms) {
-  auto& e = states_[client_id_];
-  e.clock += 1;
-  e.state_json = std::move(state_json);
-  last_updated_[client_id_] = now_ms;
-}
-
-Bytes Awareness::EncodeUpdate(const std::vector<uint64_t>& clients) const {
-  AwarenessUpdate u;
-  for (uint64_t c : clients) {
-    auto it = states_.find(c);
-    if (it != states_.end()) u[c] = it->second;
-  }
-  return EncodeAwarenessUpdate(u);
-}
-
-Result<std::vector<uint64_t>> Awareness::Apply(std::span<const uint8_t> update, int64_t now_ms) {
-  VAULTD_ASSIGN_OR_RETURN(AwarenessUpdate u, DecodeAwarenessUpdate(update));
-  std::vector<uint64_t> changed;
-  for (auto& [client, e] : u) {
-    auto it = states_.find(client);
-    uint64_t cur = it == states_.end() ? 0 : it->second.clock;
-    bool have_state = it != states_.end() && it->second.state_json != "null";
-    // As y-protocols: a newer clock wins; an equal clock may only remove a state.
-    if (cur < e.clock || (cur == e.clock && e.state_json == "null" && have_state)) {
-      if (client == client_id_ && e.state_json == "null") {
-        // Someone says we left; we are still here: bump our clock (y-protocols does the same).
-        states_[client_id_].clock = e.clock + 1;
-        continue;
-      }
-      bool differs = it == states_.end() || it->second.state_json != e.state_json;
-      states_[client] = e;
-      last_updated_[client] = now_ms;
-      if (differs) changed.push_back(client);
-    }
-  }
-  return changed;
-}
-
-std::vector<uint64_t> Awareness::Expire(int64_t now_ms, int64_t timeout_ms) {
-  std::vector<uint64_t> removed;
-  for (auto& [client, e] : states_) {
-    if (client == client_id_ || e.state_json == "null") continue;
-    if (now_ms - last_updated_[client] >= timeout_ms) {
-      e.state_json = "null";
-      removed.push_back(client);
-    }
-  }
-  return removed;
-}
-
-std::vector<uint64_t> Awareness::Clients() const {
-  std::vector<uint64_t> out;
-  for (const auto& [c, e] : states_)
-    if (e.state_json != "null") out.push_back(c);
-  return out;
+Bytes EncodePermissionDeniedFrame(std::string_view reason) {
+  Encoder enc;
+  WriteFrameKind(enc, FrameKind::kAuth);
+  enc.WriteVarUint(static_cast<uint8_t>(AuthMessageType::kPermissionDenied));
+  enc.WriteVarString(reason);
+  return enc.Take();
 }
 
 std::vector<Bytes> SyncSession::Start() {
   std::vector<Bytes> out;
-  out.push_back(EncodeSyncFrame({SyncMessageType::kStep1, doc_.EncodeStateVector()}));
-  if (awareness_ && awareness_->states().count(awareness_->client_id()))
-    out.push_back(EncodeAwarenessFrame(awareness_->EncodeLocal()));
+  out.push_back(EncodeSyncFrame(protocol_.Start()));
+  if (auto local = protocol_.StartAwareness()) out.push_back(EncodeAwarenessFrame(*local));
   return out;
 }
 
@@ -142,58 +62,44 @@ Bytes SyncSession::UpdateFrame(std::span<const uint8_t> update) {
   return EncodeSyncFrame({SyncMessageType::kUpdate, Bytes(update.begin(), update.end())});
 }
 
+std::vector<Bytes> SyncSession::LocalUpdateFrames(std::span<const uint8_t> update) const {
+  std::vector<Bytes> out;
+  if (auto m = protocol_.LocalUpdate(update)) out.push_back(EncodeSyncFrame(*m));
+  return out;
+}
+
 Result<std::vector<Bytes>> SyncSession::Receive(std::span<const uint8_t> frame, int64_t now_ms) {
   Decoder dec(frame);
   std::vector<Bytes> out;
-  auto kind = dec.ReadVarUint();
-  if (!kind.ok()) return Status::Corruption("empty frame");
+  auto value = dec.ReadVarUint();
+  if (!value.ok()) return Status::Corruption("empty frame");
+  auto kind = ToFrameKind(*value);
+  if (!kind) return Status::Corruption("unknown frame kind " + std::to_string(*value));
   switch (*kind) {
-    case 0: {
+    case FrameKind::kSync: {
       VAULTD_ASSIGN_OR_RETURN(SyncMessage m, ReadSyncMessage(dec));
-      switch (m.type) {
-        case SyncMessageType::kStep1: {
-          VAULTD_ASSIGN_OR_RETURN(auto update, doc_.EncodeStateAsUpdate(m.payload));
-          out.push_back(EncodeSyncFrame({SyncMessageType::kStep2, std::move(update)}));
-          break;
-        }
-        case SyncMessageType::kStep2:
-          VAULTD_RETURN_IF_ERROR(doc_.ApplyUpdate(m.payload, "sync"));
-          synced_ = true;
-          ++updates_received_;
-          break;
-        case SyncMessageType::kUpdate:
-          VAULTD_RETURN_IF_ERROR(doc_.ApplyUpdate(m.payload, "sync"));
-          ++updates_received_;
-          break;
-      }
-      return out;
+      VAULTD_ASSIGN_OR_RETURN(auto replies, protocol_.Handle(m));
+      for (const SyncMessage& r : replies) out.push_back(EncodeSyncFrame(r));
+      break;
     }
-    case 1: {
+    case FrameKind::kAwareness: {
       VAULTD_ASSIGN_OR_RETURN(auto payload, dec.ReadVarBytes());
-      if (awareness_) {
-        VAULTD_ASSIGN_OR_RETURN(auto changed, awareness_->Apply(payload, now_ms));
-        (void)changed;
-      } else {
-        VAULTD_ASSIGN_OR_RETURN(auto u, DecodeAwarenessUpdate(payload));
-        (void)u;
-      }
-      return out;
+      VAULTD_RETURN_IF_ERROR(protocol_.HandleAwareness(payload, now_ms));
+      break;
     }
-    case 2: {
-      // y-protocols/auth: 0 = permission denied + reason.
+    case FrameKind::kAuth: {
       VAULTD_ASSIGN_OR_RETURN(uint64_t type, dec.ReadVarUint());
-      if (type == 0) {
+      if (type == static_cast<uint8_t>(AuthMessageType::kPermissionDenied)) {
         VAULTD_ASSIGN_OR_RETURN(std::string reason, dec.ReadVarString());
-        denied_ = reason;
+        denied_ = std::move(reason);
       }
-      return out;
+      break;
     }
-    case 3:
-      if (awareness_) out.push_back(EncodeAwarenessFrame(awareness_->EncodeUpdate(awareness_->Clients())));
-      return out;
-    default:
-      return Status::Corruption("unknown frame kind " + std::to_string(*kind));
+    case FrameKind::kQueryAwareness:
+      if (auto all = protocol_.AnswerAwarenessQuery()) out.push_back(EncodeAwarenessFrame(*all));
+      break;
   }
+  return out;
 }
 
 }  // namespace vaultd::crdt

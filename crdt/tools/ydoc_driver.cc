@@ -9,7 +9,7 @@
 
 #include "vaultd/crdt/update.h"
 #include "ydoc_commands.h"
-#include "ydoc_util.h"
+#include "ydoc_values.h"
 
 namespace vaultd::crdt {
 namespace {
@@ -53,9 +53,9 @@ Result<TypeRef> Resolve(Doc& doc, const Json& path, TypeKind kind) {
   for (size_t i = 1; i < path.size(); ++i) {
     std::optional<Output> o;
     if (path[i].is_string()) {
-      o = MapRef(doc.impl(), cur.raw()).Get(path[i].get<std::string>());
+      o = cur.AsMap().Get(path[i].get<std::string>());
     } else if (path[i].is_number_unsigned() || path[i].is_number_integer()) {
-      o = ArrayRef(doc.impl(), cur.raw()).Get(path[i].get<uint64_t>());
+      o = cur.AsArray().Get(path[i].get<uint64_t>());
     } else {
       return Status::InvalidArgument("bad path element");
     }
@@ -131,7 +131,7 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
   };
   if (op == "text.insert" || op == "text.delete" || op == "text.format" || op == "text.embed") {
     VAULTD_ASSIGN_OR_RETURN(TypeRef t, Resolve(doc, path, TypeKind::kText));
-    TextRef text(doc.impl(), t.raw());
+    TextRef text = t.AsText();
     VAULTD_ASSIGN_OR_RETURN(uint64_t index, UintField(req, "index"));
     std::optional<Attributes> attrs;
     if (req.contains("attrs") && !req["attrs"].is_null()) {
@@ -153,7 +153,7 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
   }
   if (op == "map.set" || op == "map.delete") {
     VAULTD_ASSIGN_OR_RETURN(TypeRef t, Resolve(doc, path, TypeKind::kMap));
-    MapRef map(doc.impl(), t.raw());
+    MapRef map = t.AsMap();
     if (!req.contains("key") || !req["key"].is_string()) return Status::InvalidArgument("missing key");
     std::string key = req["key"].get<std::string>();
     if (op == "map.delete") return finish(map.Delete(key));
@@ -163,7 +163,7 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
   }
   if (op == "array.insert" || op == "array.delete") {
     VAULTD_ASSIGN_OR_RETURN(TypeRef t, Resolve(doc, path, TypeKind::kArray));
-    ArrayRef arr(doc.impl(), t.raw());
+    ArrayRef arr = t.AsArray();
     VAULTD_ASSIGN_OR_RETURN(uint64_t index, UintField(req, "index"));
     if (op == "array.delete") {
       VAULTD_ASSIGN_OR_RETURN(uint64_t length, UintField(req, "length"));
@@ -208,7 +208,7 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
   }
   if (op == "delta") {
     VAULTD_ASSIGN_OR_RETURN(TypeRef t, Resolve(doc, path, TypeKind::kText));
-    reply["delta"] = Json::parse(TextRef(doc.impl(), t.raw()).DeltaJson());
+    reply["delta"] = Json::parse(t.AsText().DeltaJson());
     return reply;
   }
   return Status::InvalidArgument("unknown op '" + op + "'");

@@ -5,7 +5,8 @@
 
 #include "vaultd/crdt/update.h"
 #include "ydoc_commands.h"
-#include "ydoc_util.h"
+#include "ydoc_update_files.h"
+#include "ydoc_values.h"
 
 namespace vaultd::crdt {
 namespace {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// Reference implementation of `ydoc driver` (CRDT-DRIVER-PROTOCOL, docs/crdt-conformance.md) on the
+// Reference implementation of `ydoc driver` (the driver protocol, docs/crdt-conformance.md) on the
 // real yjs: one JSON request per stdin line, one JSON reply per stdout line. The differential runner
 // can use it in place of the C++ driver (--driver ref) to validate itself, and it is the oracle for
 // exact reply semantics (e.g. which `update` a transaction emits).

@@ -426,5 +426,37 @@ TEST(Doc, PendingStructsAreRetriedOnlyWhenAWaitedForClientPassesTheRecordedClock
   EXPECT_EQ(z.GetText("t").ToString(), w.GetText("t").ToString());
 }
 
+TEST(Doc, MapEntriesAndTextDeltaAreStructured) {
+  Doc d({.client_id = 1});
+  auto m = d.GetMap("m");
+  ASSERT_TRUE(m.Set("b", Any(2)).ok());
+  ASSERT_TRUE(m.Set("a", NewType{TypeKind::kText}).ok());
+  ASSERT_TRUE(m.Set("c", Any(3)).ok());
+  ASSERT_TRUE(m.Delete("c").ok());
+  auto entries = m.Entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].first, "a");
+  ASSERT_TRUE(entries[0].second.is_type());
+  TextRef nested = entries[0].second.AsType().AsText();
+  ASSERT_TRUE(nested.valid());
+  EXPECT_FALSE(entries[0].second.AsType().AsMap().valid());
+  EXPECT_EQ(entries[1].first, "b");
+  EXPECT_EQ(entries[1].second.any(), Any(2));
+
+  ASSERT_TRUE(nested.Insert(0, "ab").ok());
+  ASSERT_TRUE(nested.Format(1, 1, {{"bold", Any(true)}}).ok());
+  ASSERT_TRUE(nested.InsertEmbed(2, Any("img")).ok());
+  auto delta = nested.Delta();
+  ASSERT_EQ(delta.size(), 3u);
+  EXPECT_EQ(delta[0].insert.any(), Any("a"));
+  EXPECT_TRUE(delta[0].attributes.empty());
+  EXPECT_EQ(delta[1].insert.any(), Any("b"));
+  ASSERT_EQ(delta[1].attributes.size(), 1u);
+  EXPECT_EQ(delta[1].attributes[0].first, "bold");
+  EXPECT_EQ(delta[2].insert.any(), Any("img"));  // after the format's end: not bold
+  EXPECT_TRUE(delta[2].attributes.empty());
+  EXPECT_EQ(nested.DeltaJson(), R"([{"insert":"a"},{"insert":"b","attributes":{"bold":true}},{"insert":"img"}])");
+}
+
 }  // namespace
 }  // namespace vaultd::crdt

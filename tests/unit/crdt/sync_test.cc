@@ -77,6 +77,82 @@ TEST(SyncSession, BadFramesAreErrorsAndDenialIsReported) {
   EXPECT_EQ(*s.denied(), "nope");
 }
 
+TEST(SyncSession, FrameKindsAreTheYWebsocketNumbers) {
+  EXPECT_EQ(EncodeQueryAwarenessFrame(), (Bytes{3}));
+  EXPECT_EQ(EncodeAwarenessFrame(Bytes{0}), (Bytes{1, 1, 0}));
+  EXPECT_EQ(EncodePermissionDeniedFrame("no"), (Bytes{2, 0, 2, 'n', 'o'}));
+  EXPECT_EQ(SyncSession::UpdateFrame(Bytes{7}), (Bytes{0, 2, 1, 7}));
+}
+
+TEST(SyncSession, ReadOnlySessionSendsOnlyStep1AndStillReceives) {
+  Doc dr({.client_id = 1}), dw({.client_id = 2});
+  ASSERT_TRUE(dr.GetText("t").Insert(0, "local only").ok());
+  ASSERT_TRUE(dw.GetText("t").Insert(0, "shared").ok());
+  SyncSession reader(dr, nullptr, {.read_only = true}), writer(dw);
+  EXPECT_TRUE(reader.read_only());
+  std::vector<Bytes> sent_by_reader = reader.Start();
+  ASSERT_EQ(sent_by_reader.size(), 1u);
+  EXPECT_EQ(sent_by_reader[0][0], static_cast<uint8_t>(FrameKind::kSync));
+  EXPECT_EQ(sent_by_reader[0][1], static_cast<uint8_t>(SyncMessageType::kStep1));
+  // The writer's SyncStep1 gets no SyncStep2 from the reader.
+  for (auto& f : writer.Start()) {
+    auto r = reader.Receive(f);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->empty());
+  }
+  // The reader's SyncStep1 is answered; the reader applies the answer.
+  auto answer = writer.Receive(sent_by_reader[0]);
+  ASSERT_TRUE(answer.ok());
+  for (auto& f : *answer) ASSERT_TRUE(reader.Receive(f).ok());
+  EXPECT_TRUE(reader.synced());
+  EXPECT_FALSE(writer.synced());
+  EXPECT_EQ(dw.GetText("t").ToString(), "shared");
+  EXPECT_NE(dr.GetText("t").ToString().find("shared"), std::string::npos);
+  // Local edits of the reader produce no frames; the writer's travel.
+  std::vector<Bytes> local;
+  int h = dr.OnUpdate([&](std::span<const uint8_t> u, const TransactionEvent&) {
+    for (auto& f : reader.LocalUpdateFrames(u)) local.push_back(f);
+  });
+  ASSERT_TRUE(dr.GetText("t").Insert(0, "x").ok());
+  dr.RemoveHandler(h);
+  EXPECT_TRUE(local.empty());
+  ASSERT_EQ(writer.LocalUpdateFrames(Bytes{0, 0}).size(), 1u);
+}
+
+TEST(SyncSession, ReadOnlySessionStillSharesAwareness) {
+  Doc d({.client_id = 1});
+  Awareness a(1);
+  a.SetLocalState(R"({"user":"viewer"})", 0);
+  SyncSession s(d, &a, {.read_only = true});
+  std::vector<Bytes> start = s.Start();
+  ASSERT_EQ(start.size(), 2u);
+  EXPECT_EQ(start[1][0], static_cast<uint8_t>(FrameKind::kAwareness));
+  auto out = s.Receive(EncodeQueryAwarenessFrame());
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0][0], static_cast<uint8_t>(FrameKind::kAwareness));
+}
+
+TEST(SyncProtocol, StateMachineWithoutFraming) {
+  Doc da({.client_id = 1}), db({.client_id = 2});
+  ASSERT_TRUE(da.GetText("t").Insert(0, "a").ok());
+  SyncProtocol pa(da), pb(db);
+  SyncMessage step1 = pb.Start();
+  EXPECT_EQ(step1.type, SyncMessageType::kStep1);
+  auto replies = pa.Handle(step1);
+  ASSERT_TRUE(replies.ok());
+  ASSERT_EQ(replies->size(), 1u);
+  EXPECT_EQ((*replies)[0].type, SyncMessageType::kStep2);
+  ASSERT_TRUE(pb.Handle((*replies)[0]).ok());
+  EXPECT_TRUE(pb.synced());
+  EXPECT_EQ(db.GetText("t").ToString(), "a");
+  EXPECT_FALSE(pb.Handle({SyncMessageType::kUpdate, {0xff, 0xff}}).ok());
+  EXPECT_FALSE(pb.HandleAwareness(Bytes{1, 1, 1, 3, 'b', 'a', 'd'}, 0).ok());
+  EXPECT_FALSE(pb.AnswerAwarenessQuery().has_value());
+  EXPECT_FALSE(pb.StartAwareness().has_value());
+  EXPECT_EQ(db.GetText("t").ToString(), "a");
+}
+
 TEST(Awareness, UpdatesClocksAndExpiry) {
   Awareness a(1), b(2);
   a.SetLocalState(R"({"user":"alice"})", 0);

@@ -30,6 +30,9 @@ namespace vaultd::crdt {
 
 class DocImpl;
 struct Type;
+// Builds handles over the block store; defined in src/ (the only way to make a
+// handle from internals, so they stay out of this header's callers).
+class HandleAccess;
 
 // Yjs type refs (the numbers are the wire values of ContentType).
 enum class TypeKind : uint8_t {
@@ -58,7 +61,6 @@ class Output {
  public:
   Output() = default;
   explicit Output(Any a) : any_(std::move(a)) {}
-  Output(DocImpl* doc, Type* type) : doc_(doc), type_(type) {}
   bool is_type() const { return type_ != nullptr; }
   const Any& any() const { return any_; }
   TypeKind kind() const;  // kUnknown for an Any
@@ -72,6 +74,8 @@ class Output {
   TypeRef AsType() const;
 
  private:
+  friend class HandleAccess;
+  Output(DocImpl* doc, Type* type) : doc_(doc), type_(type) {}
   Any any_;
   DocImpl* doc_ = nullptr;
   Type* type_ = nullptr;
@@ -80,16 +84,31 @@ class Output {
 class TypeRef {
  public:
   TypeRef() = default;
-  TypeRef(DocImpl* doc, Type* type) : doc_(doc), type_(type) {}
   bool valid() const { return type_ != nullptr; }
   TypeKind kind() const;
   // Canonical JSON of this type's current value.
   std::string ToJson() const;
-  Type* raw() const { return type_; }
+  // This type as a handle of its kind; asked for as another kind the handle
+  // is invalid, as with Output::AsText etc.
+  TextRef AsText() const;
+  MapRef AsMap() const;
+  ArrayRef AsArray() const;
+
+ private:
+  // Derived handles inherit this constructor, private to HandleAccess too.
+  friend class HandleAccess;
+  TypeRef(DocImpl* doc, Type* type) : doc_(doc), type_(type) {}
 
  protected:
   DocImpl* doc_ = nullptr;
   Type* type_ = nullptr;
+};
+
+// One element of a text's delta: `insert` is a string Any for a run of text,
+// the embed's Any, or a nested type; `attributes` the formatting in force.
+struct TextDeltaOp {
+  Output insert;
+  Attributes attributes;
 };
 
 class TextRef : public TypeRef {
@@ -103,7 +122,10 @@ class TextRef : public TypeRef {
   // The text without format items and embeds (Y.Text#toString).
   std::string ToString() const;
   uint64_t Length() const;  // UTF-16 code units (embeds count 1)
-  // Y.Text#toDelta as JSON: [{"insert":..., "attributes":{...}}, ...].
+  // Y.Text#toDelta: runs of text with the same attributes, embeds, nested types.
+  std::vector<TextDeltaOp> Delta() const;
+  // Delta() as JSON: [{"insert":..., "attributes":{...}}, ...] (a nested type
+  // as its JSON value).
   std::string DeltaJson() const;
 };
 
@@ -114,6 +136,8 @@ class MapRef : public TypeRef {
   Status Delete(const std::string& key);
   std::optional<Output> Get(const std::string& key) const;
   std::vector<std::string> Keys() const;  // sorted
+  // The live entries, sorted by key.
+  std::vector<std::pair<std::string, Output>> Entries() const;
 };
 
 class ArrayRef : public TypeRef {
@@ -189,9 +213,8 @@ class Doc {
   int OnUpdate(UpdateHandler handler);
   void RemoveHandler(int id);
 
-  DocImpl* impl() const { return impl_.get(); }
-
  private:
+  friend class HandleAccess;
   std::unique_ptr<DocImpl> impl_;
 };
 

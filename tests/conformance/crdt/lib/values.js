@@ -1,6 +1,6 @@
 'use strict';
 // The JSON transport of Yjs values and the canonical JSON of a document, exactly as
-// CRDT-DRIVER-PROTOCOL.md (docs/crdt-conformance.md) defines them. Shared by the JS reference
+// the driver protocol (docs/crdt-conformance.md, docs/crdt.md) defines them. Shared by the JS reference
 // driver, the differential runner and the golden-file tools, so all of them agree by construction.
 const Y = require('./yjs');
 

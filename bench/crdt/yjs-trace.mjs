@@ -1,25 +1,26 @@
 #!/usr/bin/env node
-'use strict';
 // The yjs side of the automerge-paper benchmark: replays the trace into a Y.Text in the real yjs
 // (one transaction per patch), verifies endContent, then encodeStateAsUpdate and decode (applyUpdate
 // into a fresh doc). Prints one JSON line, the same fields as `ydoc apply-trace`, plus doc_heap_bytes
 // (JS heap held by the replayed doc, measured with --expose-gc).
-//   node [--expose-gc] yjs-trace.js TRACE.json.gz [--baseline] [--write UPDATE]
-//   node yjs-trace.js --load UPDATE
+// yjs is loaded as applications load it: `import` picks its ES module build (dist/yjs.mjs); a
+// require() would get the CommonJS build (dist/yjs.cjs), several times slower on this trace.
+// `yjs` resolves through bench/crdt/node_modules, a link to tests/node/node_modules (the pinned
+// version).
+//   node [--expose-gc] yjs-trace.mjs TRACE.json.gz [--baseline] [--write UPDATE]
+//   node yjs-trace.mjs --load UPDATE
 // --baseline loads yjs and parses the trace, then exits: the node process's RSS without a document.
 // --write saves the final update; --load decodes one into a doc and holds it (the memory of the
 // document alone, against the same run on an empty update).
-const fs = require('fs');
-const zlib = require('zlib');
-const path = require('path');
-const { createRequire } = require('module');
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import * as Y from 'yjs';
 
 const args = process.argv.slice(2);
 if (args.length === 0 || args.includes('--help')) {
-  process.stdout.write('usage: node [--expose-gc] yjs-trace.js TRACE.json.gz [--baseline] [--write UPDATE] | --load UPDATE\n');
+  process.stdout.write('usage: node [--expose-gc] yjs-trace.mjs TRACE.json.gz [--baseline] [--write UPDATE] | --load UPDATE\n');
   process.exit(args.length === 0 ? 2 : 0);
 }
-const Y = createRequire(path.resolve(__dirname, '../../tests/node/package.json'))('yjs');
 if (args[0] === '--load') {
   const d = new Y.Doc();
   Y.applyUpdate(d, new Uint8Array(fs.readFileSync(args[1])));
