@@ -733,8 +733,9 @@ class Room final : public RoomSession {
     }
     pending_ = {};
     if (!unsent_.empty()) {
-      if (conn_ && conn_->is_open() && sync_ && !rc_.read_only) {
-        for (const auto& u : unsent_) (void)conn_->Send(crdt::SyncSession::UpdateFrame(u));
+      if (conn_ && conn_->is_open() && sync_) {
+        for (const auto& u : unsent_)
+          for (const auto& f : sync_->LocalUpdateFrames(u)) (void)conn_->Send(f);
       }
       unsent_.clear();  // otherwise the next sync handshake carries them
     }
@@ -862,7 +863,9 @@ class Room final : public RoomSession {
   void OnOpen() {
     st_.connected = true;
     attempt_ = 0;
-    sync_ = std::make_unique<crdt::SyncSession>(*doc_);
+    // A read-only session sends SyncStep1 and nothing else (no SyncStep2
+    // answer, no updates), whatever the room's document does locally.
+    sync_ = std::make_unique<crdt::SyncSession>(*doc_, nullptr, crdt::SyncOptions{.read_only = rc_.read_only});
     for (const auto& f : sync_->Start()) (void)conn_->Send(f);
     log::Info("room connected", {{"room", rc_.room}});
   }
@@ -882,7 +885,7 @@ class Room final : public RoomSession {
       // Keep structs that wait for missing ones too, so a restart has them.
       if (auto full = doc_->EncodeStateAsUpdate(); full.ok()) pending_.updates.push_back(*full);
     }
-    if (!rc_.read_only && conn_) {
+    if (conn_) {
       for (const auto& f : *out) (void)conn_->Send(f);
     }
     if (sync_->synced()) st_.last_sync = deps_.clock->Now();
