@@ -871,7 +871,7 @@ class Room final : public RoomSession {
   }
 
   void OnMessage(std::span<const uint8_t> frame) {
-    if (!sync_) return;
+    if (!sync_ || expired_ || stopped_) return;
     bool was_synced = sync_->synced();
     auto out = sync_->Receive(frame, NowMs());
     if (!out.ok()) {
@@ -977,7 +977,13 @@ class Room final : public RoomSession {
     st_.synced = false;
     Flush();
     if (deps_.watcher) deps_.watcher->Stop();
-    if (conn_) graveyard_.push_back(std::move(conn_));
+    ++conn_gen_;  // nothing of the old connection reaches the room any more
+    sync_.reset();
+    if (conn_) {
+      conn_->Close();
+      graveyard_.push_back(std::move(conn_));
+    }
+    if (reconnect_timer_) uv_timer_stop(reconnect_timer_);
     log::Warn("room access expired; stopped syncing", {{"room", rc_.room}});
   }
 

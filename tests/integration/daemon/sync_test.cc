@@ -328,6 +328,41 @@ TEST_F(SyncTest, AReadOnlyRoomOnAReadOnlyMountSendsNothing) {
   EXPECT_EQ(ro.Wait(std::chrono::seconds(10)), 0);
 }
 
+// The room's disk is full when a note arrives: the write fails, the
+// document keeps the note, and once there is room again it is written.
+TEST_F(SyncTest, ADiskFullWriteIsRetriedAndNothingIsLost) {
+  a_->Configure(relay_->url(), {{"eng", "eng"}});
+  ASSERT_TRUE(a_->Start());
+  ASSERT_TRUE(a_->WaitSynced());
+  b_->Configure(relay_->url(), {{"eng", "eng"}});
+  std::string dir = (b_->vault / "eng").string();
+  std::string script = "mount -t tmpfs -o size=64k vaultd-full '" + dir + "' && exec '" +
+                       std::string(VAULTD_BIN_DIR) + "/vaultd' run --config '" + b_->config().string() + "'";
+  Process full;
+  ASSERT_TRUE(full.Start({"unshare", "-m", "--propagation", "private", "sh", "-c", script},
+                         {"VAULTD_JOURNAL_DIR=" + (root_ / "journal-b").string()}, root_ / "full.log"));
+  ASSERT_TRUE(b_->WaitSynced()) << Slurp(root_ / "full.log");
+  std::string big;
+  while (big.size() < 300000) big += "a line of a note that does not fit on the disk\n";
+  Spit(A("big.md"), big);
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = b_->RoomStatus("eng");
+    return r["errors"].get<int>() >= 1 && r["last_error"].get<std::string>().find("No space") != std::string::npos;
+  })) << b_->RoomStatus("eng").dump() << Slurp(root_ / "full.log");
+  EXPECT_GE(b_->RoomStatus("eng")["pending_local"].get<int>(), 1);
+  ASSERT_EQ(system(("nsenter -t " + std::to_string(full.pid()) + " -m mount -o remount,size=4m '" + dir + "'").c_str()), 0);
+  std::string seen;
+  EXPECT_TRUE(WaitFor([&] {
+    seen = Slurp(root_ / "full-view.md");
+    return system(("nsenter -t " + std::to_string(full.pid()) + " -m cat '" + dir + "/big.md' > '" +
+                   (root_ / "full-view.md").string() + "' 2>/dev/null").c_str()) == 0 &&
+           Slurp(root_ / "full-view.md") == big;
+  })) << "the note never reached the disk once it had room; " << b_->RoomStatus("eng").dump();
+  EXPECT_TRUE(full.running());
+  full.Kill(SIGTERM);
+  EXPECT_EQ(full.Wait(std::chrono::seconds(10)), 0);
+}
+
 // Thousands of files created while the daemon cannot read its inotify queue
 // (stopped, with a small queue): the queue overflows, the daemon rescans
 // and still converges, and says so in its status.

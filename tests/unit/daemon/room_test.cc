@@ -72,13 +72,14 @@ class RoomTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
+  std::optional<WallTime> expires_;
   DaemonConfig Config(const Side& s, bool ro = false) {
     DaemonConfig c;
     c.vault = s.vault;
     c.state_dir = s.state;
     c.user = s.name;
     c.relay.url = "ws://relay.test";
-    c.rooms.push_back({"notes", "notes", "notes", ro, std::nullopt});
+    c.rooms.push_back({"notes", "notes", "notes", ro, expires_});
     return c;
   }
   void Start(Side& s, bool ro = false) {
@@ -278,6 +279,22 @@ TEST_F(RoomTest, AReadOnlyRoomSendsNothingButItsFirstSyncStep) {
   for (int i = 0; i < 100; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
   EXPECT_EQ(relay_->frames_from_clients(), before) << "the read-only side sent a frame";
   EXPECT_EQ(Slurp(a_.File("n.md")), "from alice\n");
+}
+
+TEST_F(RoomTest, ARoomPastItsExpiryStopsSyncingAndSaysSo) {
+  Start(a_);
+  expires_ = std::chrono::system_clock::now() + std::chrono::milliseconds(300);
+  Start(b_);
+  Spit(a_.File("before.md"), "before expiry\n");
+  Changed(a_, "before.md");
+  ASSERT_TRUE(Eventually(b_, "before.md", "before expiry\n"));
+  ASSERT_TRUE(RunUntil([&] { return b_.room->status().expired; }));
+  EXPECT_FALSE(b_.room->status().connected);
+  Spit(a_.File("after.md"), "after expiry\n");
+  Changed(a_, "after.md");
+  ASSERT_TRUE(RunUntil([&] { return a_.room->status().pending_local == 0; }));
+  for (int i = 0; i < 200; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_FALSE(fs::exists(b_.File("after.md")));
 }
 
 TEST_F(RoomTest, ADegradedWatcherShowsInStatusUntilARescanCaughtUp) {
