@@ -13,8 +13,9 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF.
-bool ValidUtf8(std::string_view s) {
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<uint8_t>(s[i]);
@@ -37,6 +38,8 @@ bool ValidUtf8(std::string_view s) {
   }
   return true;
 }
+
+namespace {
 
 // Names editors and tools give files that are not notes.
 bool IsTempName(std::string_view name) {
@@ -77,7 +80,7 @@ bool IsSafeDocKey(std::string_view key) {
     auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7F || c == '\\') return false;
   }
-  if (!ValidUtf8(key)) return false;
+  if (!IsValidUtf8(key)) return false;
   size_t start = 0;
   while (true) {
     size_t slash = key.find('/', start);

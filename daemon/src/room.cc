@@ -50,33 +50,6 @@ bool IsTextName(const std::string& p) {
   return false;
 }
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<uint8_t>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) n = 1, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) n = 2, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) n = 3, cp = c & 0x07;
-    else return false;
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 enum class EntryKind { kNone, kText, kBinary, kUnsupported };
 struct Entry {
   EntryKind kind = EntryKind::kNone;
@@ -287,7 +260,7 @@ class Room final : public RoomSession {
     return *s;
   }
   bool Classify(const std::string& p, const std::string& k) const {
-    return IsTextName(p) && k.size() <= dc_.limits.text_max_bytes && ValidUtf8(k);
+    return IsTextName(p) && k.size() <= dc_.limits.text_max_bytes && IsValidUtf8(k);
   }
   uint64_t MaxBytes() const { return std::max(dc_.limits.text_max_bytes, dc_.limits.binary_max_bytes); }
 

@@ -319,9 +319,13 @@ void RoomFs::PruneEmptyParents(const std::string& rel) {
 }
 
 namespace {
-void ScanDir(int dfd, const std::string& prefix, std::vector<ScannedFile>* out, int depth) {
-  if (depth > 64) return;
-  DIR* d = fdopendir(dfd);
+// Calls `on_file` for every entry below `dfd` that is not a folder, walking
+// folders (never through symlinks, never into ignored folders) to depth 64.
+// Takes ownership of `dfd`.
+void Walk(int dfd, const std::string& prefix, int depth,
+          const std::function<void(int dir, const std::string& name, const std::string& rel,
+                                   const struct stat& st)>& on_file) {
+  DIR* d = depth > 64 ? nullptr : fdopendir(dfd);
   if (!d) {
     close(dfd);
     return;
@@ -330,36 +334,14 @@ void ScanDir(int dfd, const std::string& prefix, std::vector<ScannedFile>* out, 
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     std::string rel = prefix.empty() ? name : prefix + "/" + name;
-    if (IsIgnoredPath(rel)) continue;
     struct stat st;
     if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
+      if (IsIgnoredDirName(name)) continue;
       int sub = openat(dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub >= 0) ScanDir(sub, rel, out, depth + 1);
-    } else if (S_ISREG(st.st_mode)) {
-      out->push_back({rel, FromStat(st)});
-    }
-  }
-  closedir(d);
-}
-
-void RemoveTemps(int dfd, int depth, int* removed) {
-  if (depth > 64) return;
-  DIR* d = fdopendir(dfd);
-  if (!d) {
-    close(dfd);
-    return;
-  }
-  while (struct dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || IsIgnoredDirName(name)) continue;
-    if (name.rfind(kTempPrefix, 0) == 0) {
-      if (unlinkat(dirfd(d), name.c_str(), 0) == 0) ++*removed;
-      continue;
-    }
-    if (e->d_type == DT_DIR) {
-      int sub = openat(dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub >= 0) RemoveTemps(sub, depth + 1, removed);
+      if (sub >= 0) Walk(sub, rel, depth + 1, on_file);
+    } else {
+      on_file(dirfd(d), name, rel, st);
     }
   }
   closedir(d);
@@ -369,14 +351,22 @@ void RemoveTemps(int dfd, int depth, int* removed) {
 std::vector<ScannedFile> RoomFs::Scan() const {
   std::vector<ScannedFile> out;
   int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) ScanDir(fd, "", &out, 0);
+  if (fd >= 0) {
+    Walk(fd, "", 0, [&](int, const std::string&, const std::string& rel, const struct stat& st) {
+      if (S_ISREG(st.st_mode) && !IsIgnoredPath(rel)) out.push_back({rel, FromStat(st)});
+    });
+  }
   return out;
 }
 
 int RoomFs::RemoveStaleTemps() {
   int removed = 0;
   int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) RemoveTemps(fd, 0, &removed);
+  if (fd >= 0) {
+    Walk(fd, "", 0, [&](int dir, const std::string& name, const std::string&, const struct stat&) {
+      if (name.rfind(kTempPrefix, 0) == 0 && unlinkat(dir, name.c_str(), 0) == 0) ++removed;
+    });
+  }
   return removed;
 }
 
