@@ -687,6 +687,11 @@ class Room final : public RoomSession {
       if (op.kind == DiskOp::kRename) dirty_.insert(op.to);
       return;
     }
+    if (s.sys_errno() == ELOOP || s.sys_errno() == ENOTDIR || s.sys_errno() == EISDIR) {
+      // A symlink or a file where the path needs a folder: never followed, not retried.
+      Reject(op.path, "the path on disk goes through a symlink or a non-folder");
+      return;
+    }
     ++st_.errors;
     st_.last_error = s.message();
     if (s.sys_errno() == EROFS) return;  // a read-only mount: the next change tries again

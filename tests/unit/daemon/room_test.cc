@@ -251,6 +251,24 @@ TEST_F(RoomTest, HostileKeysAreNeverWrittenAndAreCounted) {
   EXPECT_FALSE(fs::exists(a_.File(".obsidian")));
 }
 
+TEST_F(RoomTest, ASymlinkInTheRoomIsNeverFollowedByAWrite) {
+  fs::path outside = root_ / "outside";
+  fs::create_directories(outside);
+  fs::create_directory_symlink(outside, a_.vault / "notes" / "link");
+  Start(a_);
+  crdt::Doc js({.client_id = 4243});
+  auto files = js.GetMap("files");
+  ASSERT_TRUE(files.Set("link/evil.md", crdt::NewType{crdt::TypeKind::kText}).ok());
+  ASSERT_TRUE(files.Get("link/evil.md")->AsText().Insert(0, "pwned").ok());
+  ASSERT_TRUE(files.Set("ok.md", crdt::NewType{crdt::TypeKind::kText}).ok());
+  ASSERT_TRUE(files.Get("ok.md")->AsText().Insert(0, "ok").ok());
+  relay_->InjectUpdate("notes", *js.EncodeStateAsUpdate());
+  ASSERT_TRUE(Eventually(a_, "ok.md", "ok"));
+  ASSERT_TRUE(RunUntil([&] { return a_.room->status().rejected_paths == 1; }));
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_EQ(a_.room->status().queued_paths, 0u) << "a symlinked path is not retried";
+}
+
 TEST_F(RoomTest, EditsMadeWhileStoppedAreMergedOnRestart) {
   Start(a_);
   Start(b_);
