@@ -120,22 +120,21 @@ bool TakeWriteLease(int fd, Mover* m) {
 }
 
 // Same bytes in the open file `in` and in the file at `copy`?
-bool SameBytes(int in, const char* copy, uint64_t size) {
+bool SameBytes(int in, const char* copy, uint64_t size, Mover* m) {
+  constexpr size_t kBuf = 64 * 1024;
+  if (!m->compare_buf && !(m->compare_buf = static_cast<char*>(malloc(2 * kBuf)))) return false;
+  char* a = m->compare_buf;
   int c = open(copy, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (c < 0) return false;
   struct stat st;
   bool same =
       fstat(c, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == size;
-  constexpr size_t kBuf = 64 * 1024;
-  char* a = same ? static_cast<char*>(malloc(2 * kBuf)) : nullptr;
-  same = same && a;
   for (uint64_t off = 0; same && off < size;) {
     ssize_t n = pread(in, a, kBuf, static_cast<off_t>(off));
-    ssize_t m = n > 0 ? pread(c, a + kBuf, static_cast<size_t>(n), static_cast<off_t>(off)) : -1;
-    if (n <= 0 || m != n || memcmp(a, a + kBuf, static_cast<size_t>(n)) != 0) same = false;
+    ssize_t k = n > 0 ? pread(c, a + kBuf, static_cast<size_t>(n), static_cast<off_t>(off)) : -1;
+    if (n <= 0 || k != n || memcmp(a, a + kBuf, static_cast<size_t>(n)) != 0) same = false;
     off += n > 0 ? static_cast<uint64_t>(n) : 0;
   }
-  free(a);
   close(c);
   return same;
 }
@@ -144,29 +143,27 @@ bool SameBytes(int in, const char* copy, uint64_t size) {
 // it is gone, -errno when it stays.
 int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* m) {
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return errno == ENOENT ? 0 : -errno;
+  if (fd < 0) return errno == ELOOP ? -EBUSY : -errno;
+  // Without the lease (not our file, not supported here, held open too long)
+  // the checks still run; with it, nobody else has the file open from here
+  // on, and nobody can open it until we close (after the unlink).
+  TakeWriteLease(fd, m);
   Entry now;
   int r = StatEntryAt(fd, "", &now);
   if (r == 0 && (!S_ISREG(now.mode) || now.ino != snap.ino)) r = -EBUSY;  // not ours any more
-  if (r == 0) {
-    TakeWriteLease(fd, m);  // without it (not ours, not supported) the checks still run
-    // From here on nobody else has the file open, and nobody can open it
-    // until we close (with the lease) and the unlink removes the name.
-    r = StatEntryAt(fd, "", &now);
-  }
   char dpath[PATH_MAX];
   if (r == 0 && JoinRel(dpath, m->dst, rel) != 0) r = -ENAMETOOLONG;
   if (r == 0) {
     // Timestamps set in the same tick as the snapshot's cannot show a change
     // (a same-size rewrite within one second on ext2): compare the bytes.
     bool recent = snap.ctime_ns >= m->snapshot_ns - kCoarseTimestampNs;
-    bool changed = !SameObject(snap, now, true) || (recent && !SameBytes(fd, dpath, now.size));
+    bool changed = !SameObject(snap, now, true) || (recent && !SameBytes(fd, dpath, now.size, m));
     if (changed) {
       r = ReplaceWithCopy(fd, dpath, m->id);
       if (r == 0) ++m->recopied;
     }
   }
-  if (r == 0 && unlink(path) != 0 && errno != ENOENT) r = -errno;
+  if (r == 0 && unlink(path) != 0) r = -errno;
   close(fd);  // releases the lease
   return r;
 }
@@ -275,7 +272,14 @@ int DeleteSource(const char* root, const Tree& t, Mover* mover, CrashSeam* seam,
       continue;
     }
     Entry now;
-    int r = StatEntry(path, &now);
+    // The mover's regular files: DeleteHeldFile opens, checks and deletes.
+    bool held = mover && S_ISREG(e.mode);
+    int r = held ? DeleteHeldFile(path, e, t.Rel(e), mover) : StatEntry(path, &now);
+    if (held && r != -ENOENT) {
+      if (r != 0) ++*kept;
+      if (r == 0 && seam) seam->Step("delete");
+      continue;
+    }
     if (r == -ENOENT) {
       // Recovery: an earlier, interrupted attempt deleted it. The mover: it
       // was renamed away or deleted after the re-check, which rename(2) would
@@ -287,20 +291,14 @@ int DeleteSource(const char* root, const Tree& t, Mover* mover, CrashSeam* seam,
       continue;
     }
     if (r != 0 || !SameObject(e, now, true)) {
-      // Another object under the name (or, for recovery, a changed one): not ours.
-      if (!mover || r != 0 || now.ino != e.ino || !S_ISREG(e.mode)) {
-        ++*kept;
-        continue;
-      }
+      ++*kept;  // another object under the name (or, for recovery, a changed one)
+      continue;
     }
     if (S_ISDIR(e.mode)) {
       if (rmdir(path) != 0 && errno != ENOENT) {
         ++*kept;
         if (restore[k]) chmod(path, restore[k] & 07777);
       }
-    } else if (mover && S_ISREG(e.mode)) {
-      r = DeleteHeldFile(path, e, t.Rel(e), mover);
-      if (r != 0) ++*kept;
     } else if (unlink(path) != 0 && errno != ENOENT) {
       ++*kept;
     }

@@ -61,6 +61,11 @@ struct Mover {
   long vanished = 0;    // entries gone from the source; their copies removed
   bool root_vanished = false;
   int64_t lease_budget_ns = 2000000000;  // total wait for files others hold open
+  char* compare_buf = nullptr;           // owned: freed by the destructor
+  Mover(const char* d, const char* i, int64_t snap) : dst(d), id(i), snapshot_ns(snap) {}
+  Mover(const Mover&) = delete;
+  Mover& operator=(const Mover&) = delete;
+  ~Mover() { free(compare_buf); }
 };
 
 // Deletes the source entries that still match the snapshot, children first;
