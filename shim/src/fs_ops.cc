@@ -1,6 +1,7 @@
 // File system operations by path shared by the move and recovery.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -151,6 +152,11 @@ int ReadSmallFile(const char* path, size_t max, Buf* out) {
   close(fd);
   if (r == 0) out->c_str();
   return r;
+}
+
+bool FitsFileSizeLimit(uint64_t size) {
+  struct rlimit rl;
+  return getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || size <= rl.rlim_cur;
 }
 
 int SplitPath(const char* path, char* parent, size_t parent_size, char* name, size_t name_size) {

@@ -98,6 +98,10 @@ int OpenParent(const char* path, const char** name);
 // FIFO. 0 or -errno (-EFBIG if larger, -EINVAL if not a regular file).
 int ReadSmallFile(const char* path, size_t max, Buf* out);
 
+// False when a file of `size` bytes would exceed RLIMIT_FSIZE: writing it
+// would raise SIGXFSZ, whose default action kills the caller.
+bool FitsFileSizeLimit(uint64_t size);
+
 // Splits "/a/b/c" into parent "/a/b" and name "c" (copied into the buffers).
 // The path must be absolute and normal. -EINVAL / -ENAMETOOLONG on failure.
 int SplitPath(const char* path, char* parent, size_t parent_size, char* name, size_t name_size);

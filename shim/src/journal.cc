@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -37,13 +36,6 @@ void Seal(Buf* b) {
   b->Append("checksum ");
   b->AppendHex64(h);
   b->AppendChar('\n');
-}
-
-// False when writing `size` bytes to a file would exceed RLIMIT_FSIZE (the
-// write would raise SIGXFSZ, which kills the caller).
-bool FitsFileSizeLimit(uint64_t size) {
-  struct rlimit rl;
-  return getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || size <= rl.rlim_cur;
 }
 
 // Creates <journal>/<id><suffix> holding `b`, durably: the file is fsynced,

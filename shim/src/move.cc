@@ -4,7 +4,6 @@
 //                rename(tmp, dst) on the destination's mount, make it durable,
 //                delete the source entries that are unchanged, drop the record
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,10 +209,8 @@ int64_t NowNs() {
 // writing it would raise SIGXFSZ, which kills the caller. rename(2) has no
 // such limit; the caller gets EXDEV, as without the shim.
 bool ExceedsFileSizeLimit(const Tree& t) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
   for (size_t i = 0; i < t.entries.size; ++i) {
-    if (S_ISREG(t.entries[i].mode) && t.entries[i].size > rl.rlim_cur) return true;
+    if (S_ISREG(t.entries[i].mode) && !FitsFileSizeLimit(t.entries[i].size)) return true;
   }
   return false;
 }

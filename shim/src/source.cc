@@ -158,7 +158,9 @@ int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* 
     // (a same-size rewrite within one second on ext2): compare the bytes.
     bool recent = snap.ctime_ns >= m->snapshot_ns - kCoarseTimestampNs;
     bool changed = !SameObject(snap, now, true) || (recent && !SameBytes(fd, dpath, now.size, m));
-    if (changed) {
+    if (changed && !FitsFileSizeLimit(now.size)) {
+      r = -EFBIG;  // grown past RLIMIT_FSIZE: kept in place rather than SIGXFSZ
+    } else if (changed) {
       r = ReplaceWithCopy(fd, dpath, m->id);
       if (r == 0) ++m->recopied;
     }
