@@ -18,10 +18,20 @@
 namespace vaultd::move::internal {
 namespace {
 
-// The coarsest timestamp granularity we allow for (ext2 and FAT keep whole or
-// even seconds): a file changed less than this before the snapshot may change
-// again without its times showing it.
-constexpr int64_t kCoarseTimestampNs = 2000000000;
+// How long after a change a file's timestamps may not yet show the next one.
+// File systems that keep nanoseconds take them from the kernel's coarse clock,
+// one tick (at most 10 ms) behind: a file changed more than 20 ms before the
+// snapshot gets a different ctime from any later change. File systems that
+// keep whole seconds (ext2 with 128-byte inodes; FAT's mtime has 2 s steps)
+// show it in the times themselves (no nanoseconds): 2 s there.
+constexpr int64_t kTickWindowNs = 20000000;
+constexpr int64_t kSecondsWindowNs = 2000000000;
+
+// True when a change after the snapshot might not show in the times.
+bool ChangedTooRecently(const Entry& snap, int64_t snapshot_ns) {
+  bool whole_seconds = snap.ctime_ns % 1000000000 == 0 && snap.mtime_ns % 1000000000 == 0;
+  return snap.ctime_ns >= snapshot_ns - (whole_seconds ? kSecondsWindowNs : kTickWindowNs);
+}
 
 // A regular file the caller cannot read cannot be copied: find that before
 // anything is written (the mode bits first, so the common case costs no
@@ -156,7 +166,7 @@ int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* 
   if (r == 0) {
     // Timestamps set in the same tick as the snapshot's cannot show a change
     // (a same-size rewrite within one second on ext2): compare the bytes.
-    bool recent = snap.ctime_ns >= m->snapshot_ns - kCoarseTimestampNs;
+    bool recent = ChangedTooRecently(snap, m->snapshot_ns);
     bool changed = !SameObject(snap, now, true) || (recent && !SameBytes(fd, dpath, now.size, m));
     if (changed && !FitsFileSizeLimit(now.size)) {
       r = -EFBIG;  // grown past RLIMIT_FSIZE: kept in place rather than SIGXFSZ
