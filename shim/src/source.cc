@@ -109,24 +109,23 @@ bool TakeWriteLease(int fd, Mover* m) {
   if (fcntl(fd, F_SETSIG, SIGURG) != 0) return false;
   int64_t start = MonoNs();
   long pause_us = 200;
+  bool held = false;
   for (;;) {
     if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
       fcntl(fd, F_SETOWN, 0);
-      return true;
+      held = true;
+      break;
     }
     // EACCES: not our file (leases need ownership or CAP_LEASE); EINVAL,
     // ENOLCK: not available here. Only "someone has it open" is worth a wait.
-    if (errno != EAGAIN && errno != EBUSY) return false;
-    int64_t waited = MonoNs() - start;
-    if (waited >= m->lease_budget_ns) {
-      m->lease_budget_ns = 0;
-      return false;
-    }
+    if ((errno != EAGAIN && errno != EBUSY) || MonoNs() - start >= m->lease_budget_ns) break;
     struct timespec ts = {0, pause_us * 1000};
     nanosleep(&ts, nullptr);
     if (pause_us < 20000) pause_us *= 2;
-    m->lease_budget_ns -= MonoNs() - start - waited;
   }
+  int64_t spent = MonoNs() - start;
+  m->lease_budget_ns = spent < m->lease_budget_ns ? m->lease_budget_ns - spent : 0;
+  return held;
 }
 
 // Same bytes in the open file `in` and in the file at `copy`?
