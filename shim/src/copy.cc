@@ -332,10 +332,6 @@ int CopyRegular(const Entry& e, const char* src, const At& dst, bool fsync_file,
     return err;
   }
   int r = CopyData(in, out, e.size, IsSparse(st), cs, seam);
-  // A file of a tree is not fsynced (one syncfs follows the whole copy): hand
-  // it to writeback now, so the disk writes while the next files are copied
-  // and the syncfs waits for little more than the last ones.
-  if (r == 0 && !fsync_file && e.size > 0) StartWriteback(out, 0, e.size);
   At with_fd = dst;
   with_fd.fd = out;
   if (r == 0) r = ApplyMetadata(e, src, in, with_fd);
