@@ -5,14 +5,14 @@
 #
 # Runs in a private mount namespace. For each setup — two tmpfs mounts; two
 # bind mounts of one ext4 file system (loop image); two bind mounts of one
-# xfs file system with reflink (loop image) — it moves a 1 GiB file and a
-# 10,000-file tree with `mv` (the anchor, which never fsyncs) and with the same
+# xfs file system with reflink (loop image) — it moves a 1 GiB file, a
+# 10,000-file tree and a 50,000-file tree with `mv` (the anchor, which never fsyncs) and with the same
 # `mv` under LD_PRELOAD=libvaultshim.so (its renameat2 gets EXDEV and the shim
 # does the journaled, fsynced move, so mv never copies itself). `mv+sync` is
 # mv followed by sync(1): the anchor with the same durability.
 # Prints a Markdown table (median of REPS interleaved runs, default 7, with the range). SETUPS="tmpfs ext4 xfs"
 # selects setups (also ext4-ram: the ext4 image in a tmpfs, a disk faster than the copy),
-# WORKLOADS="big tree" the workloads. The loop devices use direct I/O
+# WORKLOADS="big tree tree50k" the workloads. The loop devices use direct I/O
 # (LOOP_DIRECT_IO=off for the old buffered setup).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -33,21 +33,26 @@ cleanup() {
 loops=()
 trap cleanup EXIT
 mkdir -p "$work/ref" "$work/journal" "$work/vault"
-mount -t tmpfs -o size=3g tmpfs "$work/ref"
+mount -t tmpfs -o size=4g tmpfs "$work/ref"
 
-echo "preparing 1 GiB file and 10,000-file tree..." >&2
-head -c 1073741824 /dev/urandom > "$work/ref/big"
-python3 - "$work/ref/tree" <<'PY'
+workloads=${WORKLOADS:-big tree tree50k}
+echo "preparing the workloads ($workloads)..." >&2
+case " $workloads " in *" big "*) head -c 1073741824 /dev/urandom > "$work/ref/big" ;; esac
+mktree() {  # mktree NAME FOLDERS: FOLDERS folders of 100 notes of 200-8000 random bytes
+python3 - "$work/ref/$1" "$2" <<'PY'
 import os, sys, random
 root = sys.argv[1]
 rnd = random.Random(7)
-for d in range(100):
+for d in range(int(sys.argv[2])):
     p = os.path.join(root, "folder%03d" % d)
     os.makedirs(p)
     for f in range(100):
         with open(os.path.join(p, "note%03d.md" % f), "wb") as fh:
             fh.write(rnd.randbytes(rnd.randint(200, 8000)))
 PY
+}
+case " $workloads " in *" tree "*) mktree tree 100 ;; esac
+case " $workloads " in *" tree50k "*) mktree tree50k 500 ;; esac
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -138,10 +143,11 @@ for setup in $setups; do
       label="two bind mounts of one ext4 (loop, image in RAM)" ;;
     xfs) s=$work/vault/xfs-x; d=$work/vault/xfs-y; label="two bind mounts of one xfs, reflink=1 (loop)" ;;
   esac
-  for w in ${WORKLOADS:-big tree}; do
+  for w in $workloads; do
     case $w in
       big) row "$label" "$s" "$d" big "1 GiB file" ;;
       tree) row "$label" "$s" "$d" tree "10,000 files (100 dirs)" ;;
+      tree50k) row "$label" "$s" "$d" tree50k "50,000 files (500 dirs)" ;;
     esac
   done
 done

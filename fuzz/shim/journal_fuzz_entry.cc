@@ -60,6 +60,20 @@ void FuzzRecord(const char* data, size_t size) {
             "a record with a complete first block was called torn");
     }
   }
+  // Whatever survives of a damaged record: paths that recovery may touch are
+  // absolute, and a temp path is this move's name beside the destination.
+  unsigned got = SalvageRecord(data, size, "1-2-3-00000000000000ff", rec);
+  if (got & kSalvagedSrc) Check(rec->src[0] == '/', "salvaged a relative source");
+  if (got & kSalvagedDst) Check(rec->dst[0] == '/', "salvaged a relative destination");
+  if (got & kSalvagedTmp) {
+    std::string tmp = rec->tmp, tail = "/.vaultd-move-1-2-3-00000000000000ff.tmp";
+    Check(tmp[0] == '/' && tmp.size() >= tail.size() &&
+              tmp.compare(tmp.size() - tail.size(), tail.size(), tail) == 0,
+          "salvaged a temp path that is not the move's");
+  }
+  if ((got & kSalvagedPhase) && rec->phase == Phase::kCopied) {
+    Check(rec->tmp_ino != 0, "salvaged copied without tmp_ino");
+  }
   delete rec;
 }
 

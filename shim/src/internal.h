@@ -84,11 +84,23 @@ int MkdirAll(const char* path);
 // fsync of a directory by path. 0 or -errno.
 int FsyncDir(const char* path);
 // Removes a file or a whole tree (making directories writable as needed).
-// 0 when it is gone (or was never there), else -errno.
+// 0 when it is gone (or was never there), else -errno. The path may be longer
+// than PATH_MAX as long as its parent is not (a temp name beside a long one).
 int RemoveTree(const char* path);
+// The same for `name` in the directory open as `dirfd`.
+int RemoveTreeAt(int dirfd, const char* name);
+// Opens the parent directory of an absolute path (which may be longer than
+// PATH_MAX if its parent is not); *name points at the last component in
+// `path`. The fd or -errno.
+int OpenParent(const char* path, const char** name);
 
-// Reads a whole file (up to max bytes) into *out. 0 or -errno (-EFBIG if larger).
+// Reads a whole regular file (up to max bytes) into *out, never blocking on a
+// FIFO. 0 or -errno (-EFBIG if larger, -EINVAL if not a regular file).
 int ReadSmallFile(const char* path, size_t max, Buf* out);
+
+// False when a file of `size` bytes would exceed RLIMIT_FSIZE: writing it
+// would raise SIGXFSZ, whose default action kills the caller.
+bool FitsFileSizeLimit(uint64_t size);
 
 // Splits "/a/b/c" into parent "/a/b" and name "c" (copied into the buffers).
 // The path must be absolute and normal. -EINVAL / -ENAMETOOLONG on failure.

@@ -94,7 +94,9 @@ bool Resolve(int dirfd, const char* path, char* out) {
     name = last + 1;
     snprintf(parent, sizeof parent, "%s", buf);
   }
-  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || *name == '\0') return false;
+  // "." and ".." stay as written: the move answers them as rename(2) does
+  // inside one mount (EBUSY, or EEXIST with RENAME_NOREPLACE).
+  if (*name == '\0') return false;
   const char* lookup = parent;
   char via_fd[2 * PATH_MAX];
   if (parent[0] != '/' && dirfd != AT_FDCWD) {
@@ -140,6 +142,44 @@ bool UnderRoots(const char* path, bool or_equal = false) {
   return false;
 }
 
+// Resolves `path` as far as it exists (symlinks, "..") and appends the rest
+// as written: a journal directory not created yet is judged by where it will
+// be, also when an existing part of its path is a symlink into a root.
+bool ResolveExisting(const char* path, char* out) {
+  char buf[PATH_MAX];
+  size_t n = strlen(path);
+  if (n == 0 || n >= PATH_MAX || path[0] != '/') return false;
+  memcpy(buf, path, n + 1);
+  while (n > 1 && buf[n - 1] == '/') buf[--n] = '\0';
+  char real[PATH_MAX];
+  // Cut components off the end until the rest exists.
+  for (size_t cut = n;;) {
+    char saved = buf[cut];
+    buf[cut] = '\0';
+    bool ok = realpath(cut == 0 ? "/" : buf, real);
+    buf[cut] = saved;
+    if (ok) {
+      const char* rest = buf + cut;
+      while (*rest == '/') ++rest;
+      // What does not exist yet must not climb out with "..".
+      for (const char* p = rest; *p;) {
+        const char* slash = strchr(p, '/');
+        size_t len = slash ? static_cast<size_t>(slash - p) : strlen(p);
+        if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) return false;
+        p += len;
+        while (*p == '/') ++p;
+      }
+      int w =
+          snprintf(out, PATH_MAX, "%s%s%s", real, *rest && strcmp(real, "/") != 0 ? "/" : "", rest);
+      return w > 0 && w < PATH_MAX;
+    }
+    if (cut == 0) return false;
+    while (cut > 0 && buf[cut - 1] != '/') --cut;  // drop the last component
+    while (cut > 1 && buf[cut - 1] == '/') --cut;
+    if (cut == 1) cut = 0;
+  }
+}
+
 // 1 = not ours (keep EXDEV), 0 = moved, <0 = -errno of the emulated rename.
 int Fallback(int olddirfd, const char* oldpath, int newdirfd, const char* newpath, unsigned flags) {
   if (!oldpath || !newpath) return 1;
@@ -152,16 +192,15 @@ int Fallback(int olddirfd, const char* oldpath, int newdirfd, const char* newpat
     Log("skip %s -> %s: no journal directory (set VAULTD_JOURNAL_DIR or HOME)%s", src, dst, "");
     return 1;
   }
-  if (!realpath(journal, jreal)) {
-    // Not created yet: check it as written, without trailing slashes.
-    snprintf(jreal, sizeof jreal, "%s", journal);
-    for (size_t n = strlen(jreal); n > 1 && jreal[n - 1] == '/';) jreal[--n] = '\0';
+  if (!ResolveExisting(journal, jreal)) {
+    Log("skip %s -> %s: journal directory %s cannot be resolved", src, dst, journal);
+    return 1;
   }
   if (UnderRoots(jreal, /*or_equal=*/true)) {
     Log("skip %s -> %s: journal directory %s is inside the shim roots", src, dst, jreal);
     return 1;
   }
-  int r = vaultd::move::MovePaths(src, dst, flags, journal);
+  int r = vaultd::move::MovePaths(src, dst, flags, jreal);
   if (r == 0) {
     Log("moved %s -> %s%s", src, dst, "");
   } else {

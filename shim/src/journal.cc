@@ -39,25 +39,35 @@ void Seal(Buf* b) {
 }
 
 // Creates <journal>/<id><suffix> holding `b`, durably: the file is fsynced,
-// then the directory. There is no temp name and rename: the name must not
-// exist yet, and a file cut short by a crash before the fsync returned is
-// recognisable (no checksum line) and harmless, because nothing is done on
-// the strength of a record before it is durable. On success *keep_fd (if
-// given) is the open file.
-int CreateFileDurably(const char* journal_dir, const char* id, const char* suffix, const Buf& b,
-                      int* keep_fd) {
-  char path[PATH_MAX];
-  if (snprintf(path, sizeof path, "%s/%s%s", journal_dir, id, suffix) >= PATH_MAX) {
+// then the directory. With `staging` (the record), the file is written under
+// <id><staging> first and renamed to its name after its fsync: a crash before
+// that leaves only the staging name, which recovery can drop without doubt
+// (nothing was ever done on the strength of it), while any damage to a file
+// under the final name happened after it was complete. Without (the entries
+// list, read only for a record in phase copied), it is created under its
+// name. On success *keep_fd (if given) is the open file.
+int CreateFileDurably(const char* journal_dir, const char* id, const char* suffix,
+                      const char* staging, const Buf& b, int* keep_fd) {
+  char path[PATH_MAX], staged[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s%s", journal_dir, id, suffix) >= PATH_MAX ||
+      snprintf(staged, sizeof staged, "%s/%s%s", journal_dir, id, staging ? staging : suffix) >=
+          PATH_MAX) {
     return -ENAMETOOLONG;
   }
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (!FitsFileSizeLimit(b.len + 256)) return -EFBIG;  // 256: room for the phase lines
+  int fd = open(staged, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return -errno;
   int r = WriteAll(fd, b.data, b.len);
   if (r == 0 && fsync(fd) != 0) r = -errno;
+  // The id is unique: nothing is under the final name.
+  if (r == 0 && staging) r = SysRenameat2(AT_FDCWD, staged, AT_FDCWD, path, 0);
   if (r == 0) r = FsyncDir(journal_dir);
   if (r != 0 || !keep_fd) {
     close(fd);
-    if (r != 0) unlink(path);
+    if (r != 0) {
+      unlink(staged);
+      if (staging) unlink(path);
+    }
     return r;
   }
   *keep_fd = fd;
@@ -182,6 +192,24 @@ bool CopyPath(char* value, char* out, size_t size) {
   return true;
 }
 
+// "dev ino size nlink mode mtime_ns ctime_ns", the src_id line's value.
+bool ParseSrcId(const char* value, Entry* e) {
+  unsigned long long dev, ino, size, nlink, mode;
+  long long mt, ct;
+  if (sscanf(value, "%llu %llu %llu %llu %llu %lld %lld", &dev, &ino, &size, &nlink, &mode, &mt,
+             &ct) != 7) {
+    return false;
+  }
+  e->dev = dev;
+  e->ino = ino;
+  e->size = size;
+  e->nlink = static_cast<uint32_t>(nlink);
+  e->mode = static_cast<uint32_t>(mode);
+  e->mtime_ns = mt;
+  e->ctime_ns = ct;
+  return true;
+}
+
 std::atomic<unsigned> g_counter{0};
 }  // namespace
 
@@ -193,20 +221,6 @@ const char* PhaseName(Phase p) {
       return "copied";
   }
   return "?";
-}
-
-char KindOf(uint32_t mode) {
-  if (S_ISREG(mode)) return 'f';
-  if (S_ISDIR(mode)) return 'd';
-  if (S_ISLNK(mode)) return 'l';
-  return 'o';
-}
-
-bool Tree::Add(Entry e, const char* rel) {
-  if (names.len > UINT32_MAX - PATH_MAX) return false;
-  e.rel_off = static_cast<uint32_t>(names.len);
-  names.Append(rel, strlen(rel) + 1);
-  return names.ok && entries.Push(e);
 }
 
 bool FormatRecord(const Record& r, Buf* out) {
@@ -240,7 +254,7 @@ bool FormatRecord(const Record& r, Buf* out) {
 int CreateRecord(const char* journal_dir, const Record& r, int* fd) {
   Buf b;
   if (!FormatRecord(r, &b)) return -ENOMEM;
-  return CreateFileDurably(journal_dir, r.id, ".move", b, fd);
+  return CreateFileDurably(journal_dir, r.id, ".move", ".new", b, fd);
 }
 
 int FormatPhaseLine(Phase phase, uint64_t tmp_ino, char* line, size_t size) {
@@ -329,19 +343,7 @@ ParseOutcome ParseRecord(char* text, size_t len, Record* r, const char** why) {
       if (!CopyPath(value, r->tmp, sizeof r->tmp)) return fail("bad tmp path");
       seen |= kTmp;
     } else if (strcmp(line, "src_id") == 0) {
-      unsigned long long dev, ino, size, nlink, mode;
-      long long mt, ct;
-      if (sscanf(value, "%llu %llu %llu %llu %llu %lld %lld", &dev, &ino, &size, &nlink, &mode, &mt,
-                 &ct) != 7) {
-        return fail("bad src_id");
-      }
-      r->src_id.dev = dev;
-      r->src_id.ino = ino;
-      r->src_id.size = size;
-      r->src_id.nlink = static_cast<uint32_t>(nlink);
-      r->src_id.mode = static_cast<uint32_t>(mode);
-      r->src_id.mtime_ns = mt;
-      r->src_id.ctime_ns = ct;
+      if (!ParseSrcId(value, &r->src_id)) return fail("bad src_id");
       seen |= kSrcId;
     } else if (strcmp(line, "dst_existed") == 0) {
       if (!ParseI64(value, &v) || (v != 0 && v != 1)) return fail("bad dst_existed");
@@ -398,6 +400,66 @@ ParseOutcome ParseRecord(char* text, size_t len, Record* r, const char** why) {
   return ParseOutcome::kOk;
 }
 
+unsigned SalvageRecord(const char* data, size_t len, const char* id, Record* r) {
+  *r = Record();
+  snprintf(r->id, sizeof r->id, "%s", id);
+  unsigned found = 0;
+  char line[PATH_MAX * 3 + 64];
+  for (size_t off = 0; off < len;) {
+    const char* nl = static_cast<const char*>(memchr(data + off, '\n', len - off));
+    if (!nl) break;  // an unfinished line says nothing
+    size_t n = static_cast<size_t>(nl - (data + off));
+    const char* start = data + off;
+    off += n + 1;
+    if (n >= sizeof line || memchr(start, '\0', n)) continue;  // damaged line
+    memcpy(line, start, n);
+    line[n] = '\0';
+    Phase phase;
+    uint64_t ino;
+    if (strncmp(line, "phase ", 6) == 0) {
+      if (ParsePhaseLine(line, &phase, &ino) && (phase != Phase::kCopied || ino != 0)) {
+        r->phase = phase;
+        r->tmp_ino = ino;
+        found |= kSalvagedPhase;
+      }
+      continue;
+    }
+    char* value = strchr(line, ' ');
+    if (!value) continue;
+    *value++ = '\0';
+    if (strcmp(line, "src") == 0 && CopyPath(value, r->src, sizeof r->src)) {
+      found |= kSalvagedSrc;
+    } else if (strcmp(line, "dst") == 0 && CopyPath(value, r->dst, sizeof r->dst)) {
+      found |= kSalvagedDst;
+    } else if (strcmp(line, "tmp") == 0 && CopyPath(value, r->tmp, sizeof r->tmp)) {
+      found |= kSalvagedTmp;
+    } else if (strcmp(line, "kind") == 0 && strlen(value) == 1 && strchr("fdlo", value[0])) {
+      r->kind = value[0];
+      found |= kSalvagedKind;
+    } else if (strcmp(line, "src_id") == 0 && ParseSrcId(value, &r->src_id)) {
+      found |= kSalvagedSrcId;
+    }
+  }
+  // The temp name is the one this id gives, beside the destination.
+  char want[PATH_MAX + 96];
+  if (found & kSalvagedDst) {
+    size_t dl = strlen(r->dst);
+    const char* slash = strrchr(r->dst, '/');
+    size_t parent_len = slash ? static_cast<size_t>(slash - r->dst) : 0;
+    if (dl > 1 && snprintf(want, sizeof want, "%.*s/.vaultd-move-%s.tmp",
+                           static_cast<int>(parent_len), r->dst, id) < int{sizeof want}) {
+      if ((found & kSalvagedTmp) && strcmp(want, r->tmp) != 0) return 0;  // not this move's
+      snprintf(r->tmp, sizeof r->tmp, "%s", want);
+      found |= kSalvagedTmp;
+    }
+  } else if (found & kSalvagedTmp) {
+    snprintf(want, sizeof want, "/.vaultd-move-%s.tmp", id);
+    size_t tl = strlen(r->tmp), wl = strlen(want);
+    if (tl < wl || strcmp(r->tmp + tl - wl, want) != 0) found &= ~kSalvagedTmp;
+  }
+  return found;
+}
+
 bool FormatEntries(const Tree& t, Buf* out) {
   Buf& b = *out;
   b.Clear();
@@ -431,7 +493,7 @@ bool FormatEntries(const Tree& t, Buf* out) {
 int WriteEntries(const char* journal_dir, const char* id, const Tree& t) {
   Buf b;
   if (!FormatEntries(t, &b)) return -ENOMEM;
-  return CreateFileDurably(journal_dir, id, ".entries", b, nullptr);
+  return CreateFileDurably(journal_dir, id, ".entries", nullptr, b, nullptr);
 }
 
 bool ParseEntries(char* text, size_t len, Tree* t, const char** why) {
@@ -472,100 +534,12 @@ bool ParseEntries(char* text, size_t len, Tree* t, const char** why) {
   return true;
 }
 
-int StatEntry(const char* path, Entry* e) {
-  struct statx sx;
-  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &sx) !=
-      0) {
-    return -errno;
-  }
-  e->mode = sx.stx_mode;
-  e->uid = sx.stx_uid;
-  e->gid = sx.stx_gid;
-  e->nlink = sx.stx_nlink;
-  e->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-  e->rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
-  e->ino = sx.stx_ino;
-  e->size = sx.stx_size;
-  e->atime_ns = ToNs(sx.stx_atime);
-  e->mtime_ns = ToNs(sx.stx_mtime);
-  e->ctime_ns = ToNs(sx.stx_ctime);
-  e->mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-                  (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-  return 0;
-}
-
-bool SameObject(const Entry& snap, const Entry& now, bool relaxed_ctime) {
-  if (snap.ino != now.ino || KindOf(snap.mode) != KindOf(now.mode)) return false;
-  if (S_ISDIR(snap.mode)) return true;  // rmdir decides: it fails on anything new inside
-  if (snap.size != now.size || snap.mtime_ns != now.mtime_ns) return false;
-  if (snap.ctime_ns == now.ctime_ns) return true;
-  return relaxed_ctime && snap.nlink > 1 && now.nlink < snap.nlink;
-}
-
-int JoinRel(char* out, const char* root, const char* rel) {
-  int n = *rel ? snprintf(out, PATH_MAX, "%s/%s", root, rel) : snprintf(out, PATH_MAX, "%s", root);
-  return n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
 void RemoveRecordFiles(const char* journal_dir, const char* id) {
-  static const char* const kSuffixes[] = {".move", ".entries"};
+  static const char* const kSuffixes[] = {".move", ".entries", ".new"};
   char p[PATH_MAX];
   for (const char* s : kSuffixes) {
     if (snprintf(p, sizeof p, "%s/%s%s", journal_dir, id, s) < PATH_MAX) unlink(p);
   }
-}
-
-int DeleteSource(const char* root, const Tree& t, CrashSeam* seam, long* kept) {
-  char path[PATH_MAX];
-  *kept = 0;
-  // rename(2) moves a tree whose inner directories are read-only; deleting
-  // its copy-source needs them writable. Such directories (ours, unchanged)
-  // get u+wx first, and their old mode back if they have to stay.
-  uint32_t* restore = static_cast<uint32_t*>(calloc(t.entries.size, sizeof(uint32_t)));
-  if (!restore) return -ENOMEM;
-  for (size_t k = 0; k < t.entries.size; ++k) {
-    const Entry& e = t.entries[k];
-    Entry now;
-    if (!S_ISDIR(e.mode) || JoinRel(path, root, t.Rel(e)) != 0) continue;
-    if (faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) == 0) continue;
-    if (StatEntry(path, &now) == 0 && SameObject(e, now, true) &&
-        chmod(path, (now.mode | S_IWUSR | S_IXUSR) & 07777) == 0) {
-      restore[k] = (now.mode & 07777) | 0x80000000u;
-    }
-  }
-  for (size_t k = t.entries.size; k-- > 0;) {
-    const Entry& e = t.entries[k];
-    if (JoinRel(path, root, t.Rel(e)) != 0) {
-      ++*kept;
-      continue;
-    }
-    Entry now;
-    int r = StatEntry(path, &now);
-    if (r == -ENOENT) continue;  // already gone (an earlier, interrupted attempt)
-    if (r != 0 || !SameObject(e, now, true)) {
-      ++*kept;
-      continue;
-    }
-    if (S_ISDIR(e.mode)) {
-      if (rmdir(path) != 0 && errno != ENOENT) {
-        ++*kept;
-        if (restore[k]) chmod(path, restore[k] & 07777);
-      }
-    } else if (unlink(path) != 0 && errno != ENOENT) {
-      ++*kept;
-    }
-    if (seam) seam->Step("delete");
-  }
-  free(restore);
-  // Durable before the record goes (they usually sit on different file systems).
-  char parent[PATH_MAX], name[NAME_MAX + 1];
-  if (SplitPath(root, parent, sizeof parent, name, sizeof name) != 0) return 0;
-  if (t.entries.size == 1) return FsyncDir(parent);
-  int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  int r = syncfs(fd) == 0 ? 0 : -errno;
-  close(fd);
-  return r;
 }
 
 int MoveId(char* out, size_t size) {

@@ -6,7 +6,6 @@
 // A record whose process still holds its lock is left alone.
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +33,8 @@ struct Ids {
 bool IdFromName(const char* name, char* id, size_t size) {
   const char* dot = strchr(name, '.');
   if (!dot || dot == name) return false;
-  if (strcmp(dot, ".move") != 0 && strcmp(dot, ".entries") != 0 && strcmp(dot, ".lock") != 0) {
+  if (strcmp(dot, ".move") != 0 && strcmp(dot, ".entries") != 0 && strcmp(dot, ".lock") != 0 &&
+      strcmp(dot, ".new") != 0) {
     return false;
   }
   size_t n = static_cast<size_t>(dot - name);
@@ -54,6 +54,85 @@ __attribute__((format(printf, 3, 4))) void Emit(RecoverLineFn fn, void* ctx, con
   fn(ctx, line);
 }
 
+// statx of a path that may be longer than PATH_MAX (a temp name beside a long one).
+int StatLongPath(const char* path, Entry* e) {
+  if (strlen(path) < PATH_MAX) return StatEntry(path, e);
+  const char* name = nullptr;
+  int dirfd = OpenParent(path, &name);
+  if (dirfd < 0) return dirfd;
+  int r = StatEntryAt(dirfd, name, e);
+  close(dirfd);
+  return r;
+}
+
+// A record damaged after it was written (see RecoverOne). What is on disk
+// decides, with what the damaged record still tells (SalvageRecord):
+//   temp copy there, source there        -> roll back: remove the copy (the
+//                                           rename never happened; the caller
+//                                           never saw success)
+//   temp gone, dst is the copy (tmp_ino) -> roll forward as for a good record,
+//                                           if the source's identity is known
+//   temp gone, nothing copied at dst     -> drop the record (nothing to undo)
+//   anything else                        -> unresolved, nothing touched
+// Returns 0 resolved, 1 unresolved.
+int RecoverDamaged(const char* journal, const char* id, const char* path, const char* why,
+                   const Buf& text, Record* rec, RecoverLineFn fn, void* ctx, CrashSeam* seam) {
+  unsigned got = SalvageRecord(text.data, text.len, id, rec);
+  bool src_known = got & kSalvagedSrc, dst_known = got & kSalvagedDst;
+  if (!(got & kSalvagedTmp)) {
+    Emit(fn, ctx,
+         "unresolved %s: damaged record %s (%s) names no destination; look for "
+         ".vaultd-move-%s.tmp beside the destination; not acted upon",
+         id, path, why, id);
+    return 1;
+  }
+  Entry tmp, src;
+  bool tmp_there = StatLongPath(rec->tmp, &tmp) == 0;
+  bool src_there = src_known && StatEntry(rec->src, &src) == 0 &&
+                   (!(got & kSalvagedSrcId) || src.ino == rec->src_id.ino);
+  if (tmp_there && src_there) {
+    if (RemoveTree(rec->tmp) != 0) {
+      Emit(fn, ctx, "unresolved %s: damaged record %s (%s): cannot remove the copy %s", id, path,
+           why, rec->tmp);
+      return 1;
+    }
+    if (seam) seam->Step("recover-rolledback");
+    RemoveRecordFiles(journal, id);
+    Emit(fn, ctx,
+         "rolled back %s: %s -> %s: damaged record %s (%s); removed the copy %s, source intact", id,
+         rec->src, dst_known ? rec->dst : "?", path, why, rec->tmp);
+    return 0;
+  }
+  if (tmp_there) {
+    Emit(fn, ctx,
+         "unresolved %s: damaged record %s (%s): the source is gone or unknown; the copy is kept "
+         "at %s; not acted upon",
+         id, path, why, rec->tmp);
+    return 1;
+  }
+  Entry dst;
+  bool dst_there = dst_known && StatEntry(rec->dst, &dst) == 0;
+  bool dst_ours = dst_there && (got & kSalvagedPhase) && rec->phase == Phase::kCopied &&
+                  dst.ino == rec->tmp_ino;
+  if (dst_ours && src_known && (got & kSalvagedSrcId) && (got & kSalvagedKind)) {
+    if (rec->kind == 'd') rec->entry_count = 2;  // the entries list (checksummed) decides
+    return -1;  // committed: the caller rolls forward with the salvaged record
+  }
+  if ((src_known && !src_there) || (src_there && dst_known && !dst_there)) {
+    // No temp copy, and either the source is gone (whatever is at the
+    // destination is all there is) or no copy reached the destination.
+    RemoveRecordFiles(journal, id);
+    Emit(fn, ctx, "dropped %s: damaged record %s (%s); no temp copy, nothing to undo", id, path,
+         why);
+    return 0;
+  }
+  Emit(fn, ctx,
+       "unresolved %s: damaged record %s (%s): source %s and destination %s may both hold the "
+       "data; keep the one you want and delete this record; not acted upon",
+       id, path, why, src_known ? rec->src : "?", dst_known ? rec->dst : "?");
+  return 1;
+}
+
 // Returns 0 resolved, 1 unresolved.
 int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn fn, void* ctx,
                CrashSeam* seam) {
@@ -67,18 +146,25 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
   }
   const char* why = "";
   *rec = Record();
+  Buf copy;  // ParseRecord cuts the text up; a salvage needs it whole
+  copy.Append(text.data, text.len);
+  if (!copy.ok) return 1;
   ParseOutcome parsed = ParseRecord(text.data, text.len, rec, &why);
-  if (parsed == ParseOutcome::kTornAtCreation) {
-    // Cut short by a crash before its first fsync returned: the mover had not
-    // created its temp copy yet (it does only after that fsync), so there is
-    // nothing to undo.
-    RemoveRecordFiles(journal, id);
-    Emit(fn, ctx, "dropped %s: record %s torn at creation; the move never started copying", id,
-         path);
-    return 0;
+  if (parsed == ParseOutcome::kOk && strcmp(rec->id, id) != 0) {
+    parsed = ParseOutcome::kCorrupt;
+    why = "id does not match the file name";
   }
-  if (parsed != ParseOutcome::kOk || strcmp(rec->id, id) != 0) {
-    if (parsed == ParseOutcome::kOk) why = "id does not match the file name";
+  bool has_nul = memchr(copy.data, '\0', copy.len) != nullptr;
+  if (parsed == ParseOutcome::kTornAtCreation || (parsed == ParseOutcome::kCorrupt && has_nul)) {
+    // Under its final name a record was complete once (it is written under
+    // <id>.new and renamed): it was cut short or overwritten with zeros
+    // afterwards, and the move may have copied, committed, or both. Decide
+    // from what is on disk. (A record whose text is all there but wrong is
+    // corrupt, below: reported, not acted upon.)
+    why = has_nul ? "zero bytes in it" : "cut short";
+    int d = RecoverDamaged(journal, id, path, why, copy, rec, fn, ctx, seam);
+    if (d >= 0) return d;
+  } else if (parsed != ParseOutcome::kOk) {
     Emit(fn, ctx, "unresolved %s: corrupt record %s (%s); not acted upon", id, path, why);
     return 1;
   }
@@ -92,21 +178,23 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
     Entry dir;
     if (SplitPath(where, parent, sizeof parent, name, sizeof name) != 0 ||
         StatEntry(parent, &dir) != 0 || !S_ISDIR(dir.mode)) {
-      Emit(fn, ctx, "unresolved %s: %s -> %s (phase %s): folder of %s not present here (mounts not set up?); not acted upon",
+      Emit(fn, ctx,
+           "unresolved %s: %s -> %s (phase %s): folder of %s not present here (mounts not set "
+           "up?); not acted upon",
            id, rec->src, rec->dst, phase, where);
       return 1;
     }
   }
   bool forward = false;
   Entry tmp, dst;
-  bool tmp_there = StatEntry(rec->tmp, &tmp) == 0;
+  bool tmp_there = StatLongPath(rec->tmp, &tmp) == 0;
   if (rec->phase == Phase::kCopied) {
     bool dst_ours = StatEntry(rec->dst, &dst) == 0 && dst.ino == rec->tmp_ino;
     if (dst_ours) {
       // Renamed (or linked, on file systems without RENAME_NOREPLACE) before
       // the process died: a temp name still there is a second link to it.
       forward = true;
-      if (tmp_there && tmp.ino == rec->tmp_ino && !S_ISDIR(tmp.mode)) unlink(rec->tmp);
+      if (tmp_there && tmp.ino == rec->tmp_ino && !S_ISDIR(tmp.mode)) RemoveTree(rec->tmp);
     } else if (tmp_there) {
       forward = false;  // the commit rename never happened
     } else {
@@ -160,7 +248,7 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
     return 1;
   }
   long kept = 0;
-  r = DeleteSource(rec->src, tree, seam, &kept);
+  r = DeleteSource(rec->src, tree, nullptr, seam, &kept);
   if (r != 0) {
     Emit(fn, ctx, "unresolved %s: %s -> %s: cannot make the source deletion durable: %s", id,
          rec->src, rec->dst, strerror(-r));
@@ -196,49 +284,69 @@ int RecoverMoves(const char* journal_dir, RecoverLineFn on_line, void* ctx, Reco
   if (!rec) return -ENOMEM;
   CrashSeam seam;
   seam.Init();
-  char path[PATH_MAX];
+  char path[PATH_MAX], lock_path[PATH_MAX], staged[PATH_MAX];
+  char own_prefix[24];
+  snprintf(own_prefix, sizeof own_prefix, "%x-", static_cast<unsigned>(getpid()));
   for (size_t off = 0; off < ids.names.len; off += strlen(ids.names.data + off) + 1) {
     const char* mid = ids.names.data + off;
-    snprintf(path, sizeof path, "%s/%s.lock", journal_dir, mid);
-    int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lfd < 0) {
-      ++result->unresolved;
-      Emit(on_line, ctx, "unresolved %s: cannot open its lock %s", mid, path);
+    snprintf(path, sizeof path, "%s/%s.move", journal_dir, mid);
+    snprintf(staged, sizeof staged, "%s/%s.new", journal_dir, mid);
+    snprintf(lock_path, sizeof lock_path, "%s/%s.lock", journal_dir, mid);
+    struct stat st, held, named;
+    bool has_record = lstat(path, &st) == 0 || lstat(staged, &st) == 0;
+    // A move of this very process: its POSIX lock does not exclude us, and
+    // closing our fd of its lock file would even drop that lock.
+    if (MovesRunInThisProcess() && strncmp(mid, own_prefix, strlen(own_prefix)) == 0) {
+      if (has_record) {
+        ++result->busy;
+        Emit(on_line, ctx, "in progress %s: a move of this process; left alone", mid);
+      }
       continue;
     }
-    snprintf(path, sizeof path, "%s/%s.move", journal_dir, mid);
-    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-      struct stat st;
-      if (stat(path, &st) == 0) {
+    int lfd =
+        open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
+    if (lfd < 0 || fstat(lfd, &held) != 0 || !S_ISREG(held.st_mode)) {
+      if (lfd >= 0) close(lfd);
+      ++result->unresolved;
+      Emit(on_line, ctx, "unresolved %s: cannot use its lock %s (not a regular file?)", mid,
+           lock_path);
+      continue;
+    }
+    struct flock fl = {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(lfd, F_SETLK, &fl) != 0) {
+      if (has_record) {
         ++result->busy;
         Emit(on_line, ctx, "in progress %s: its process is alive; left alone", mid);
       }
       close(lfd);
       continue;
     }
-    struct stat st, held, named;
-    char lock_path[PATH_MAX];
-    snprintf(lock_path, sizeof lock_path, "%s/%s.lock", journal_dir, mid);
-    if (fstat(lfd, &held) != 0 || stat(lock_path, &named) != 0 || held.st_ino != named.st_ino) {
+    if (stat(lock_path, &named) != 0 || held.st_ino != named.st_ino) {
       close(lfd);  // replaced under us by a starting move: it is alive
       continue;
     }
-    if (stat(path, &st) == 0) {
+    if (lstat(path, &st) == 0) {
+      unlink(staged);
       if (RecoverOne(journal_dir, mid, rec, on_line, ctx, &seam) == 0) {
         ++result->resolved;
       } else {
         ++result->unresolved;
       }
+    } else if (lstat(staged, &st) == 0) {
+      // Never renamed to its final name: the mover died before its record was
+      // durable, and does nothing (no temp copy) before that.
+      RemoveRecordFiles(journal_dir, mid);
+      ++result->resolved;
+      Emit(on_line, ctx, "dropped %s: record %s never completed; the move never started copying",
+           mid, staged);
     } else {
       // No record: a move that had only taken its lock, or leftovers of a
       // finished move. The move had not created anything yet, or is done.
       RemoveRecordFiles(journal_dir, mid);
     }
-    snprintf(path, sizeof path, "%s/%s.move", journal_dir, mid);
-    if (stat(path, &st) != 0) {
-      snprintf(path, sizeof path, "%s/%s.lock", journal_dir, mid);
-      unlink(path);
-    }
+    if (lstat(path, &st) != 0) unlink(lock_path);
     close(lfd);
   }
   free(rec);

@@ -19,15 +19,11 @@
 #include <random>
 #include <sstream>
 
+#include "shim_proc_test.h"
 #include "shim_test_util.h"
 
 namespace vaultd::shimtest {
 namespace {
-
-const std::string kShim = std::string(VAULTD_LIB_DIR) + "/libvaultshim.so";
-const std::string kProbe = std::string(VAULTD_TESTS_DIR) + "/rename_probe";
-const std::string kTool = std::string(VAULTD_TESTS_DIR) + "/shim_move_tool";
-const std::string kVaultd = std::string(VAULTD_BIN_DIR) + "/vaultd";
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kSanitized = true;
@@ -87,46 +83,6 @@ void Populate(const std::string& dir) {
   MakeDirs(dir + "/ne");
   WriteFile(dir + "/ne/y", "y");
 }
-
-void ClearDir(const std::string& dir) {
-  ASSERT_EQ(std::system(("find '" + dir + "' -mindepth 1 -delete").c_str()), 0);
-}
-
-std::string ErrnoName(int e) {
-  static const std::map<int, std::string> names = {
-      {0, "OK"},          {ENOENT, "ENOENT"},   {EEXIST, "EEXIST"},
-      {EISDIR, "EISDIR"}, {ENOTDIR, "ENOTDIR"}, {ENOTEMPTY, "ENOTEMPTY"},
-      {EINVAL, "EINVAL"}, {EROFS, "EROFS"},     {EXDEV, "EXDEV"},
-      {EBUSY, "EBUSY"},   {EACCES, "EACCES"},   {EPERM, "EPERM"}};
-  auto it = names.find(e);
-  return it == names.end() ? "errno " + std::to_string(e) : it->second;
-}
-
-class ShimTest : public TwoMountsTest {
- protected:
-  std::vector<std::string> ShimEnv() const {
-    return {"LD_PRELOAD=" + kShim, "VAULTD_SHIM_ROOTS=" + vault_, "VAULTD_JOURNAL_DIR=" + journal_,
-            "UV_USE_IO_URING=0", "VAULTD_SHIM_LOG=" + box_->Path("shim.log")};
-  }
-
-  // Runs the probe; returns the errno it saw (0 = success).
-  int Probe(const std::string& fn, const std::string& src, const std::string& dst,
-            const std::string& flag = "", bool preload = true) {
-    std::vector<std::string> argv = {kProbe, fn, src, dst};
-    if (!flag.empty()) argv.push_back(flag);
-    ProcResult r = RunProc(argv, preload ? ShimEnv() : std::vector<std::string>{});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return std::atoi(r.out.c_str());
-  }
-
-  ProcResult Recover() { return RunProc({kVaultd, "recover", "--journal", journal_}, {}, 120); }
-
-  void ExpectNoLeftovers() {
-    EXPECT_EQ(TempLeftovers(a_), std::vector<std::string>{});
-    EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
-    EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
-  }
-};
 
 // --- every caller the issue names, file and tree -----------------------------
 

@@ -15,9 +15,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -60,10 +62,20 @@ Sandbox::~Sandbox() {
   }
 }
 
-std::string Sandbox::MountTmpfs(const std::string& rel) {
+std::string Sandbox::MountTmpfs(const std::string& rel, const std::string& options) {
   std::string p = Path(rel);
   MakeDirs(p);
-  Check(mount("tmpfs", p.c_str(), "tmpfs", 0, "size=2g") == 0, "mount tmpfs " + p);
+  Check(mount("tmpfs", p.c_str(), "tmpfs", 0, options.c_str()) == 0, "mount tmpfs " + p);
+  mounts_.push_back(p);
+  return p;
+}
+
+std::string Sandbox::MountImage(const std::string& image, const std::string& type,
+                                const std::string& rel) {
+  std::string p = Path(rel);
+  MakeDirs(p);
+  std::string cmd = "mount -t " + type + " -o loop '" + image + "' '" + p + "'";
+  Check(std::system(cmd.c_str()) == 0, cmd);
   mounts_.push_back(p);
   return p;
 }
@@ -238,6 +250,16 @@ void FindTemps(const std::string& dir, const std::string& rel, std::vector<std::
   closedir(d);
 }
 }  // namespace
+
+unsigned TestSeed(const std::string& test) {
+  unsigned seed = static_cast<unsigned>(std::random_device{}());
+  if (const char* s = std::getenv("VAULTD_TEST_SEED")) {
+    seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
+  }
+  std::printf("%s seed=%u (replay: VAULTD_TEST_SEED=%u)\n", test.c_str(), seed, seed);
+  std::fflush(stdout);
+  return seed;
+}
 
 std::string Describe(const std::string& path) {
   struct stat st;

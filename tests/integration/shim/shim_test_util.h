@@ -23,7 +23,9 @@ class Sandbox {
   const std::string& root() const { return root_; }
   std::string Path(const std::string& rel) const { return root_ + "/" + rel; }
   // mkdir -p root/rel and mount a fresh tmpfs there; returns the path.
-  std::string MountTmpfs(const std::string& rel);
+  std::string MountTmpfs(const std::string& rel, const std::string& options = "size=2g");
+  // Mounts a file system image (through a loop device) at root/rel.
+  std::string MountImage(const std::string& image, const std::string& type, const std::string& rel);
   // Bind-mounts root/from at root/to (mkdir -p); returns the path.
   std::string Bind(const std::string& from, const std::string& to);
   // Turns an existing mount point read-only (mount -o remount,bind,ro).
@@ -56,6 +58,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 ProcResult Wait(pid_t pid, int timeout_s = 120);
 ProcResult RunProc(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                    int timeout_s = 120);
+
+// The seed of a randomized test: $VAULTD_TEST_SEED, else random. Printed
+// with the way to replay it.
+unsigned TestSeed(const std::string& test);
 
 // Every object under `path`, one sorted line each: relative path, type, mode,
 // size, mtime (ns), uid/gid, sha256 of the content or the link target, and the

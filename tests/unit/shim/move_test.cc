@@ -5,7 +5,6 @@
 // a journal phase and the parent recovers in-process.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,7 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "internal.h"
+#include "shim_step_hook.h"
 #include "shim_test_util.h"
 #include "vaultd/shim/move.h"
 
@@ -157,7 +156,9 @@ TEST_F(ShimMoveTest, ASourceChangedBeforeTheCommitIsNotMoved) {
   EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
 }
 
-TEST_F(ShimMoveTest, ASourceChangedAfterTheCommitIsKeptNotLost) {
+// A file changed between the re-check and its deletion: its newer bytes are
+// copied again onto the destination before the source goes (nothing is lost).
+TEST_F(ShimMoveTest, ASourceChangedAfterTheCommitIsCopiedAgain) {
   MakeDirs(a_ + "/late");
   for (int i = 0; i < 5; ++i) WriteFile(a_ + "/late/f" + std::to_string(i), "original");
   Meddler m{"committed", a_ + "/late/f3"};
@@ -166,11 +167,38 @@ TEST_F(ShimMoveTest, ASourceChangedAfterTheCommitIsKeptNotLost) {
   int r = MovePaths((a_ + "/late").c_str(), (b_ + "/late").c_str(), 0, journal_.c_str(), &stats);
   move::internal::SetStepHookForTesting(nullptr, nullptr);
   EXPECT_EQ(r, 0);
-  EXPECT_EQ(stats.kept_changed, 2) << "the changed file and its folder stay";
-  EXPECT_EQ(ReadFile(a_ + "/late/f3"), "changed while it was being moved");
-  EXPECT_FALSE(Exists(a_ + "/late/f0"));
-  EXPECT_EQ(ReadFile(b_ + "/late/f3"), "original");
+  EXPECT_EQ(stats.recopied, 1);
+  EXPECT_EQ(stats.kept_changed, 0);
+  EXPECT_FALSE(Exists(a_ + "/late"));
+  EXPECT_EQ(ReadFile(b_ + "/late/f3"), "changed while it was being moved");
+  EXPECT_EQ(ReadFile(b_ + "/late/f0"), "original");
+  EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
   EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+}
+
+// A name that holds another object after the commit (replaced by a rename)
+// is not ours: it stays where it is.
+TEST_F(ShimMoveTest, ASourceReplacedAfterTheCommitIsKept) {
+  MakeDirs(a_ + "/late");
+  for (int i = 0; i < 3; ++i) WriteFile(a_ + "/late/f" + std::to_string(i), "original");
+  struct Replacer {
+    std::string dir;
+    static void Hook(const char* name, void* ctx) {
+      auto* self = static_cast<Replacer*>(ctx);
+      if (std::strcmp(name, "committed") != 0) return;
+      WriteFile(self->dir + "/new", "a new file");
+      ASSERT_EQ(rename((self->dir + "/new").c_str(), (self->dir + "/f1").c_str()), 0);
+    }
+  } rep{a_ + "/late"};
+  move::internal::SetStepHookForTesting(&Replacer::Hook, &rep);
+  move::MoveStats stats;
+  int r = MovePaths((a_ + "/late").c_str(), (b_ + "/late").c_str(), 0, journal_.c_str(), &stats);
+  move::internal::SetStepHookForTesting(nullptr, nullptr);
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(stats.kept_changed, 2) << "the replaced file and its folder stay";
+  EXPECT_EQ(ReadFile(a_ + "/late/f1"), "a new file");
+  EXPECT_EQ(ReadFile(b_ + "/late/f1"), "original");
+  EXPECT_FALSE(Exists(a_ + "/late/f0"));
 }
 
 TEST_F(ShimMoveTest, RecoversACrashAtEveryPhaseInProcess) {
@@ -215,12 +243,16 @@ std::string RecordOf(const std::string& journal) {
   return "";
 }
 
-// "checksum <fnv1a64 of text>\n", the seal of a record's first block.
+// "checksum <fnv1a64 of text>\n", the seal of a record's first block
+// (docs/move-journal.md), computed here independently of the shim.
 std::string Seal(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
   char sum[32];
-  snprintf(sum, sizeof sum, "checksum %016llx\n",
-           static_cast<unsigned long long>(
-               vaultd::move::internal::Fnv1a64(text.data(), text.size())));
+  snprintf(sum, sizeof sum, "checksum %016llx\n", static_cast<unsigned long long>(h));
   return sum;
 }
 
@@ -256,8 +288,8 @@ TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
   // A garbled phase line that is not the last one is corruption, not a torn append.
   std::string body, phases;
   SplitRecord(good, &body, &phases);
-  WriteFile(record, body + Seal(body) + "phase copied tmp_ino 12 checksum 0000000000000000\n" +
-                        phases);
+  WriteFile(record,
+            body + Seal(body) + "phase copied tmp_ino 12 checksum 0000000000000000\n" + phases);
   out = Recover(&res);
   EXPECT_NE(out.find("bad phase line"), std::string::npos) << out;
   // Another format, or a first block that names other fields, is corrupt too.
@@ -268,8 +300,8 @@ TEST_F(ShimMoveTest, ACorruptRecordIsReportedNotActedUpon) {
   WriteFile(record, v1 + Seal(v1));
   EXPECT_NE(Recover(&res).find("unknown format"), std::string::npos);
   std::string missing = body;
-  missing.erase(missing.find("\nstarted "), missing.find('\n', missing.find("\nstarted ") + 1) -
-                                                 missing.find("\nstarted "));
+  missing.erase(missing.find("\nstarted "),
+                missing.find('\n', missing.find("\nstarted ") + 1) - missing.find("\nstarted "));
   WriteFile(record, missing + Seal(missing) + phases);
   EXPECT_NE(Recover(&res).find("missing required fields"), std::string::npos);
   EXPECT_EQ(res.unresolved, 1);
@@ -293,21 +325,23 @@ TEST_F(ShimMoveTest, TheOnlyCompleteCopyIsNeverRemoved) {
   EXPECT_FALSE(JournalFiles(journal_).empty()) << "the record stays for a human";
 }
 
-// A crash while the record is being created leaves it without its checksum
-// line (or empty); the move had not copied anything yet, so it is dropped.
+// A crash while the record is being created leaves it under its staging name
+// <id>.new (empty, cut short or complete): it never became the record, the
+// move had not copied anything yet, so it is dropped.
 TEST_F(ShimMoveTest, ARecordTornAtCreationIsDropped) {
-  for (size_t keep : {size_t{0}, size_t{30}, size_t{200}}) {
+  for (size_t keep : {size_t{0}, size_t{30}, size_t{200}, std::string::npos}) {
     SCOPED_TRACE("bytes kept " + std::to_string(keep));
     WriteFile(a_ + "/f", "content");
     CrashChild(a_ + "/f", b_ + "/f", "prepared");
     std::string record = RecordOf(journal_);
     ASSERT_FALSE(record.empty());
     std::string text = ReadFile(record);
-    ASSERT_GT(text.find("\nchecksum "), keep);
-    WriteFile(record, text.substr(0, keep));
+    ASSERT_EQ(unlink(record.c_str()), 0);
+    std::string staged = record.substr(0, record.size() - 5) + ".new";
+    WriteFile(staged, text.substr(0, keep));
     RecoverResult res;
     std::string out = Recover(&res);
-    EXPECT_NE(out.find("torn at creation"), std::string::npos) << out;
+    EXPECT_NE(out.find("never completed"), std::string::npos) << out;
     EXPECT_EQ(res.resolved, 1);
     EXPECT_TRUE(JournalFiles(journal_).empty());
     EXPECT_EQ(ReadFile(a_ + "/f"), "content");
@@ -321,8 +355,8 @@ TEST_F(ShimMoveTest, ARecordTornAtCreationIsDropped) {
 TEST_F(ShimMoveTest, ATornLastPhaseLineIsIgnored) {
   // After the commit rename: "copied" and the copy at dst -> forward, even
   // though a garbled (or unfinished) line follows.
-  for (const char* tail : {"phase prepared tmp_ino 0 checksum 0123456789abcdef\n",
-                           "phase prepa", "\0\0\0\0"}) {
+  for (const char* tail :
+       {"phase prepared tmp_ino 0 checksum 0123456789abcdef\n", "phase prepa", "\0\0\0\0"}) {
     SCOPED_TRACE(tail);
     WriteFile(a_ + "/f", "moved");
     CrashChild(a_ + "/f", b_ + "/f", "committed");
@@ -364,7 +398,8 @@ TEST_F(ShimMoveTest, ARecordWhoseTempIsNotBesideTheDestinationIsNotActedUpon) {
 }
 
 TEST_F(ShimMoveTest, ALiveMoveIsLeftAlone) {
-  // A record whose lock is held by a live process is in progress.
+  // A record whose lock (a POSIX record lock, which a forked child does not
+  // inherit) is held by a live process is in progress.
   MakeDirs(journal_);
   std::string id = "1-1-1-0000000000000001";
   WriteFile(journal_ + "/" + id + ".move", "whatever\n");
@@ -376,7 +411,10 @@ TEST_F(ShimMoveTest, ALiveMoveIsLeftAlone) {
   if (pid == 0) {
     // A different open file description in another process holds the flock.
     int cfd = open((journal_ + "/" + id + ".lock").c_str(), O_RDWR);
-    flock(cfd, LOCK_EX);
+    struct flock fl = {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(cfd, F_SETLK, &fl) != 0) _exit(1);
     char c = 1;
     if (write(ready[1], &c, 1) != 1) _exit(1);
     pause();
@@ -384,7 +422,10 @@ TEST_F(ShimMoveTest, ALiveMoveIsLeftAlone) {
   }
   char c = 0;
   ASSERT_EQ(read(ready[0], &c, 1), 1);  // the child holds the lock now
-  EXPECT_NE(flock(fd, LOCK_EX | LOCK_NB), 0);
+  struct flock probe = {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  EXPECT_NE(fcntl(fd, F_SETLK, &probe), 0);
   RecoverResult res;
   std::string out = Recover(&res);
   EXPECT_EQ(res.busy, 1) << out;

@@ -25,7 +25,8 @@ inline constexpr unsigned kRenameWhiteout = 1u << 2;
 struct MoveStats {
   int steps = 0;          // fault-injection steps passed (see VAULTD_MOVE_CRASH_AT)
   long entries = 0;       // files, dirs and links moved (1 for a file)
-  long kept_changed = 0;  // source entries changed after the commit, left in place
+  long kept_changed = 0;  // source entries replaced after the commit, left in place
+  long recopied = 0;      // source files changed after the copy, copied again
   // "ficlone", "copy_file_range", "sendfile", "read-write", "mixed" or "".
   const char* data_path = "";
 };
@@ -39,6 +40,12 @@ struct MoveStats {
 // (nothing moved, the source untouched).
 int MovePaths(const char* src, const char* dst, unsigned flags, const char* journal_dir,
               MoveStats* stats = nullptr);
+
+// What rename(2) would answer for this move inside one mount, computed without
+// changing anything (the first step of MovePaths): 0 when the move would go
+// ahead, 1 when both names are one object (the rename is a no-op), else the
+// -errno. Same path rules as MovePaths.
+int CheckMove(const char* src, const char* dst, unsigned flags);
 
 // The default journal directory: $VAULTD_JOURNAL_DIR, else
 // $XDG_STATE_HOME/vaultd/journal, else $HOME/.local/state/vaultd/journal.
