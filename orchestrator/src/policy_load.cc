@@ -98,14 +98,33 @@ class DocumentStarts final : public YAML::EventHandler {
   void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { aliases.push_back(mark); }
   void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
   void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
   void OnSequenceEnd() override {}
   void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
   void OnMapEnd() override {}
   std::vector<YAML::Mark> starts;
+  std::vector<YAML::Mark> aliases;
 };
+
+// Keys quoted in messages are cut short: a file that is not a policy at all
+// (a password file, say) must not be repeated back through its error messages.
+// A key that looks like a name (a typo) is shown up to 40 bytes; any other key
+// only by its first few name-like characters.
+std::string QuoteKey(const std::string& key) {
+  auto name_like = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.' || c == ' ';
+  };
+  constexpr size_t kShownName = 40, kShownOther = 8;
+  size_t plain = 0;
+  while (plain < key.size() && name_like(key[plain])) ++plain;
+  if (plain == key.size() && key.size() <= kShownName) return key;
+  return key.substr(0, std::min({plain, kShownName, plain == key.size() ? kShownName : kShownOther})) + "...";
+}
+
+struct AliasesRefused {};
 
 std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
   std::string out;
@@ -142,6 +161,12 @@ class Loader {
         DocumentStarts events;
         // At most two calls, never a loop: a second document is an error.
         if (parser.HandleNextDocument(events)) parser.HandleNextDocument(events);
+        if (!events.aliases.empty()) {
+          for (size_t i = 0; i < events.aliases.size() && i < 5; ++i)
+            ErrorAt(events.aliases[i].line + 1, events.aliases[i].column + 1,
+                    "YAML alias: aliases (*name) are not allowed in a policy; write the value out");
+          throw AliasesRefused();
+        }
         YAML::Node root = YAML::Load(copy);
         if (events.starts.size() > 1) {
           const YAML::Mark& m = events.starts[1];
@@ -151,6 +176,7 @@ class Loader {
         } else {
           Root(root);
         }
+      } catch (const AliasesRefused&) {
       } catch (const YAML::Exception& e) {
         ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
                 "YAML: " + e.msg);
@@ -218,7 +244,7 @@ class Loader {
       if (!known) {
         std::string list;
         for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-        Error(k, where + ": unknown key '" + key + "' (expected one of: " + list + ")");
+        Error(k, where + ": unknown key '" + QuoteKey(key) + "' (expected one of: " + list + ")");
         continue;
       }
       if (out->count(key)) {
@@ -297,8 +323,30 @@ class Loader {
         Error(list, "folders must be a list");
         return;
       }
+      if (list.size() > kMaxPolicyFolders) {
+        Error(list, "folders: " + std::to_string(list.size()) + " entries; the limit is " +
+                        std::to_string(kMaxPolicyFolders));
+        return;
+      }
       for (size_t i = 0; i < list.size(); ++i) FolderEntry(list[i], i);
+      CheckAnswerSize(list);
     }
+  }
+
+  // The largest answer this policy can produce: every folder with every rule explained.
+  void CheckAnswerSize(const YAML::Node& list) {
+    size_t bytes = 0;
+    for (const Folder& folder : policy_->folders) {
+      bytes += 128 + folder.name.size() + folder.path.size() + folder.target.size() + folder.room.size();
+      for (const auto* rules : {&folder.access, &folder.deny})
+        for (const Rule& r : *rules) {
+          bytes += 96;
+          for (uint32_t g : r.groups) bytes += 4 + policy_->group_names[g].size();
+        }
+    }
+    if (bytes > kMaxPolicyAnswerBytes)
+      Error(list, "folders: an answer could be " + std::to_string(bytes >> 20) + " MiB; the limit is " +
+                      std::to_string(kMaxPolicyAnswerBytes >> 20) + " MiB (fewer folders, rules or groups)");
   }
 
   void Sync(const Field& section) {
@@ -320,7 +368,7 @@ class Loader {
 
   void PersonalSection(const Field& section) {
     Fields f;
-    if (!ReadMap(section.value, "personal", {"path", "target", "mode", "room"}, &f)) return;
+    if (!ReadMap(section.value, "personal", {"path", "target", "mode", "room", "username_extra_chars"}, &f)) return;
     Personal p;
     p.line = LineOf(section.key);
     bool ok = true;
@@ -376,6 +424,24 @@ class Loader {
         ok = false;
       }
     }
+    if (f.count("username_extra_chars")) {
+      if (auto extra = Str(f["username_extra_chars"], "personal.username_extra_chars")) {
+        // Characters that would change a path, a Docker bind spec or a room name stay out.
+        const std::string_view allowed = "+~=!#$%&'^`";
+        for (char c : *extra) {
+          if (allowed.find(c) == std::string_view::npos) {
+            Error(f["username_extra_chars"].value,
+                  "personal.username_extra_chars: '" + std::string(1, c) + "' cannot be allowed (choose from " +
+                      std::string(allowed) + ")");
+            ok = false;
+            break;
+          }
+        }
+        p.username_extra_chars = *extra;
+      } else {
+        ok = false;
+      }
+    }
     personal_target_node_ = f.count("target") ? f["target"].value : section.key;
     personal_room_node_ = f.count("room") ? f["room"].value : section.key;
     if (ok) policy_->personal = p;
@@ -408,6 +474,10 @@ class Loader {
       const YAML::Node& g = f["groups"].value;
       if (!g.IsSequence()) {
         Error(g.IsNull() ? f["groups"].key : g, where + ".groups must be a list of group names");
+        ok = false;
+      } else if (g.size() > kMaxGroupsPerRule) {
+        Error(g, where + ".groups: " + std::to_string(g.size()) + " groups; the limit is " +
+                     std::to_string(kMaxGroupsPerRule));
         ok = false;
       } else {
         std::set<std::string> seen;

@@ -59,6 +59,7 @@ struct Personal {
   std::string target = "personal";
   Mode mode = Mode::kRw;
   std::string room = "personal-{username}";
+  std::string username_extra_chars;  // allowed in user names besides ASCII letters, digits, '.', '_', '-'
 };
 
 class Policy {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "vaultd/common/clock.h"
+#include "vaultd/common/log.h"
 #include "vaultd/common/status.h"
 #include "vaultd/orchestrator/jwt.h"
 #include "vaultd/orchestrator/policy.h"
@@ -46,6 +47,7 @@ struct PolicyState {
   std::string failed_hash;  // the bytes that failed, so the same broken file is not re-reported
   uint64_t reload_successes = 0;
   uint64_t reload_failures = 0;
+  uint64_t reload_checks = 0;  // loads started by a change of the file (or SIGHUP)
 };
 
 // Counters, the latency histogram, and their Prometheus text form.
@@ -55,6 +57,10 @@ class Metrics {
                                                       0.01,   0.025,   0.05,   0.1,   0.5};
   void CountRequest(const std::string& endpoint, int status, double seconds);
   void CountDecision(const std::string& outcome) { ++decisions_[outcome]; }
+  // Connection-level events: timeouts, refusals over a cap, running out of descriptors.
+  void CountConnectionEvent(const std::string& event) { ++connection_events_[event]; }
+  void CountSuppressedLogLine() { ++log_lines_suppressed_; }
+  void CountAggregatedRefusal() { ++refusals_aggregated_; }
   struct CacheCounts {
     uint64_t token_hits = 0, token_misses = 0, decision_hits = 0, decision_misses = 0;
   };
@@ -69,6 +75,52 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, uint64_t> decisions_;
+  std::map<std::string, uint64_t> connection_events_;
+  uint64_t log_lines_suppressed_ = 0;
+  uint64_t refusals_aggregated_ = 0;
+};
+
+class AuditLog;
+
+// Warnings on the request path, at most `per_second` lines a second: a flood of bad
+// requests must not become a flood of log lines. What is held back is counted
+// (metrics) and the count is logged with the next line that gets through.
+class LogLimiter {
+ public:
+  LogLimiter(Metrics* metrics, const Clock** clock) : metrics_(metrics), clock_(clock) {}
+  void set_per_second(uint32_t n) { per_second_ = n; }
+  void Warn(std::string_view msg, std::initializer_list<log::Field> fields) { Write(log::Level::kWarn, msg, fields); }
+  void Error(std::string_view msg, std::initializer_list<log::Field> fields) { Write(log::Level::kError, msg, fields); }
+
+ private:
+  void Write(log::Level level, std::string_view msg, std::initializer_list<log::Field> fields);
+  Metrics* metrics_;
+  const Clock** clock_;
+  uint32_t per_second_ = 20;
+  MonoTime window_start_{};
+  uint32_t in_window_ = 0;
+  uint64_t held_back_ = 0;
+};
+
+// Repeated refusals from one client for one reason: the first in each period gets
+// its full audit line (and log line), the rest are counted and written as one
+// aggregate line per (client, reason) when the period ends.
+class RefusalAggregator {
+ public:
+  // At most this many (client, reason) pairs are tracked; further pairs share one entry.
+  static constexpr size_t kMaxKeys = 4096;
+  // True when this refusal should be written in full.
+  bool Admit(const std::string& client, const std::string& endpoint, const std::string& reason);
+  // Appends the aggregate lines of the period that ends `now` and starts a new one.
+  void Flush(WallTime now, AuditLog& audit);
+
+ private:
+  struct Entry {
+    std::string endpoint;
+    uint64_t repeated = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Entry> entries_;
+  WallTime period_start_ = RealClock().Now();
 };
 
 // One JSON line per decision, appended to a file (or stderr).
@@ -138,6 +190,8 @@ struct ServiceContext {
   Metrics metrics;
   std::unique_ptr<AuditLog> audit;
   const Clock* clock = &RealClock();
+  LogLimiter log_limiter{&metrics, &clock};
+  RefusalAggregator refusals;
 };
 
 // An endpoint: method + exact path -> handler. Registered from their own
@@ -173,7 +227,22 @@ void UnauthorizedResponse(HttpResponse& resp, bool token_present);
 // A random 128-bit id in hex, for decision ids.
 std::string NewDecisionId();
 
-// Loads (or reloads) the policy file into ctx.policy. Returns true when a new revision was installed.
-bool ReloadPolicy(ServiceContext& ctx, bool initial);
+Status ParseLimitValue(std::string_view name, std::string_view text, uint64_t max, uint64_t* out);
+
+// One policy load, done off the loop: the file read (regular files only, opened
+// without blocking), hashed, and parsed unless it is the revision being served.
+struct PolicyLoad {
+  std::string path;
+  std::string served_revision;  // input: skip parsing when the file still has these bytes
+  std::string failed_hash;      // input: ... or the bytes that already failed
+  WallTime now;
+  std::string hash;             // "sha256:..." of the bytes read; empty when the read failed
+  std::string read_error;
+  bool unchanged = false;
+  LoadResult loaded;
+};
+void RunPolicyLoad(PolicyLoad& load);
+// Installs the result on the loop thread. Returns true when a new revision was installed.
+bool ApplyPolicyLoad(ServiceContext& ctx, PolicyLoad& load, bool initial);
 
 }  // namespace vaultd::orchestrator::service
