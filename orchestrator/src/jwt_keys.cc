@@ -14,7 +14,8 @@
 #include <cstring>
 #include <set>
 
-#include "jwt_internal.h"
+#include "jwt_key.h"
+#include "vaultd/common/base64.h"
 
 namespace vaultd::orchestrator {
 namespace {

@@ -107,9 +107,6 @@ class Policy {
   const std::string& GroupName(uint32_t id) const { return group_names[id]; }
 };
 
-// Strict UTF-8 (no overlongs, no surrogates): every string of a policy ends up in JSON.
-bool IsValidUtf8(std::string_view s);
-
 // Replaces every "{username}" in `tmpl`.
 std::string SubstituteUsername(std::string_view tmpl, std::string_view user);
 

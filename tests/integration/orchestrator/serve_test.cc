@@ -34,7 +34,7 @@ namespace vaultd {
 namespace {
 
 using nlohmann::json;
-using orchestrator::Base64UrlEncode;
+using vaultd::Base64UrlEncode;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr const char* kIssuer = "https://idp.test/realms/corp";

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "vaultd/common/base64.h"
 #include "vaultd/orchestrator/jwt.h"
 
 namespace vaultd::testing {
@@ -69,7 +70,7 @@ inline std::string BnBytes(EVP_PKEY* k, const char* param, int pad_to = 0) {
 
 // The public JWK of a generated key.
 inline nlohmann::json Jwk(EVP_PKEY* k, const std::string& kid) {
-  using orchestrator::Base64UrlEncode;
+  using vaultd::Base64UrlEncode;
   nlohmann::json j;
   if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
     j = {{"kty", "RSA"}, {"n", Base64UrlEncode(BnBytes(k, OSSL_PKEY_PARAM_RSA_N))},
@@ -144,17 +145,17 @@ inline std::string HmacRaw(std::string_view secret, std::string_view input) {
 
 // header.payload, base64url-encoded, without the signature.
 inline std::string SigningInput(const nlohmann::json& header, const nlohmann::json& payload) {
-  return orchestrator::Base64UrlEncode(header.dump()) + "." + orchestrator::Base64UrlEncode(payload.dump());
+  return vaultd::Base64UrlEncode(header.dump()) + "." + vaultd::Base64UrlEncode(payload.dump());
 }
 
 inline std::string MintAsym(EVP_PKEY* k, const nlohmann::json& header, const nlohmann::json& payload) {
   std::string input = SigningInput(header, payload);
-  return input + "." + orchestrator::Base64UrlEncode(SignRaw(k, input));
+  return input + "." + vaultd::Base64UrlEncode(SignRaw(k, input));
 }
 
 inline std::string MintHmac(std::string_view secret, const nlohmann::json& header, const nlohmann::json& payload) {
   std::string input = SigningInput(header, payload);
-  return input + "." + orchestrator::Base64UrlEncode(HmacRaw(secret, input));
+  return input + "." + vaultd::Base64UrlEncode(HmacRaw(secret, input));
 }
 
 }  // namespace vaultd::testing
