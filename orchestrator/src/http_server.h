@@ -14,7 +14,7 @@
 #include <unordered_set>
 
 #include "http_request_parser.h"
-#include "service_internal.h"
+#include "service_context.h"
 
 namespace vaultd::orchestrator::service {
 

@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "jwt_internal.h"
+#include "jwt_key.h"
 #include "vaultd/common/fs.h"
 
 namespace vaultd::orchestrator {

@@ -1,4 +1,4 @@
-// Private parts of vaultd_jwt shared between jwt*.cc files.
+// The verification key of vaultd_jwt and the strict JSON reader its files share.
 #pragma once
 
 #include <openssl/evp.h>

@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "http_server.h"
-#include "service_internal.h"
+#include "service_context.h"
 #include "vaultd/common/fs.h"
 #include "vaultd/common/log.h"
 #include "vaultd/common/sha256.h"

@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "service_internal.h"
+#include "service_context.h"
 #include "vaultd/common/log.h"
 
 namespace vaultd::orchestrator::service {

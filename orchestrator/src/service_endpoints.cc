@@ -3,7 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "service_internal.h"
+#include "service_context.h"
 #include "vaultd/common/log.h"
 #include "vaultd/common/sha256.h"
 

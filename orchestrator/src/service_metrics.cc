@@ -1,7 +1,7 @@
 // Prometheus text exposition (format 0.0.4) of the service's counters.
 #include <cstdio>
 
-#include "service_internal.h"
+#include "service_context.h"
 
 namespace vaultd::orchestrator::service {
 namespace {
