@@ -1,10 +1,8 @@
 // Loading and validating vault-permissions.yaml. yaml-cpp exceptions stop here.
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
-#include <sstream>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -14,6 +12,7 @@
 #include "vaultd/common/fs.h"
 #include "vaultd/common/sha256.h"
 #include "vaultd/common/utf8.h"
+#include "vaultd/common/yaml.h"
 
 namespace vaultd::orchestrator {
 
@@ -66,41 +65,6 @@ std::string SanitizeUtf8(const std::string& s) {
   return out;
 }
 
-// Notes where a YAML document starts. Used instead of YAML::LoadAll, which
-// loops forever (allocating) on some inputs such as ",x" in yaml-cpp 0.7.
-class DocumentStarts final : public YAML::EventHandler {
- public:
-  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { aliases.push_back(mark); }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-  std::vector<YAML::Mark> starts;
-  std::vector<YAML::Mark> aliases;
-};
-
-// Keys quoted in messages are cut short: a file that is not a policy at all
-// (a password file, say) must not be repeated back through its error messages.
-// A key that looks like a name (a typo) is shown up to 40 bytes; any other key
-// only by its first few name-like characters.
-std::string QuoteKey(const std::string& key) {
-  auto name_like = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '.' || c == ' ';
-  };
-  constexpr size_t kShownName = 40, kShownOther = 8;
-  size_t plain = 0;
-  while (plain < key.size() && name_like(key[plain])) ++plain;
-  if (plain == key.size() && key.size() <= kShownName) return key;
-  return key.substr(0, std::min({plain, kShownName, plain == key.size() ? kShownName : kShownOther})) + "...";
-}
-
-struct AliasesRefused {};
-
 std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
   std::string out;
   size_t pos = 0;
@@ -129,34 +93,20 @@ class Loader {
       ErrorAt(0, 0, "policy is " + std::to_string(text.size()) + " bytes; the limit is " +
                         std::to_string(kMaxPolicyBytes));
     } else {
-      try {
-        std::string copy(text);
-        std::istringstream in(copy);
-        YAML::Parser parser(in);
-        DocumentStarts events;
-        // At most two calls, never a loop: a second document is an error.
-        if (parser.HandleNextDocument(events)) parser.HandleNextDocument(events);
-        if (!events.aliases.empty()) {
-          for (size_t i = 0; i < events.aliases.size() && i < 5; ++i)
-            ErrorAt(events.aliases[i].line + 1, events.aliases[i].column + 1,
-                    "YAML alias: aliases (*name) are not allowed in a policy; write the value out");
-          throw AliasesRefused();
+      yaml::Problems problems(file_);
+      std::optional<YAML::Node> root = yaml::ParseDocument(text, problems);
+      for (const yaml::Problem& p : problems.list()) ErrorAt(p.line, p.column, p.message);
+      if (root && (!root->IsDefined() || root->IsNull())) {
+        ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
+      } else if (root) {
+        try {
+          Root(*root);
+        } catch (const YAML::Exception& e) {
+          ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
+                  "YAML: " + e.msg);
+        } catch (const std::exception& e) {
+          ErrorAt(0, 0, std::string("YAML: ") + e.what());
         }
-        YAML::Node root = YAML::Load(copy);
-        if (events.starts.size() > 1) {
-          const YAML::Mark& m = events.starts[1];
-          ErrorAt(m.line + 1, m.column + 1, "more than one YAML document; a policy is one document");
-        } else if (!root.IsDefined() || root.IsNull()) {
-          ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
-        } else {
-          Root(root);
-        }
-      } catch (const AliasesRefused&) {
-      } catch (const YAML::Exception& e) {
-        ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
-                "YAML: " + e.msg);
-      } catch (const std::exception& e) {
-        ErrorAt(0, 0, std::string("YAML: ") + e.what());
       }
     }
     if (!HasErrors()) Link();
@@ -181,16 +131,8 @@ class Loader {
   }
   bool HasErrors() const { return HasErrors(diags_); }
 
-  static int LineOf(const YAML::Node& n) {
-    if (!n.IsDefined()) return 0;
-    YAML::Mark m = n.Mark();
-    return m.is_null() ? 0 : m.line + 1;
-  }
-  static int ColumnOf(const YAML::Node& n) {
-    if (!n.IsDefined()) return 0;
-    YAML::Mark m = n.Mark();
-    return m.is_null() ? 0 : m.column + 1;
-  }
+  static int LineOf(const YAML::Node& n) { return yaml::LineOf(n); }
+  static int ColumnOf(const YAML::Node& n) { return yaml::ColumnOf(n); }
   // A hostile file could hold millions of broken entries; past this many errors the
   // rest add nothing an admin can act on, so they are counted, not kept.
   static constexpr size_t kMaxErrors = 500;
@@ -201,34 +143,21 @@ class Loader {
   void Error(const YAML::Node& n, std::string msg) { ErrorAt(LineOf(n), ColumnOf(n), std::move(msg)); }
 
   // Reads a mapping, reporting unknown and duplicate keys; `where` names it in messages.
-  bool ReadMap(const YAML::Node& node, const std::string& where,
-               std::initializer_list<const char*> allowed, Fields* out) {
-    if (!node.IsMap()) {
-      Error(node, where + " must be a mapping");
-      return false;
-    }
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      YAML::Node k = it->first;
-      if (!k.IsScalar()) {
-        Error(k, where + ": keys must be plain strings");
-        continue;
-      }
-      std::string key = k.Scalar();
-      bool known = std::any_of(allowed.begin(), allowed.end(),
-                               [&](const char* a) { return key == a; });
-      if (!known) {
-        std::string list;
-        for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-        Error(k, where + ": unknown key '" + QuoteKey(key) + "' (expected one of: " + list + ")");
-        continue;
-      }
-      if (out->count(key)) {
-        Error(k, where + ": duplicate key '" + key + "' (first at line " +
-                     std::to_string(LineOf((*out)[key].key)) + ")");
-        continue;
-      }
-      (*out)[key] = Field{k, it->second};
-    }
+  bool ReadMap(const YAML::Node& node, const std::string& where, std::initializer_list<const char*> allowed,
+               Fields* out) {
+    yaml::MapSchema schema{
+        .allowed = {allowed.begin(), allowed.end()},
+        .where = where,
+        .not_a_mapping = "{where} must be a mapping",
+        .key_not_a_string = "{where}: keys must be plain strings",
+        .unknown_key = "{where}: unknown key '{key}' (expected one of: {allowed})",
+        .duplicate_key = "{where}: duplicate key '{key}' (first at line {first_line})",
+    };
+    yaml::Problems problems(file_);
+    yaml::MapReader map(node, schema, problems);
+    for (const yaml::Problem& p : problems.list()) ErrorAt(p.line, p.column, p.message);
+    if (!map.is_mapping()) return false;
+    for (const std::string& key : map.Keys()) (*out)[key] = Field{map.Key(key), map.Value(key)};
     return true;
   }
 

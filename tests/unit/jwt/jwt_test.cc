@@ -451,6 +451,11 @@ TEST_F(AuthConfigTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256]\nkeys:\n  - pem: a\n    jwks: b\n"),
             "AUTH.yaml:6: a key entry has exactly one of 'pem' or 'jwks'");
   EXPECT_NE(err("issuer: [unclosed\n").find("AUTH.yaml:"), std::string::npos);
+  // A key entry's keys are checked for repeats too (a second kid used to win silently).
+  EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256]\nkeys:\n  - pem: a\n    kid: one\n    kid: two\n"),
+            "AUTH.yaml:7: duplicate key 'kid' in a key entry");
+  EXPECT_EQ(err("issuer: &i i\naudience: *i\nalgorithms: [RS256]\nkeys: {pem: k}\n"),
+            "AUTH.yaml:2: YAML alias: aliases (*name) are not allowed here; write the value out");
 }
 
 TEST_F(AuthConfigTest, AlgorithmWithoutAFittingKeyIsAnError) {
