@@ -110,6 +110,9 @@ class Policy {
 // Replaces every "{username}" in `tmpl`.
 std::string SubstituteUsername(std::string_view tmpl, std::string_view user);
 
+// The placeholder in personal.path and personal.room.
+inline constexpr std::string_view kUsernameVar = "{username}";
+
 // "[2026-01-01T00:00:00Z, 2026-07-01T00:00:00Z)", " until ...", " from ..." or "".
 std::string WindowText(const Rule& r);
 
