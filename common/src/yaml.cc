@@ -124,6 +124,17 @@ std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problem
   return std::nullopt;
 }
 
+MapSchema NamedMapSchema(std::string where, std::vector<std::string_view> allowed) {
+  return MapSchema{
+      .allowed = std::move(allowed),
+      .where = std::move(where),
+      .not_a_mapping = "{where} must be a mapping",
+      .key_not_a_string = "{where}: keys must be plain strings",
+      .unknown_key = "{where}: unknown key '{key}' (expected {allowed})",
+      .duplicate_key = "{where}: duplicate key '{key}'",
+  };
+}
+
 MapReader::MapReader(const YAML::Node& node, const MapSchema& schema, Problems& problems)
     : problems_(problems) {
   std::string allowed;

@@ -43,14 +43,7 @@ class CasesLoader {
 
   void Case(const YAML::Node& node, size_t index, std::vector<PolicyCase>* out) {
     const std::string where = "cases[" + std::to_string(index) + "]";
-    const yaml::MapSchema schema{
-        .allowed = {"name", "user", "groups", "at", "expect"},
-        .where = where,
-        .not_a_mapping = "{where} must be a mapping",
-        .key_not_a_string = "{where}: keys must be plain strings",
-        .unknown_key = "{where}: unknown key '{key}' (expected {allowed})",
-        .duplicate_key = "{where}: duplicate key '{key}'",
-    };
+    const yaml::MapSchema schema = yaml::NamedMapSchema(where, {"name", "user", "groups", "at", "expect"});
     yaml::Problems problems(file_);
     yaml::MapReader map(node, schema, problems);
     PolicyCase c;

@@ -145,14 +145,9 @@ class Loader {
   // Reads a mapping, reporting unknown and duplicate keys; `where` names it in messages.
   bool ReadMap(const YAML::Node& node, const std::string& where, std::initializer_list<const char*> allowed,
                Fields* out) {
-    yaml::MapSchema schema{
-        .allowed = {allowed.begin(), allowed.end()},
-        .where = where,
-        .not_a_mapping = "{where} must be a mapping",
-        .key_not_a_string = "{where}: keys must be plain strings",
-        .unknown_key = "{where}: unknown key '{key}' (expected one of: {allowed})",
-        .duplicate_key = "{where}: duplicate key '{key}' (first at line {first_line})",
-    };
+    yaml::MapSchema schema = yaml::NamedMapSchema(where, {allowed.begin(), allowed.end()});
+    schema.unknown_key = "{where}: unknown key '{key}' (expected one of: {allowed})";
+    schema.duplicate_key = "{where}: duplicate key '{key}' (first at line {first_line})";
     yaml::Problems problems(file_);
     yaml::MapReader map(node, schema, problems);
     for (const yaml::Problem& p : problems.list()) ErrorAt(p.line, p.column, p.message);

@@ -78,6 +78,11 @@ struct MapSchema {
   std::string duplicate_key = "duplicate key '{key}'";
 };
 
+// The wording that names the mapping in every message: "<where> must be a mapping",
+// "<where>: keys must be plain strings", "<where>: unknown key 'k' (expected <allowed>)",
+// "<where>: duplicate key 'k'". A format may change any of them afterwards.
+MapSchema NamedMapSchema(std::string where, std::vector<std::string_view> allowed);
+
 // One mapping, checked against its schema on construction (every problem
 // reported); then its fields, one typed read each. A field reader reports a
 // wrong type as "<name> must be ..." where name defaults to "'<key>'".
