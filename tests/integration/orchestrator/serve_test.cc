@@ -541,31 +541,6 @@ TEST_F(ServeTest, AuditLineForEveryDecisionAndMetrics) {
     EXPECT_NE(metrics.body.find(want), std::string::npos) << want << "\n" << metrics.body;
 }
 
-TEST_F(ServeTest, AnswersChangeWhenATimeWindowEnds) {
-  // A folder granted for the next two to three seconds only: the cached answer must not outlive it.
-  const std::string until = FormatRfc3339(std::chrono::system_clock::now() + std::chrono::seconds(3));
-  const std::string windowed = std::string(kPolicy) +
-                               "  - name: briefing\n    path: /shared/briefing\n    access:\n"
-                               "      - groups: [engineering]\n        mode: ro\n        not_after: \"" + until + "\"\n";
-  Write("policy.yaml", windowed);
-  const std::string rev = "sha256:" + Sha256Hex(windowed);
-  ASSERT_TRUE(WaitUntil([&] { return json::parse(Get("/healthz", "").body)["policy_revision"] == rev; },
-                        std::chrono::milliseconds(2000)));
-  const std::string token = Rs(Claims("erin", {"engineering"}));
-  auto first = json::parse(Get("/v1/mountset", token).body);
-  ASSERT_EQ(MountNames(first), (std::vector<std::string>{"briefing", "engineering", "personal"}));
-  EXPECT_EQ(first["valid_until"], until);
-  EXPECT_EQ(MountNames(json::parse(Get("/v1/mountset", token).body)),
-            (std::vector<std::string>{"briefing", "engineering", "personal"}));
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return MountNames(json::parse(Get("/v1/mountset", token).body)) ==
-               std::vector<std::string>{"engineering", "personal"};
-      },
-      std::chrono::milliseconds(6000)))
-      << "the windowed folder was still served after not_after";
-}
-
 TEST_F(ServeTest, TokenCacheNeverOutlivesExpiry) {
   // The same expired token, again and again: never served from the cache.
   auto c = Claims();
