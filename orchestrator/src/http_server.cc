@@ -341,7 +341,8 @@ struct HttpServer::Connection {
     } else if (head.minor_version == 0) {
       out.append("\r\nconnection: keep-alive");
     }
-    out.append("\r\n\r\n").append(resp.body);
+    out.append("\r\n\r\n");
+    if (head.method != "HEAD") out.append(resp.body);  // HEAD: the length, never the body
     state = State::kIdle;
     head = HttpRequestHead{};
     Account();

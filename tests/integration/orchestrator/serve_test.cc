@@ -675,6 +675,13 @@ TEST_F(ServeTest, FramingProblemsAreAnsweredAndClosed) {
   expect("BREW /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 501, "unknown method");
   expect("GET /healthz HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400, "obs-fold");
 
+  // HEAD is answered without a body, so the next answer on the connection stays framed.
+  std::string head = Raw("HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(head), 405) << head;
+  const auto next = head.find("\r\n\r\n");
+  ASSERT_NE(next, std::string::npos);
+  EXPECT_EQ(StatusOf(head.substr(next + 4)), 200) << head;
+
   // A well-formed body with Content-Length still works, and pipelined requests are answered in order.
   std::string ok = Raw("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth +
                        "Content-Length: 12\r\n\r\n{\"user\":\"a\"}GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
