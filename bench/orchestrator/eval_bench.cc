@@ -22,7 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "policy_model.h"
+#include "policy_full_scan.h"
 #include "vaultd/orchestrator/policy.h"
 
 using namespace vaultd;
@@ -61,39 +61,6 @@ std::string GeneratePolicy(int folders, int groups, std::mt19937_64& rng) {
     if (f > 0 && rnd(20) == 0) y += "    inherit: [f" + std::to_string(rnd(f)) + "]\n";
   }
   return y;
-}
-
-// The anchor: what evaluation costs when every folder's rules are checked
-// (no group index, no timelines; modes only, at one instant).
-size_t FullScan(const Policy& p, const std::vector<std::string>& groups, WallTime at) {
-  std::unordered_set<uint32_t> ids;
-  for (const auto& g : groups) {
-    auto it = p.group_ids.find(g);
-    if (it != p.group_ids.end()) ids.insert(it->second);
-  }
-  auto match = [&](const Rule& r) {
-    if (r.groups.empty()) return true;
-    if (r.compound == Compound::kAll) {
-      return std::all_of(r.groups.begin(), r.groups.end(), [&](uint32_t g) { return ids.count(g) > 0; });
-    }
-    return std::any_of(r.groups.begin(), r.groups.end(), [&](uint32_t g) { return ids.count(g) > 0; });
-  };
-  std::vector<Mode> mode(p.folders.size(), Mode::kNone);
-  size_t granted = 0;
-  for (uint32_t f : p.topo_order) {
-    const Folder& fo = p.folders[f];
-    Mode m = Mode::kNone;
-    for (const Rule& r : fo.access) {
-      if (r.ActiveAt(at) && match(r)) m = std::max(m, r.mode);
-    }
-    for (uint32_t s : fo.inherit) m = std::max(m, mode[s]);
-    for (const Rule& d : fo.deny) {
-      if (d.ActiveAt(at) && match(d)) m = Mode::kNone;
-    }
-    mode[f] = m;
-    granted += m != Mode::kNone;
-  }
-  return granted;
 }
 
 // This machine is shared: wall time includes waiting for a core. Thread CPU
@@ -194,7 +161,7 @@ int main(int argc, char** argv) {
   size_t scan_granted = 0;
   for (int i = 0; i < std::max(200, iterations / 20); ++i) {
     auto a = Steady::now();
-    scan_granted += FullScan(p, users[i % 16], at);
+    scan_granted += testing::CountGrantedByFullScan(p, users[i % 16], at);
     scan_us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - a).count());
   }
   // Explain evaluates every folder: the admin "what-if", not the hot path.
@@ -210,7 +177,7 @@ int main(int argc, char** argv) {
   Stats e = Summarize(eval_us), j = Summarize(json_us), s = Summarize(scan_us), x = Summarize(explain_us);
   std::printf("policy: %d folders, %zu groups, %zu bytes of YAML; users in %d groups; %d evaluations per profile "
               "(seed %llu)\n",
-              folders, p.group_names.size(), yaml.size(), user_groups, iterations,
+              folders, testing::PolicyGroupCount(p), yaml.size(), user_groups, iterations,
               static_cast<unsigned long long>(seed));
   std::printf("load + validate + index:        %8.1f ms\n", load_ms);
   std::printf("%-44s %9s %9s %9s %9s\n", "per evaluation (us)", "mean", "p50", "p99", "max");

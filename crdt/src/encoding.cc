@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "vaultd/common/utf8.h"
+
 namespace vaultd::crdt {
 
 void Encoder::WriteVarUint(uint64_t v) {
@@ -141,7 +143,7 @@ Result<std::string> Decoder::ReadVarString() {
   size_t at = pos_;
   VAULTD_ASSIGN_OR_RETURN(auto b, ReadVarBytes());
   std::string s(reinterpret_cast<const char*>(b.data()), b.size());
-  if (!IsValidUtf8(s)) return Status::Corruption("invalid UTF-8 in string at byte " + std::to_string(at));
+  if (!vaultd::IsValidUtf8(s)) return Status::Corruption("invalid UTF-8 in string at byte " + std::to_string(at));
   return s;
 }
 

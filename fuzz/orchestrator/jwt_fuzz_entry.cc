@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "fuzz_support.h"
+#include "vaultd/common/base64.h"
 #include "vaultd/orchestrator/jwt.h"
 
 namespace vaultd::orchestrator {

@@ -12,7 +12,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "jwt_internal.h"
+#include "jwt_key.h"
+#include "vaultd/common/base64.h"
 #include "vaultd/common/sha256.h"
 
 namespace vaultd::orchestrator {
@@ -20,15 +21,6 @@ namespace {
 
 constexpr int kMaxJsonDepth = 32;
 constexpr size_t kMaxGroups = 1024;
-
-int DecodeChar(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
 
 Status Fail(std::string why) { return Status::Unauthenticated(std::move(why)); }
 
@@ -86,46 +78,6 @@ std::optional<JwtAlg> ParseJwtAlg(std::string_view name) {
   if (name == "ES256") return JwtAlg::kES256;
   if (name == "HS256") return JwtAlg::kHS256;
   return std::nullopt;
-}
-
-std::optional<std::string> Base64UrlDecode(std::string_view in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    int v = DecodeChar(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // Leftover bits must be zero, or two different strings would decode to the same bytes.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
-std::string Base64UrlEncode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 0x3f]);
-  return out;
 }
 
 std::optional<nlohmann::json> ParseStrictJsonObject(std::string_view text) {

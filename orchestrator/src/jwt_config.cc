@@ -1,176 +1,147 @@
 // AUTH.yaml: parsing with file:line errors, and turning it into a verifier.
-#include <yaml-cpp/yaml.h>
-
+#include <algorithm>
 #include <set>
 
-#include "jwt_internal.h"
+#include "jwt_key.h"
 #include "vaultd/common/fs.h"
+#include "vaultd/common/yaml.h"
 
 namespace vaultd::orchestrator {
 namespace {
 
 constexpr uint64_t kMaxKeyFileBytes = 1 << 20;
 
+const yaml::MapSchema kAuthSchema = {
+    .allowed = {"issuer", "audience", "algorithms", "keys", "username_claim", "groups_claim", "group_path",
+                "leeway_seconds", "max_token_bytes", "token_cache_entries", "hs256_secret_file", "hs256_kid",
+                "admin_key_file"},
+    .not_a_mapping = "AUTH.yaml must be a mapping",
+};
+
+const yaml::MapSchema kKeyEntrySchema = {
+    .allowed = {"pem", "jwks", "kid"},
+    .not_a_mapping = "each entry of 'keys' must be {pem: PATH[, kid: ID]} or {jwks: PATH}",
+    .unknown_key = "unknown key '{key}' in a key entry (expected {allowed})",
+    .duplicate_key = "duplicate key '{key}' in a key entry",
+};
+
 class ConfigParser {
  public:
-  explicit ConfigParser(const std::string& path) : path_(path), dir_(DirName(path)) {}
-
-  Status Error(const YAML::Node& node, const std::string& message) const {
-    int line = node.IsDefined() ? node.Mark().line + 1 : 0;
-    return Status::InvalidArgument(path_ + ":" + std::to_string(line > 0 ? line : 1) + ": " + message);
-  }
+  explicit ConfigParser(const std::string& path) : path_(path), dir_(DirName(path)), problems_(path) {}
 
   std::string Resolve(const std::string& p) const {
     if (p.empty() || p.front() == '/' || dir_ == ".") return p;
     return dir_ + "/" + p;
   }
 
-  Result<std::string> String(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar()) return Error(node, "'" + key + "' must be a string");
-    std::string v = node.Scalar();
-    if (v.empty()) return Error(node, "'" + key + "' must not be empty");
-    return v;
-  }
-
-  Result<int64_t> Integer(const YAML::Node& node, const std::string& key, int64_t lo, int64_t hi) const {
-    if (!node.IsScalar()) return Error(node, "'" + key + "' must be an integer");
-    int64_t v = 0;
-    try {
-      v = node.as<int64_t>();
-    } catch (const YAML::Exception&) {
-      return Error(node, "'" + key + "' must be an integer, got '" + node.Scalar() + "'");
-    }
-    if (v < lo || v > hi)
-      return Error(node, "'" + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-    return v;
-  }
-
-  Status Key(const YAML::Node& entry, AuthConfig* out) const {
-    if (!entry.IsMap()) return Error(entry, "each entry of 'keys' must be {pem: PATH[, kid: ID]} or {jwks: PATH}");
+  void Key(const YAML::Node& entry, AuthConfig* out) {
+    yaml::MapReader map(entry, kKeyEntrySchema, problems_);
+    if (!map.is_mapping()) return;
     KeySource src;
-    src.line = entry.Mark().line + 1;
-    bool have_path = false;
-    for (const auto& kv : entry) {
-      const std::string k = kv.first.Scalar();
-      if (k == "pem" || k == "jwks") {
-        if (have_path) return Error(kv.first, "a key entry has exactly one of 'pem' or 'jwks'");
-        have_path = true;
-        src.kind = k == "pem" ? KeySource::Kind::kPem : KeySource::Kind::kJwks;
-        VAULTD_ASSIGN_OR_RETURN(std::string p, String(kv.second, k));
-        src.path = Resolve(p);
-      } else if (k == "kid") {
-        VAULTD_ASSIGN_OR_RETURN(src.kid, String(kv.second, k));
-      } else {
-        return Error(kv.first, "unknown key '" + k + "' in a key entry (expected pem, jwks, kid)");
-      }
+    src.line = yaml::LineOf(entry);
+    if (map.Has("pem") && map.Has("jwks")) {
+      const bool pem_last = yaml::LineOf(map.Key("pem")) > yaml::LineOf(map.Key("jwks"));
+      problems_.Add(map.Key(pem_last ? "pem" : "jwks"), "a key entry has exactly one of 'pem' or 'jwks'");
+      return;
     }
-    if (!have_path) return Error(entry, "a key entry needs 'pem' or 'jwks'");
-    if (src.kind == KeySource::Kind::kJwks && !src.kid.empty())
-      return Error(entry, "'kid' belongs to 'pem' entries; a JWKS names its own kids");
+    const std::string kind = map.Has("pem") ? "pem" : "jwks";
+    if (!map.Has(kind)) {
+      problems_.Add(entry, "a key entry needs 'pem' or 'jwks'");
+      return;
+    }
+    src.kind = kind == "pem" ? KeySource::Kind::kPem : KeySource::Kind::kJwks;
+    if (auto p = map.String(kind)) src.path = Resolve(*p);
+    if (auto kid = map.String("kid")) src.kid = *kid;
+    if (src.kind == KeySource::Kind::kJwks && map.Has("kid")) {
+      problems_.Add(entry, "'kid' belongs to 'pem' entries; a JWKS names its own kids");
+      return;
+    }
     out->keys.push_back(std::move(src));
-    return Status::Ok();
   }
 
-  Result<AuthConfig> Parse(std::string_view yaml) const {
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(yaml));
-    } catch (const YAML::ParserException& e) {
-      return Status::InvalidArgument(path_ + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-    } catch (const YAML::Exception& e) {
-      return Status::InvalidArgument(path_ + ": " + e.what());
+  void Algorithms(const YAML::Node& value, AuthConfig* cfg) {
+    if (!value.IsSequence() || value.size() == 0) {
+      problems_.Add(value, "'algorithms' must be a non-empty list of RS256, ES256, HS256");
+      return;
     }
-    if (!root.IsMap()) return Status::InvalidArgument(path_ + ":1: AUTH.yaml must be a mapping");
+    for (const auto& a : value) {
+      auto alg = a.IsScalar() ? ParseJwtAlg(a.Scalar()) : std::nullopt;
+      if (!alg) {
+        problems_.Add(a, "unsupported algorithm '" + (a.IsScalar() ? a.Scalar() : std::string("?")) +
+                             "' (allowed: RS256, ES256, HS256)");
+        return;
+      }
+      if (std::find(cfg->token.algorithms.begin(), cfg->token.algorithms.end(), *alg) != cfg->token.algorithms.end()) {
+        problems_.Add(a, "algorithm '" + a.Scalar() + "' listed twice");
+        return;
+      }
+      cfg->token.algorithms.push_back(*alg);
+    }
+  }
+
+  Result<AuthConfig> Parse(std::string_view text) {
+    auto root = yaml::ParseDocument(text, problems_);
+    if (!root) return problems_.FirstAsStatus();
+    yaml::MapReader map(*root, kAuthSchema, problems_);
+    if (!map.is_mapping()) return problems_.FirstAsStatus();
     AuthConfig cfg;
     cfg.source = path_;
-    std::set<std::string> seen;
     try {
-      for (const auto& kv : root) {
-        const YAML::Node& key = kv.first;
-        const YAML::Node& value = kv.second;
-        if (!key.IsScalar()) return Error(key, "keys must be strings");
-        const std::string k = key.Scalar();
-        if (!seen.insert(k).second) return Error(key, "duplicate key '" + k + "'");
-        if (k == "issuer") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.token.issuer, String(value, k));
-        } else if (k == "audience") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.token.audience, String(value, k));
-        } else if (k == "algorithms") {
-          if (!value.IsSequence() || value.size() == 0)
-            return Error(value, "'algorithms' must be a non-empty list of RS256, ES256, HS256");
-          for (const auto& a : value) {
-            auto alg = a.IsScalar() ? ParseJwtAlg(a.Scalar()) : std::nullopt;
-            if (!alg)
-              return Error(a, "unsupported algorithm '" + (a.IsScalar() ? a.Scalar() : std::string("?")) +
-                                  "' (allowed: RS256, ES256, HS256)");
-            if (std::find(cfg.token.algorithms.begin(), cfg.token.algorithms.end(), *alg) != cfg.token.algorithms.end())
-              return Error(a, "algorithm '" + a.Scalar() + "' listed twice");
-            cfg.token.algorithms.push_back(*alg);
-          }
-        } else if (k == "keys") {
-          if (value.IsMap()) {
-            VAULTD_RETURN_IF_ERROR(Key(value, &cfg));
-          } else if (value.IsSequence()) {
-            for (const auto& entry : value) VAULTD_RETURN_IF_ERROR(Key(entry, &cfg));
-          } else {
-            return Error(value, "'keys' must be {pem: PATH} / {jwks: PATH} or a list of them");
-          }
-        } else if (k == "username_claim") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.token.username_claim, String(value, k));
-        } else if (k == "groups_claim") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.token.groups_claim, String(value, k));
-        } else if (k == "group_path") {
-          VAULTD_ASSIGN_OR_RETURN(std::string gp, String(value, k));
-          if (gp == "last") cfg.token.group_path = GroupPath::kLast;
-          else if (gp == "full") cfg.token.group_path = GroupPath::kFull;
-          else return Error(value, "'group_path' must be 'last' or 'full', got '" + gp + "'");
-        } else if (k == "leeway_seconds") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.token.leeway_seconds, Integer(value, k, 0, 600));
-        } else if (k == "max_token_bytes") {
-          VAULTD_ASSIGN_OR_RETURN(int64_t v, Integer(value, k, 256, 1 << 20));
-          cfg.token.max_token_bytes = static_cast<size_t>(v);
-        } else if (k == "token_cache_entries") {
-          VAULTD_ASSIGN_OR_RETURN(int64_t v, Integer(value, k, 0, 10'000'000));
-          cfg.token_cache_entries = static_cast<size_t>(v);
-        } else if (k == "hs256_secret_file") {
-          VAULTD_ASSIGN_OR_RETURN(std::string p, String(value, k));
-          cfg.hs256_secret_file = Resolve(p);
-        } else if (k == "hs256_kid") {
-          VAULTD_ASSIGN_OR_RETURN(cfg.hs256_kid, String(value, k));
-        } else if (k == "admin_key_file") {
-          VAULTD_ASSIGN_OR_RETURN(std::string p, String(value, k));
-          cfg.admin_key_file = Resolve(p);
+      if (auto v = map.String("issuer")) cfg.token.issuer = *v;
+      if (auto v = map.String("audience")) cfg.token.audience = *v;
+      if (map.Has("algorithms")) Algorithms(map.Value("algorithms"), &cfg);
+      if (map.Has("keys")) {
+        const YAML::Node keys = map.Value("keys");
+        if (keys.IsMap()) {
+          Key(keys, &cfg);
+        } else if (keys.IsSequence()) {
+          for (const auto& entry : keys) Key(entry, &cfg);
         } else {
-          return Error(key,
-                       "unknown key '" + k +
-                           "' (expected issuer, audience, algorithms, keys, username_claim, groups_claim, "
-                           "group_path, leeway_seconds, max_token_bytes, token_cache_entries, "
-                           "hs256_secret_file, hs256_kid, admin_key_file)");
+          problems_.Add(keys, "'keys' must be {pem: PATH} / {jwks: PATH} or a list of them");
         }
       }
+      if (auto v = map.String("username_claim")) cfg.token.username_claim = *v;
+      if (auto v = map.String("groups_claim")) cfg.token.groups_claim = *v;
+      if (auto gp = map.String("group_path")) {
+        if (*gp == "last") cfg.token.group_path = GroupPath::kLast;
+        else if (*gp == "full") cfg.token.group_path = GroupPath::kFull;
+        else problems_.Add(map.Value("group_path"), "'group_path' must be 'last' or 'full', got '" + *gp + "'");
+      }
+      if (auto v = map.Int("leeway_seconds", 0, 600)) cfg.token.leeway_seconds = *v;
+      if (auto v = map.Int("max_token_bytes", 256, 1 << 20)) cfg.token.max_token_bytes = static_cast<size_t>(*v);
+      if (auto v = map.Int("token_cache_entries", 0, 10'000'000)) cfg.token_cache_entries = static_cast<size_t>(*v);
+      if (auto v = map.String("hs256_secret_file")) cfg.hs256_secret_file = Resolve(*v);
+      if (auto v = map.String("hs256_kid")) cfg.hs256_kid = *v;
+      if (auto v = map.String("admin_key_file")) cfg.admin_key_file = Resolve(*v);
     } catch (const YAML::Exception& e) {
-      return Status::InvalidArgument(path_ + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+      problems_.AddAt(e.mark.is_null() ? 0 : e.mark.line + 1, 0, e.msg);
     }
-    const YAML::Node top = root;
-    if (cfg.token.issuer.empty()) return Error(top, "missing 'issuer'");
-    if (cfg.token.audience.empty()) return Error(top, "missing 'audience'");
-    if (cfg.token.algorithms.empty()) return Error(top, "missing 'algorithms'");
+    if (!problems_.empty()) return problems_.FirstAsStatus();
+    auto error = [&](const YAML::Node& at, const std::string& message) {
+      problems_.Add(at, message);
+      return problems_.FirstAsStatus();
+    };
+    const YAML::Node& top = *root;
+    if (cfg.token.issuer.empty()) return error(top, "missing 'issuer'");
+    if (cfg.token.audience.empty()) return error(top, "missing 'audience'");
+    if (cfg.token.algorithms.empty()) return error(top, "missing 'algorithms'");
     const bool hs = std::find(cfg.token.algorithms.begin(), cfg.token.algorithms.end(), JwtAlg::kHS256) != cfg.token.algorithms.end();
     if (hs && cfg.hs256_secret_file.empty())
-      return Error(root["algorithms"], "HS256 is allowed but no 'hs256_secret_file' is configured");
+      return error(map.Value("algorithms"), "HS256 is allowed but no 'hs256_secret_file' is configured");
     if (!hs && !cfg.hs256_secret_file.empty())
-      return Error(root["hs256_secret_file"], "'hs256_secret_file' is set but HS256 is not in 'algorithms'");
+      return error(map.Value("hs256_secret_file"), "'hs256_secret_file' is set but HS256 is not in 'algorithms'");
     if (!cfg.hs256_kid.empty() && cfg.hs256_secret_file.empty())
-      return Error(root["hs256_kid"], "'hs256_kid' needs 'hs256_secret_file'");
+      return error(map.Value("hs256_kid"), "'hs256_kid' needs 'hs256_secret_file'");
     const bool asym = std::any_of(cfg.token.algorithms.begin(), cfg.token.algorithms.end(),
                                   [](JwtAlg a) { return a != JwtAlg::kHS256; });
-    if (asym && cfg.keys.empty()) return Error(top, "missing 'keys' for RS256/ES256");
+    if (asym && cfg.keys.empty()) return error(top, "missing 'keys' for RS256/ES256");
     return cfg;
   }
 
  private:
   std::string path_;
   std::string dir_;
+  yaml::Problems problems_;
 };
 
 }  // namespace
@@ -182,7 +153,8 @@ Result<std::string> ReadSecretFile(const std::string& path, uint64_t max_bytes) 
 }
 
 Result<AuthConfig> ParseAuthConfig(std::string_view yaml, const std::string& path) {
-  return ConfigParser(path).Parse(yaml);
+  ConfigParser parser(path);
+  return parser.Parse(yaml);
 }
 
 Result<AuthConfig> LoadAuthConfigFile(const std::string& path) {

@@ -14,7 +14,8 @@
 #include <cstring>
 #include <set>
 
-#include "jwt_internal.h"
+#include "jwt_key.h"
+#include "vaultd/common/base64.h"
 
 namespace vaultd::orchestrator {
 namespace {
@@ -133,9 +134,18 @@ Result<EvpPkeyPtr> EcFromJwk(const nlohmann::json& jwk, const std::string& what)
   return pkey;
 }
 
-// ES256 signatures in JWS are R||S (32 bytes each); EVP wants DER.
+// floor(n / 2) for the P-256 group order n, big-endian.
+constexpr unsigned char kP256HalfOrder[32] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
+
+// ES256 signatures in JWS are R||S (32 bytes each); EVP wants DER. (R, S) and
+// (R, n - S) both verify, so a token could be re-signed into a second valid
+// form without the key; only the low-S form (S <= n/2) is accepted, as
+// libsecp256k1 does.
 std::optional<std::string> RawEcdsaToDer(std::string_view raw) {
   if (raw.size() != 64) return std::nullopt;
+  if (std::memcmp(raw.data() + 32, kP256HalfOrder, 32) > 0) return std::nullopt;
   EcdsaSigPtr sig(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr);
   BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);

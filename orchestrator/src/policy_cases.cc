@@ -1,11 +1,10 @@
 // Loading and running policy test cases. yaml-cpp exceptions stop here.
 #include "vaultd/orchestrator/policy_cases.h"
 
-#include <yaml-cpp/yaml.h>
-
-#include <set>
+#include <algorithm>
 
 #include "vaultd/common/fs.h"
+#include "vaultd/common/yaml.h"
 
 namespace vaultd::orchestrator {
 namespace {
@@ -20,11 +19,14 @@ class CasesLoader {
   CasesLoadResult Run(std::string_view text) {
     CasesLoadResult out;
     try {
-      YAML::Node root = YAML::Load(std::string(text));
-      if (!root.IsSequence()) {
-        Error(root, "a cases file is a YAML list of cases (- name: ..., user: ..., groups: [...], at: ..., expect: {...})");
-      } else {
-        for (size_t i = 0; i < root.size(); ++i) Case(root[i], i, &out.cases);
+      yaml::Problems problems(file_);
+      std::optional<YAML::Node> parsed = yaml::ParseDocument(text, problems);
+      for (const yaml::Problem& p : problems.list()) errors_.push_back({file_, p.line, p.column, p.message, true});
+      if (parsed && !parsed->IsSequence()) {
+        Error(*parsed,
+              "a cases file is a YAML list of cases (- name: ..., user: ..., groups: [...], at: ..., expect: {...})");
+      } else if (parsed) {
+        for (size_t i = 0; i < parsed->size(); ++i) Case((*parsed)[i], i, &out.cases);
       }
     } catch (const YAML::Exception& e) {
       errors_.push_back({file_, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
@@ -36,100 +38,84 @@ class CasesLoader {
   }
 
  private:
-  static int LineOf(const YAML::Node& n) { return n.IsDefined() && !n.Mark().is_null() ? n.Mark().line + 1 : 0; }
+  static int LineOf(const YAML::Node& n) { return yaml::LineOf(n); }
   void Error(const YAML::Node& n, std::string msg) { errors_.push_back({file_, LineOf(n), 0, std::move(msg), true}); }
 
   void Case(const YAML::Node& node, size_t index, std::vector<PolicyCase>* out) {
-    std::string where = "cases[" + std::to_string(index) + "]";
-    if (!node.IsMap()) {
-      Error(node, where + " must be a mapping");
-      return;
-    }
+    const std::string where = "cases[" + std::to_string(index) + "]";
+    const yaml::MapSchema schema = yaml::NamedMapSchema(where, {"name", "user", "groups", "at", "expect"});
+    yaml::Problems problems(file_);
+    yaml::MapReader map(node, schema, problems);
     PolicyCase c;
     c.line = LineOf(node);
-    std::set<std::string> seen;
-    bool ok = true, has_at = false, has_expect = false;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        Error(it->first, where + ": keys must be plain strings");
-        ok = false;
-        continue;
-      }
-      std::string key = it->first.Scalar();
-      YAML::Node v = it->second;
-      if (!seen.insert(key).second) {
-        Error(it->first, where + ": duplicate key '" + key + "'");
-        ok = false;
-      } else if (key == "name" || key == "user") {
-        if (!v.IsScalar()) {
-          Error(v, where + "." + key + " must be a string");
-          ok = false;
-        } else {
-          (key == "name" ? c.name : c.user) = v.Scalar();
-        }
-      } else if (key == "groups") {
+    if (map.is_mapping()) {
+      if (auto v = map.String("name", /*allow_empty=*/true, where + ".name")) c.name = *v;
+      if (auto v = map.String("user", /*allow_empty=*/true, where + ".user")) c.user = *v;
+      if (map.Has("groups")) {
+        const YAML::Node v = map.Value("groups");
         if (!v.IsSequence()) {
-          Error(v, where + ".groups must be a list");
-          ok = false;
-          continue;
-        }
-        for (size_t i = 0; i < v.size(); ++i) {
-          if (!v[i].IsScalar()) {
-            Error(v[i], where + ".groups entries must be strings");
-            ok = false;
-          } else {
-            c.groups.push_back(v[i].Scalar());
+          problems.Add(v, where + ".groups must be a list");
+        } else {
+          for (size_t i = 0; i < v.size(); ++i) {
+            if (!v[i].IsScalar()) {
+              problems.Add(v[i], where + ".groups entries must be strings");
+            } else {
+              c.groups.push_back(v[i].Scalar());
+            }
           }
         }
-      } else if (key == "at") {
-        has_at = true;
+      }
+      if (map.Has("at")) {
+        const YAML::Node v = map.Value("at");
         Result<WallTime> t = v.IsScalar() ? ParseRfc3339(v.Scalar())
                                           : Result<WallTime>(Status::InvalidArgument("must be an RFC 3339 time"));
         if (!t.ok()) {
-          Error(v, where + ".at: " + t.status().message());
-          ok = false;
+          problems.Add(v, where + ".at: " + t.status().message());
         } else {
           c.at = *t;
         }
-      } else if (key == "expect") {
-        has_expect = true;
-        if (v.IsNull()) continue;  // expect nothing at all
-        if (!v.IsMap()) {
-          Error(v, where + ".expect must be a mapping of folder name to ro|rw");
-          ok = false;
-          continue;
-        }
-        for (auto e = v.begin(); e != v.end(); ++e) {
-          if (!e->first.IsScalar() || !e->second.IsScalar() ||
-              (e->second.Scalar() != "ro" && e->second.Scalar() != "rw")) {
-            Error(e->first, where + ".expect entries are 'folder: ro' or 'folder: rw'");
-            ok = false;
-            continue;
-          }
-          if (!c.expect.emplace(e->first.Scalar(), e->second.Scalar()).second) {
-            Error(e->first, where + ".expect: folder '" + e->first.Scalar() + "' listed twice");
-            ok = false;
-          }
-        }
-      } else {
-        Error(it->first, where + ": unknown key '" + key + "' (expected name, user, groups, at, expect)");
-        ok = false;
       }
+      if (map.Has("expect")) Expect(map.Value("expect"), where, &c, problems);
     }
+    // In file order, then what is missing.
+    std::vector<yaml::Problem> found = problems.list();
+    std::stable_sort(found.begin(), found.end(),
+                     [](const yaml::Problem& x, const yaml::Problem& y) { return x.line < y.line; });
+    for (const yaml::Problem& p : found) errors_.push_back({file_, p.line, 0, p.message, true});
+    if (!map.is_mapping()) return;
+    bool ok = found.empty();
     if (c.name.empty()) c.name = where;
     if (c.user.empty()) {
       Error(node, where + ": missing required key 'user'");
       ok = false;
     }
-    if (!has_at) {
+    if (!map.Has("at")) {
       Error(node, where + ": missing required key 'at' (cases must not depend on today's date)");
       ok = false;
     }
-    if (!has_expect) {
+    if (!map.Has("expect")) {
       Error(node, where + ": missing required key 'expect' (use expect: {} for no mounts)");
       ok = false;
     }
     if (ok) out->push_back(std::move(c));
+  }
+
+  // expect: {folder: ro|rw, ...}; null expects nothing at all.
+  void Expect(const YAML::Node& v, const std::string& where, PolicyCase* c, yaml::Problems& problems) {
+    if (v.IsNull()) return;
+    if (!v.IsMap()) {
+      problems.Add(v, where + ".expect must be a mapping of folder name to ro|rw");
+      return;
+    }
+    for (auto e = v.begin(); e != v.end(); ++e) {
+      if (!e->first.IsScalar() || !e->second.IsScalar() ||
+          (e->second.Scalar() != "ro" && e->second.Scalar() != "rw")) {
+        problems.Add(e->first, where + ".expect entries are 'folder: ro' or 'folder: rw'");
+        continue;
+      }
+      if (!c->expect.emplace(e->first.Scalar(), e->second.Scalar()).second)
+        problems.Add(e->first, where + ".expect: folder '" + e->first.Scalar() + "' listed twice");
+    }
   }
 
   std::string file_;

@@ -228,17 +228,30 @@ std::string_view ModeText(Mode m) {
   return kNames[static_cast<size_t>(m)];
 }
 
+// The allow-list for user names in personal paths and rooms: ASCII letters and
+// digits first, then also '.', '_', '-', '@' and the policy's extra characters; at
+// most 64 bytes. Everything else (spaces, '$(', '/', ':', ',', braces, control
+// and bidirectional-override characters, any non-ASCII) gets no personal folder.
+bool IsAllowedUsername(std::string_view user, std::string_view extra) {
+  constexpr size_t kMaxUsernameBytes = 64;
+  if (user.empty() || user.size() > kMaxUsernameBytes) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  if (!alnum(user[0])) return false;
+  for (char c : user)
+    if (!alnum(c) && c != '.' && c != '_' && c != '-' && c != '@' && extra.find(c) == std::string_view::npos) return false;
+  return true;
+}
+
 // The personal mount, or none (with a warning in `out` when the user name is unsafe).
 std::optional<Mount> PersonalMount(const Policy& p, const EvalRequest& req, MountSet& out) {
   if (!p.personal) return std::nullopt;
   const Personal& pe = *p.personal;
-  if (!IsSafePathSegment(req.user) || !IsValidUtf8(req.user) || req.user.find('{') != std::string::npos ||
-      req.user.find('}') != std::string::npos ||
-      // Docker's bind specs are "src:dst:mode" strings: a ':' or ',' would change the mount.
-      req.user.find_first_of(":,") != std::string::npos) {
+  if (!IsAllowedUsername(req.user, pe.username_extra_chars)) {
     std::string shown;  // the name may be hostile: keep the warning printable
     for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
-    out.warnings.push_back("username '" + shown + "' is not a safe path segment: no personal folder");
+    out.warnings.push_back("username '" + shown +
+                           "' is not a safe path segment (allowed: 1 to 64 of letters, digits, . _ - @, starting "
+                           "with a letter or digit): no personal folder");
     return std::nullopt;
   }
   auto owned = std::make_shared<std::vector<std::string>>();

@@ -1,18 +1,19 @@
 // Loading and validating vault-permissions.yaml. yaml-cpp exceptions stop here.
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
-#include <sstream>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "policy_link.h"
 #include "policy_lint.h"
 #include "policy_model.h"
 #include "vaultd/common/fs.h"
 #include "vaultd/common/sha256.h"
+#include "vaultd/common/utf8.h"
+#include "vaultd/common/yaml.h"
 
 namespace vaultd::orchestrator {
 
@@ -33,7 +34,6 @@ const std::string& PolicyFile(const Policy& policy) { return policy.file; }
 
 namespace {
 
-constexpr std::string_view kUsernameVar = "{username}";
 
 struct Field {
   YAML::Node key;
@@ -55,32 +55,6 @@ bool IsSafeAbsolutePath(std::string_view p) {
 
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
-    else return false;
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
 namespace {
 
 // Diagnostics quote the input; keep them printable as JSON too.
@@ -90,22 +64,6 @@ std::string SanitizeUtf8(const std::string& s) {
   for (char c : s) out += (static_cast<unsigned char>(c) < 0x80) ? c : '?';
   return out;
 }
-
-// Notes where a YAML document starts. Used instead of YAML::LoadAll, which
-// loops forever (allocating) on some inputs such as ",x" in yaml-cpp 0.7.
-class DocumentStarts final : public YAML::EventHandler {
- public:
-  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-  std::vector<YAML::Mark> starts;
-};
 
 std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
   std::string out;
@@ -135,27 +93,20 @@ class Loader {
       ErrorAt(0, 0, "policy is " + std::to_string(text.size()) + " bytes; the limit is " +
                         std::to_string(kMaxPolicyBytes));
     } else {
-      try {
-        std::string copy(text);
-        std::istringstream in(copy);
-        YAML::Parser parser(in);
-        DocumentStarts events;
-        // At most two calls, never a loop: a second document is an error.
-        if (parser.HandleNextDocument(events)) parser.HandleNextDocument(events);
-        YAML::Node root = YAML::Load(copy);
-        if (events.starts.size() > 1) {
-          const YAML::Mark& m = events.starts[1];
-          ErrorAt(m.line + 1, m.column + 1, "more than one YAML document; a policy is one document");
-        } else if (!root.IsDefined() || root.IsNull()) {
-          ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
-        } else {
-          Root(root);
+      yaml::Problems problems(file_);
+      std::optional<YAML::Node> root = yaml::ParseDocument(text, problems);
+      for (const yaml::Problem& p : problems.list()) ErrorAt(p.line, p.column, p.message);
+      if (root && (!root->IsDefined() || root->IsNull())) {
+        ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
+      } else if (root) {
+        try {
+          Root(*root);
+        } catch (const YAML::Exception& e) {
+          ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
+                  "YAML: " + e.msg);
+        } catch (const std::exception& e) {
+          ErrorAt(0, 0, std::string("YAML: ") + e.what());
         }
-      } catch (const YAML::Exception& e) {
-        ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
-                "YAML: " + e.msg);
-      } catch (const std::exception& e) {
-        ErrorAt(0, 0, std::string("YAML: ") + e.what());
       }
     }
     if (!HasErrors()) Link();
@@ -180,16 +131,8 @@ class Loader {
   }
   bool HasErrors() const { return HasErrors(diags_); }
 
-  static int LineOf(const YAML::Node& n) {
-    if (!n.IsDefined()) return 0;
-    YAML::Mark m = n.Mark();
-    return m.is_null() ? 0 : m.line + 1;
-  }
-  static int ColumnOf(const YAML::Node& n) {
-    if (!n.IsDefined()) return 0;
-    YAML::Mark m = n.Mark();
-    return m.is_null() ? 0 : m.column + 1;
-  }
+  static int LineOf(const YAML::Node& n) { return yaml::LineOf(n); }
+  static int ColumnOf(const YAML::Node& n) { return yaml::ColumnOf(n); }
   // A hostile file could hold millions of broken entries; past this many errors the
   // rest add nothing an admin can act on, so they are counted, not kept.
   static constexpr size_t kMaxErrors = 500;
@@ -200,34 +143,16 @@ class Loader {
   void Error(const YAML::Node& n, std::string msg) { ErrorAt(LineOf(n), ColumnOf(n), std::move(msg)); }
 
   // Reads a mapping, reporting unknown and duplicate keys; `where` names it in messages.
-  bool ReadMap(const YAML::Node& node, const std::string& where,
-               std::initializer_list<const char*> allowed, Fields* out) {
-    if (!node.IsMap()) {
-      Error(node, where + " must be a mapping");
-      return false;
-    }
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      YAML::Node k = it->first;
-      if (!k.IsScalar()) {
-        Error(k, where + ": keys must be plain strings");
-        continue;
-      }
-      std::string key = k.Scalar();
-      bool known = std::any_of(allowed.begin(), allowed.end(),
-                               [&](const char* a) { return key == a; });
-      if (!known) {
-        std::string list;
-        for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-        Error(k, where + ": unknown key '" + key + "' (expected one of: " + list + ")");
-        continue;
-      }
-      if (out->count(key)) {
-        Error(k, where + ": duplicate key '" + key + "' (first at line " +
-                     std::to_string(LineOf((*out)[key].key)) + ")");
-        continue;
-      }
-      (*out)[key] = Field{k, it->second};
-    }
+  bool ReadMap(const YAML::Node& node, const std::string& where, std::initializer_list<const char*> allowed,
+               Fields* out) {
+    yaml::MapSchema schema = yaml::NamedMapSchema(where, {allowed.begin(), allowed.end()});
+    schema.unknown_key = "{where}: unknown key '{key}' (expected one of: {allowed})";
+    schema.duplicate_key = "{where}: duplicate key '{key}' (first at line {first_line})";
+    yaml::Problems problems(file_);
+    yaml::MapReader map(node, schema, problems);
+    for (const yaml::Problem& p : problems.list()) ErrorAt(p.line, p.column, p.message);
+    if (!map.is_mapping()) return false;
+    for (const std::string& key : map.Keys()) (*out)[key] = Field{map.Key(key), map.Value(key)};
     return true;
   }
 
@@ -297,8 +222,30 @@ class Loader {
         Error(list, "folders must be a list");
         return;
       }
+      if (list.size() > kMaxPolicyFolders) {
+        Error(list, "folders: " + std::to_string(list.size()) + " entries; the limit is " +
+                        std::to_string(kMaxPolicyFolders));
+        return;
+      }
       for (size_t i = 0; i < list.size(); ++i) FolderEntry(list[i], i);
+      CheckAnswerSize(list);
     }
+  }
+
+  // The largest answer this policy can produce: every folder with every rule explained.
+  void CheckAnswerSize(const YAML::Node& list) {
+    size_t bytes = 0;
+    for (const Folder& folder : policy_->folders) {
+      bytes += 128 + folder.name.size() + folder.path.size() + folder.target.size() + folder.room.size();
+      for (const auto* rules : {&folder.access, &folder.deny})
+        for (const Rule& r : *rules) {
+          bytes += 96;
+          for (uint32_t g : r.groups) bytes += 4 + policy_->group_names[g].size();
+        }
+    }
+    if (bytes > kMaxPolicyAnswerBytes)
+      Error(list, "folders: an answer could be " + std::to_string(bytes >> 20) + " MiB; the limit is " +
+                      std::to_string(kMaxPolicyAnswerBytes >> 20) + " MiB (fewer folders, rules or groups)");
   }
 
   void Sync(const Field& section) {
@@ -320,7 +267,7 @@ class Loader {
 
   void PersonalSection(const Field& section) {
     Fields f;
-    if (!ReadMap(section.value, "personal", {"path", "target", "mode", "room"}, &f)) return;
+    if (!ReadMap(section.value, "personal", {"path", "target", "mode", "room", "username_extra_chars"}, &f)) return;
     Personal p;
     p.line = LineOf(section.key);
     bool ok = true;
@@ -376,6 +323,24 @@ class Loader {
         ok = false;
       }
     }
+    if (f.count("username_extra_chars")) {
+      if (auto extra = Str(f["username_extra_chars"], "personal.username_extra_chars")) {
+        // Characters that would change a path, a Docker bind spec or a room name stay out.
+        const std::string_view allowed = "+~=!#$%&'^`";
+        for (char c : *extra) {
+          if (allowed.find(c) == std::string_view::npos) {
+            Error(f["username_extra_chars"].value,
+                  "personal.username_extra_chars: '" + std::string(1, c) + "' cannot be allowed (choose from " +
+                      std::string(allowed) + ")");
+            ok = false;
+            break;
+          }
+        }
+        p.username_extra_chars = *extra;
+      } else {
+        ok = false;
+      }
+    }
     personal_target_node_ = f.count("target") ? f["target"].value : section.key;
     personal_room_node_ = f.count("room") ? f["room"].value : section.key;
     if (ok) policy_->personal = p;
@@ -408,6 +373,10 @@ class Loader {
       const YAML::Node& g = f["groups"].value;
       if (!g.IsSequence()) {
         Error(g.IsNull() ? f["groups"].key : g, where + ".groups must be a list of group names");
+        ok = false;
+      } else if (g.size() > kMaxGroupsPerRule) {
+        Error(g, where + ".groups: " + std::to_string(g.size()) + " groups; the limit is " +
+                     std::to_string(kMaxGroupsPerRule));
         ok = false;
       } else {
         std::set<std::string> seen;
@@ -587,198 +556,24 @@ class Loader {
     policy_->folders.push_back(std::move(folder));
   }
 
-  // Cross-folder checks, inherit resolution and the evaluation indexes.
+  // Where each folder's parts are in the file, for the cross-folder checks.
   void Link() {
-    Policy& p = *policy_;
-    std::unordered_map<std::string, size_t> by_name, by_target, by_room;
-    auto dup = [&](std::unordered_map<std::string, size_t>& seen, const std::string& key, size_t i,
-                   const std::vector<YAML::Node>& nodes, const char* what) {
-      auto [it, inserted] = seen.try_emplace(key, i);
-      if (!inserted) {
-        Error(nodes[i], std::string("duplicate ") + what + " '" + key + "' (also folder '" +
-                            p.folders[it->second].name + "' at line " +
-                            std::to_string(p.folders[it->second].line) + ")");
-      }
-    };
-    for (size_t i = 0; i < p.folders.size(); ++i) {
-      const Folder& fo = p.folders[i];
-      dup(by_name, fo.name, i, name_nodes_, "folder name");
-      dup(by_target, fo.target, i, target_nodes_, "target");
-      dup(by_room, fo.room, i, room_nodes_, "room");
-      if (p.personal) {
-        if (fo.name == "personal") {
-          Error(name_nodes_[i], "folder name 'personal' is reserved for the personal folder");
-        }
-        if (fo.target == p.personal->target) {
-          Error(target_nodes_[i], "duplicate target '" + fo.target + "' (also personal.target)");
-        }
-        // Rooms of the form <prefix><anything><suffix> belong to the personal template.
-        const std::string& tmpl = p.personal->room;
-        size_t at = tmpl.find(kUsernameVar);
-        std::string prefix = tmpl.substr(0, at), suffix = tmpl.substr(at + kUsernameVar.size());
-        if (fo.room.size() > prefix.size() + suffix.size() && fo.room.rfind(prefix, 0) == 0 &&
-            fo.room.compare(fo.room.size() - suffix.size(), suffix.size(), suffix) == 0) {
-          Error(room_nodes_[i], "room '" + fo.room + "' can coincide with personal.room '" + tmpl +
-                                    "' of user '" +
-                                    fo.room.substr(prefix.size(), fo.room.size() - prefix.size() - suffix.size()) +
-                                    "'");
-        }
-      }
+    LinkInput in;
+    auto at = [](const YAML::Node& n) { return SourcePosition{LineOf(n), ColumnOf(n)}; };
+    for (size_t i = 0; i < policy_->folders.size(); ++i) {
+      in.names.push_back(at(name_nodes_[i]));
+      in.targets.push_back(at(target_nodes_[i]));
+      in.rooms.push_back(at(room_nodes_[i]));
     }
-    // Nested targets: a target that is a parent directory of another would hide it.
-    std::unordered_map<std::string, int> targets;  // target -> folder index, -1 = personal
-    for (size_t i = 0; i < p.folders.size(); ++i) targets.emplace(p.folders[i].target, static_cast<int>(i));
-    if (p.personal) targets.emplace(p.personal->target, -1);
-    auto nested = [&](const std::string& t, const YAML::Node& node) {
-      for (size_t slash = t.find('/'); slash != std::string::npos; slash = t.find('/', slash + 1)) {
-        auto it = targets.find(t.substr(0, slash));
-        if (it != targets.end()) {
-          std::string owner = it->second < 0 ? "personal.target" : "folder '" + p.folders[it->second].name + "'";
-          Error(node, "target '" + t + "' is nested inside target '" + it->first + "' of " + owner +
-                          "; mounts must not overlap");
-        }
+    in.personal_target = at(personal_target_node_);
+    for (const auto& [fi, node] : inherit_nodes_) in.inherits.push_back({fi, at(node), node.Scalar()});
+    LinkPolicy(*policy_, in, [&](SourcePosition where, std::string message, bool error) {
+      if (error) {
+        ErrorAt(where.line, where.column, std::move(message));
+      } else {
+        diags_.push_back({file_, where.line, where.column, std::move(message), false});
       }
-    };
-    for (size_t i = 0; i < p.folders.size(); ++i) nested(p.folders[i].target, target_nodes_[i]);
-    if (p.personal) nested(p.personal->target, personal_target_node_);
-
-    // Inherit: resolve names, then order sources before dependents (Kahn); leftovers are cycles.
-    for (const auto& [fi, node] : inherit_nodes_) {
-      Folder& fo = p.folders[fi];
-      const std::string& src = node.Scalar();
-      auto it = by_name.find(src);
-      if (it == by_name.end()) {
-        Error(node, "folder '" + fo.name + "' inherits from unknown folder '" + src + "'");
-        continue;
-      }
-      uint32_t si = static_cast<uint32_t>(it->second);
-      if (std::find(fo.inherit.begin(), fo.inherit.end(), si) != fo.inherit.end()) {
-        diags_.push_back({file_, LineOf(node), ColumnOf(node),
-                          "folder '" + fo.name + "' inherits from '" + src + "' twice", false});
-        continue;
-      }
-      fo.inherit.push_back(si);
-      p.folders[si].dependents.push_back(static_cast<uint32_t>(fi));
-    }
-    if (HasErrors()) return;
-    size_t n = p.folders.size();
-    std::vector<uint32_t> pending(n);
-    std::vector<uint32_t> ready;
-    for (size_t i = 0; i < n; ++i) {
-      pending[i] = static_cast<uint32_t>(p.folders[i].inherit.size());
-      if (pending[i] == 0) ready.push_back(static_cast<uint32_t>(i));
-    }
-    while (!ready.empty()) {
-      uint32_t f = ready.back();
-      ready.pop_back();
-      p.folders[f].topo_rank = static_cast<uint32_t>(p.topo_order.size());
-      p.topo_order.push_back(f);
-      for (uint32_t d : p.folders[f].dependents) {
-        if (--pending[d] == 0) ready.push_back(d);
-      }
-    }
-    if (p.topo_order.size() != n) ReportCycles(pending);
-    if (HasErrors()) return;
-
-    std::vector<uint32_t> target_order(n);
-    for (uint32_t i = 0; i < n; ++i) target_order[i] = i;
-    std::sort(target_order.begin(), target_order.end(),
-              [&](uint32_t a, uint32_t b) { return p.folders[a].target < p.folders[b].target; });
-    for (uint32_t i = 0; i < n; ++i) p.folders[target_order[i]].target_rank = i;
-    if (p.personal) {
-      const std::string& t = p.personal->target;
-      p.personal_target_rank = static_cast<uint32_t>(
-          std::lower_bound(target_order.begin(), target_order.end(), t,
-                           [&](uint32_t f, const std::string& v) { return p.folders[f].target < v; }) -
-          target_order.begin());
-    }
-    p.by_target = std::move(target_order);
-    for (uint32_t i = 0; i < n; ++i) {
-      Folder& fo = p.folders[i];
-      for (size_t j = 0; j < fo.access.size(); ++j) {
-        Rule& r = fo.access[j];
-        r.because = "folders[" + std::to_string(i) + "] '" + fo.name + "' access[" + std::to_string(j) +
-                    "]: " + DescribeCondition(p, r) + WindowText(r) + " -> " + ModeName(r.mode);
-      }
-      fo.inherit_because.clear();
-      for (uint32_t src : fo.inherit) {
-        for (Mode m : {Mode::kRo, Mode::kRw}) {
-          fo.inherit_because.push_back("folders[" + std::to_string(i) + "] '" + fo.name + "' inherit '" +
-                                       p.folders[src].name + "' (granted " + ModeName(m) + ") -> " + ModeName(m));
-        }
-      }
-    }
-
-    p.rules_by_group.assign(p.group_names.size(), {});
-    p.topo_rank_of.resize(n);
-    p.target_rank_of.resize(n);
-    p.folder_flags.assign(n, 0);
-    auto to_ns = [](const std::optional<WallTime>& t, int64_t open) {
-      return t ? static_cast<int64_t>(t->time_since_epoch().count()) : open;
-    };
-    for (uint32_t f = 0; f < n; ++f) {
-      const Folder& fo = p.folders[f];
-      p.topo_rank_of[f] = fo.topo_rank;
-      p.target_rank_of[f] = fo.target_rank;
-      if (fo.windowed) p.folder_flags[f] |= Policy::kWindowed;
-      if (!fo.inherit.empty()) p.folder_flags[f] |= Policy::kHasInherit;
-      if (!fo.dependents.empty()) p.folder_flags[f] |= Policy::kHasDependents;
-      auto flatten = [&](const std::vector<Rule>& rules, bool deny) {
-        for (uint32_t j = 0; j < rules.size(); ++j) {
-          const Rule& r = rules[j];
-          auto id = static_cast<uint32_t>(p.flat_rules.size());
-          uint32_t need = r.compound == Compound::kAll ? static_cast<uint32_t>(r.groups.size()) : 1;
-          p.flat_rules.push_back({f, j, need, static_cast<uint8_t>(deny ? 0 : static_cast<uint8_t>(r.mode)),
-                                  to_ns(r.not_before, INT64_MIN), to_ns(r.not_after, INT64_MAX)});
-          p.rule_because.push_back(r.because);
-          if (r.groups.empty()) p.rules_for_everyone.push_back(id);
-          for (uint32_t g : r.groups) p.rules_by_group[g].push_back(id);
-        }
-      };
-      flatten(fo.access, false);
-      flatten(fo.deny, true);
-      p.protos.push_back({fo.name, fo.path, fo.target, fo.room});
-    }
-  }
-
-  void ReportCycles(const std::vector<uint32_t>& pending) {
-    Policy& p = *policy_;
-    std::vector<uint8_t> reported(p.folders.size(), 0);
-    for (size_t start = 0; start < p.folders.size(); ++start) {
-      if (pending[start] == 0 || reported[start]) continue;
-      // Walk unresolved sources until a folder repeats: that loop is a cycle.
-      std::vector<uint32_t> path;
-      std::unordered_map<uint32_t, size_t> pos;
-      uint32_t cur = static_cast<uint32_t>(start);
-      bool hit_reported = false;
-      while (!pos.count(cur)) {
-        if (reported[cur]) {
-          hit_reported = true;
-          break;
-        }
-        pos[cur] = path.size();
-        path.push_back(cur);
-        uint32_t next = cur;
-        for (uint32_t s : p.folders[cur].inherit) {
-          if (pending[s] != 0) {
-            next = s;
-            break;
-          }
-        }
-        cur = next;
-      }
-      for (uint32_t f : path) reported[f] = 1;
-      if (hit_reported) continue;
-      std::string chain;
-      for (size_t i = pos[cur]; i < path.size(); ++i) chain += "'" + p.folders[path[i]].name + "' -> ";
-      chain += "'" + p.folders[cur].name + "'";
-      const Folder& first = p.folders[cur];
-      int line = first.line;
-      for (const auto& [fi, node] : inherit_nodes_) {
-        if (fi == cur) { line = LineOf(node); break; }
-      }
-      ErrorAt(line, 0, "inherit cycle: " + chain + " (each folder inherits from the next)");
-    }
+    });
   }
 
   std::string file_;

@@ -59,6 +59,7 @@ struct Personal {
   std::string target = "personal";
   Mode mode = Mode::kRw;
   std::string room = "personal-{username}";
+  std::string username_extra_chars;  // allowed in user names besides ASCII letters, digits, '.', '_', '-'
 };
 
 class Policy {
@@ -106,11 +107,11 @@ class Policy {
   const std::string& GroupName(uint32_t id) const { return group_names[id]; }
 };
 
-// Strict UTF-8 (no overlongs, no surrogates): every string of a policy ends up in JSON.
-bool IsValidUtf8(std::string_view s);
-
 // Replaces every "{username}" in `tmpl`.
 std::string SubstituteUsername(std::string_view tmpl, std::string_view user);
+
+// The placeholder in personal.path and personal.room.
+inline constexpr std::string_view kUsernameVar = "{username}";
 
 // "[2026-01-01T00:00:00Z, 2026-07-01T00:00:00Z)", " until ...", " from ..." or "".
 std::string WindowText(const Rule& r);

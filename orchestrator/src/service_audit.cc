@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "service_internal.h"
+#include "service_context.h"
 #include "vaultd/common/log.h"
 
 namespace vaultd::orchestrator::service {
@@ -38,6 +38,56 @@ void AuditLog::WriteLine(std::string text) {
   }
   if (fsync_ && ::fdatasync(fd) != 0)
     log::Error("audit log fsync failed", {{"path", path_}, {"error", std::string(strerror(errno))}});
+}
+
+void LogLimiter::Write(log::Level level, std::string_view msg, std::initializer_list<log::Field> fields) {
+  if (!log::Enabled(level)) return;
+  const MonoTime now = (*clock_)->Monotonic();
+  if (now - window_start_ >= std::chrono::seconds(1)) {
+    window_start_ = now;
+    in_window_ = 0;
+  }
+  if (in_window_ >= per_second_) {
+    ++held_back_;
+    metrics_->CountSuppressedLogLine();
+    return;
+  }
+  ++in_window_;
+  if (held_back_ > 0) {
+    log::Warn("log lines held back by the rate limit", {{"count", static_cast<unsigned long long>(held_back_)}});
+    held_back_ = 0;
+  }
+  log::Write(level, msg, fields);
+}
+
+bool RefusalAggregator::Admit(const std::string& client, const std::string& endpoint, const std::string& reason) {
+  auto key = std::make_pair(client, reason);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    if (entries_.size() >= kMaxKeys) key = {"*", "(more clients and reasons)"};
+    it = entries_.find(key);
+    if (it == entries_.end()) {
+      entries_.emplace(std::move(key), Entry{endpoint, 0});
+      return true;  // the first of its kind in this period: written in full
+    }
+  }
+  ++it->second.repeated;
+  return false;
+}
+
+void RefusalAggregator::Flush(WallTime now, AuditLog& audit) {
+  for (const auto& [key, e] : entries_) {
+    if (e.repeated == 0) continue;
+    audit.Write({{"time", FormatRfc3339Millis(now)},
+                 {"endpoint", e.endpoint},
+                 {"client", key.first},
+                 {"outcome", "unauthenticated"},
+                 {"reason", key.second},
+                 {"repeated", e.repeated},
+                 {"since", FormatRfc3339Millis(period_start_)}});
+  }
+  entries_.clear();
+  period_start_ = now;
 }
 
 }  // namespace vaultd::orchestrator::service

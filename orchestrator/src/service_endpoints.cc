@@ -3,7 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "service_internal.h"
+#include "service_context.h"
 #include "vaultd/common/log.h"
 #include "vaultd/common/sha256.h"
 
@@ -94,15 +94,20 @@ void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, boo
       !token ? Result<VerifiedToken>(Status::Unauthenticated("no bearer token"))
              : (ctx.token_cache ? ctx.token_cache->Verify(*token, now) : ctx.verifier->Verify(*token, now));
   if (!verified.ok()) {
-    log::Warn("request refused", {{"decision_id", id}, {"endpoint", req.path}, {"client", req.client_address},
-                                  {"reason", verified.status().message()}});
-    nlohmann::json audit = AuditBase(ctx, req, id);
-    audit["outcome"] = "unauthenticated";
-    audit["reason"] = verified.status().message();
-    ctx.audit->Write(audit);
     ctx.metrics.CountDecision("unauthenticated");
     UnauthorizedResponse(resp, token.has_value());
     resp.headers.emplace_back("x-vaultd-decision-id", id);
+    const std::string& reason = verified.status().message();
+    if (!ctx.refusals.Admit(req.client_address, req.path, reason)) {
+      ctx.metrics.CountAggregatedRefusal();  // in the aggregate line at the end of the period
+      return;
+    }
+    ctx.log_limiter.Warn("request refused", {{"decision_id", id}, {"endpoint", req.path},
+                                             {"client", req.client_address}, {"reason", reason}});
+    nlohmann::json audit = AuditBase(ctx, req, id);
+    audit["outcome"] = "unauthenticated";
+    audit["reason"] = reason;
+    ctx.audit->Write(audit);
     return;
   }
   std::string key = DecisionKey(ctx.policy.revision, docker, *verified);
@@ -133,24 +138,30 @@ void HandleDockerRunConfig(ServiceContext& ctx, const HttpRequest& req, HttpResp
   Decide(ctx, req, resp, /*docker=*/true);
 }
 
+// The admin key check of the admin endpoints: false (with the response filled in,
+// and an audit line for a wrong key) unless the request carries the admin key.
+bool AdminAuthorized(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, nlohmann::json* audit) {
+  if (ctx.admin_key.empty()) {
+    JsonResponse(resp, 403, {{"error", "admin_disabled"},
+                             {"error_description", "no admin_key_file is configured in AUTH.yaml"}});
+    return false;
+  }
+  auto token = BearerToken(req.authorization);
+  if (token && ConstantTimeEquals(*token, ctx.admin_key)) return true;
+  ctx.log_limiter.Warn("admin request refused", {{"decision_id", (*audit)["decision_id"].get<std::string>()},
+                                                 {"endpoint", req.path}, {"client", req.client_address}});
+  (*audit)["outcome"] = "admin_unauthenticated";
+  ctx.audit->Write(*audit);
+  ctx.metrics.CountDecision("admin_unauthenticated");
+  UnauthorizedResponse(resp, token.has_value());
+  return false;
+}
+
 // POST /v1/evaluate: the admin what-if. Body {user, groups, at, explain}.
 void HandleEvaluate(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp) {
   const std::string id = NewDecisionId();
   nlohmann::json audit = AuditBase(ctx, req, id);
-  if (ctx.admin_key.empty()) {
-    JsonResponse(resp, 403, {{"error", "admin_disabled"},
-                             {"error_description", "no admin_key_file is configured in AUTH.yaml"}});
-    return;
-  }
-  auto token = BearerToken(req.authorization);
-  if (!token || !ConstantTimeEquals(*token, ctx.admin_key)) {
-    log::Warn("admin request refused", {{"decision_id", id}, {"client", req.client_address}});
-    audit["outcome"] = "admin_unauthenticated";
-    ctx.audit->Write(audit);
-    ctx.metrics.CountDecision("admin_unauthenticated");
-    UnauthorizedResponse(resp, token.has_value());
-    return;
-  }
+  if (!AdminAuthorized(ctx, req, resp, &audit)) return;
   auto bad = [&](const std::string& why) {
     JsonResponse(resp, 400, {{"error", "invalid_request"}, {"error_description", why}});
   };
@@ -197,17 +208,28 @@ void HandleEvaluate(ServiceContext& ctx, const HttpRequest& req, HttpResponse& r
   ctx.metrics.CountDecision("what_if");
 }
 
+// Unauthenticated: whether the file on disk loads, the revision in force and when,
+// never why a load failed (the error can quote the file; it is for admins only).
 void HandleHealthz(ServiceContext& ctx, const HttpRequest&, HttpResponse& resp) {
   const PolicyState& p = ctx.policy;
   nlohmann::json body = {{"status", p.reload_error ? "degraded" : "ok"},
                          {"policy_revision", p.revision},
                          {"loaded_at", FormatRfc3339(p.loaded_at)}};
-  if (p.reload_error) {
-    body["reload_error"] = *p.reload_error;
-    body["reload_error_at"] = FormatRfc3339(p.reload_error_at);
-  }
+  if (p.reload_error) body["reload_error_at"] = FormatRfc3339(p.reload_error_at);
   JsonResponse(resp, 200, body);
   resp.headers.emplace_back("cache-control", "no-store");
+}
+
+// GET /v1/policy-status (admin key): /healthz plus the load error's details.
+void HandlePolicyStatus(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp) {
+  nlohmann::json audit = AuditBase(ctx, req, NewDecisionId());
+  if (!AdminAuthorized(ctx, req, resp, &audit)) return;
+  HandleHealthz(ctx, req, resp);
+  const PolicyState& p = ctx.policy;
+  if (!p.reload_error) return;
+  nlohmann::json body = nlohmann::json::parse(resp.body);
+  body["reload_error"] = *p.reload_error;
+  JsonResponse(resp, 200, body);
 }
 
 void HandleMetrics(ServiceContext& ctx, const HttpRequest&, HttpResponse& resp) {
@@ -227,6 +249,7 @@ EndpointRegistrar mountset({"GET", "/v1/mountset", 0, &HandleMountSet});
 EndpointRegistrar docker_run_config({"GET", "/v1/docker-run-config", 0, &HandleDockerRunConfig});
 EndpointRegistrar evaluate({"POST", "/v1/evaluate", kMaxEvaluateBody, &HandleEvaluate});
 EndpointRegistrar healthz({"GET", "/healthz", 0, &HandleHealthz});
+EndpointRegistrar policy_status({"GET", "/v1/policy-status", 0, &HandlePolicyStatus});
 EndpointRegistrar metrics({"GET", "/metrics", 0, &HandleMetrics});
 
 }  // namespace

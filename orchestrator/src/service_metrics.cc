@@ -1,7 +1,7 @@
 // Prometheus text exposition (format 0.0.4) of the service's counters.
 #include <cstdio>
 
-#include "service_internal.h"
+#include "service_context.h"
 
 namespace vaultd::orchestrator::service {
 namespace {
@@ -82,6 +82,19 @@ std::string Metrics::Render(const PolicyState& policy, const CacheCounts& caches
   family("vaultd_policy_reload_ok", "gauge",
          "0 while the policy file on disk fails to load (the last good one is served).");
   sample("vaultd_policy_reload_ok", "", policy.reload_error ? "0" : "1");
+  family("vaultd_policy_reload_checks_total", "counter",
+         "Policy loads started because the file (or its ConfigMap link) changed, or on SIGHUP.");
+  sample("vaultd_policy_reload_checks_total", "", std::to_string(policy.reload_checks));
+  family("vaultd_http_connection_events_total", "counter",
+         "Connections timed out or refused: idle_timeout, timeout, write_timeout, server_limit, "
+         "client_limit, buffer_budget, no_descriptors.");
+  for (const auto& [event, n] : connection_events_)
+    sample("vaultd_http_connection_events_total", "event=\"" + Label(event) + "\"", std::to_string(n));
+  family("vaultd_log_lines_suppressed_total", "counter", "Request-path log lines held back by the rate limit.");
+  sample("vaultd_log_lines_suppressed_total", "", std::to_string(log_lines_suppressed_));
+  family("vaultd_refusals_aggregated_total", "counter",
+         "Refusals counted in an aggregate audit line instead of a line of their own.");
+  sample("vaultd_refusals_aggregated_total", "", std::to_string(refusals_aggregated_));
   hit_miss("vaultd_token_cache_lookups_total", "Verified-token cache lookups by result.", caches.token_hits,
            caches.token_misses);
   hit_miss("vaultd_decision_cache_lookups_total", "Rendered-decision cache lookups by result.",

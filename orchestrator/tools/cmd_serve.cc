@@ -12,7 +12,7 @@ namespace {
 
 int RunServe(const std::vector<std::string>& argv) {
   auto parsed = ParseCommandLine(
-      "serve", argv, {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache"},
+      "serve", argv, {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache", "limits"},
       {"audit-fsync"});
   if (!parsed) return cli::kExitUsage;
   const cli::Args& args = *parsed;
@@ -57,6 +57,18 @@ int RunServe(const std::vector<std::string>& argv) {
     }
     options.decision_cache_entries = static_cast<size_t>(v);
   }
+  if (auto limits = args.Get("limits")) {
+    std::string_view rest = *limits;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      Status st = SetServiceLimit(rest.substr(0, comma), &options.limits);
+      if (!st.ok()) {
+        std::fprintf(stderr, "vault-orchestrator serve: --limits: %s\n", st.message().c_str());
+        return cli::kExitUsage;
+      }
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
   if (auto level = args.Get("log-level")) {
     log::Level l;
     if (!log::ParseLevel(*level, &l)) {
@@ -76,7 +88,7 @@ int RunServe(const std::vector<std::string>& argv) {
 cli::Registrar reg(Commands(),
                    {"serve", "the JWT-authenticated HTTP service",
                     "serve --policy P --listen HOST:PORT --auth AUTH.yaml [--audit FILE] [--audit-fsync]\n"
-                    "      [--port-file FILE] [--decision-cache N] [--log-level debug|info|warn|error]\n\n"
+                    "      [--port-file FILE] [--decision-cache N] [--limits NAME=V,...] [--log-level L]\n\n"
                     "  --policy P         vault-permissions.yaml; reloaded when the file changes (also on SIGHUP);\n"
                     "                     a broken edit keeps the last good policy and /healthz says 'degraded'\n"
                     "  --listen HOST:PORT address to bind (port 0 = any free port, see --port-file)\n"
@@ -84,9 +96,13 @@ cli::Registrar reg(Commands(),
                     "  --audit FILE       append one JSON line per decision (default: stderr)\n"
                     "  --audit-fsync      fdatasync the audit log after every line\n"
                     "  --port-file FILE   write the bound port here once listening\n"
-                    "  --decision-cache N rendered answers kept until they could change (default 10000; 0 = off)\n\n"
+                    "  --decision-cache N rendered answers kept until they could change (default 10000; 0 = off)\n"
+                    "  --limits NAME=V,.. connection caps, timeouts and buffer bounds, e.g.\n"
+                    "                     max_connections_per_client=64,header_timeout_ms=5000\n"
+                    "                     (every name and default: docs/orchestrator-service.md)\n\n"
                     "Endpoints: GET /v1/mountset, GET /v1/docker-run-config (Authorization: Bearer <JWT>),\n"
-                    "POST /v1/evaluate (Authorization: Bearer <admin key>), GET /healthz, GET /metrics.\n"
+                    "POST /v1/evaluate, GET /v1/policy-status (Authorization: Bearer <admin key>), GET /healthz,\n"
+                    "GET /metrics.\n"
                     "Stops cleanly on SIGTERM or SIGINT.",
                     &RunServe});
 

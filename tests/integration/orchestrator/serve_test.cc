@@ -1,12 +1,19 @@
 // `vault-orchestrator serve` over real HTTP: the built binary on 127.0.0.1 with
 // a kernel-chosen port, keys generated now, tokens minted here.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -27,7 +34,7 @@ namespace vaultd {
 namespace {
 
 using nlohmann::json;
-using orchestrator::Base64UrlEncode;
+using vaultd::Base64UrlEncode;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr const char* kIssuer = "https://idp.test/realms/corp";
@@ -103,6 +110,11 @@ class ServeTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Stop() {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       int status = 0;
@@ -113,8 +125,17 @@ class ServeTest : public ::testing::Test {
       }
       EXPECT_TRUE(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0)
           << "serve did not stop cleanly on SIGTERM; log:\n" << ReadAll(Path("serve.log"));
+      pid_ = -1;
     }
-    std::filesystem::remove_all(dir_);
+  }
+
+  // A server with other flags, and optionally a lower RLIMIT_NOFILE (inherited through spawn).
+  void Restart(std::vector<std::string> extra, rlim_t nofile = 0) {
+    Stop();
+    std::filesystem::remove(Path("port"));
+    extra_ = std::move(extra);
+    nofile_ = nofile;
+    Start();
   }
 
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
@@ -127,6 +148,7 @@ class ServeTest : public ::testing::Test {
     std::vector<std::string> args = {bin,      "serve",          "--policy",       Path("policy.yaml"),
                                      "--listen", "127.0.0.1:0",  "--auth",         Path("AUTH.yaml"),
                                      "--audit",  Path("audit.log"), "--port-file", Path("port")};
+    args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -134,7 +156,16 @@ class ServeTest : public ::testing::Test {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, Path("serve.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    ASSERT_EQ(posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ), 0);
+    rlimit saved{};
+    ::getrlimit(RLIMIT_NOFILE, &saved);
+    if (nofile_ > 0) {
+      rlimit lowered = saved;
+      lowered.rlim_cur = nofile_;
+      ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
+    }
+    const int spawned = posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
+    if (nofile_ > 0) ::setrlimit(RLIMIT_NOFILE, &saved);
+    ASSERT_EQ(spawned, 0);
     posix_spawn_file_actions_destroy(&fa);
     ASSERT_TRUE(WaitUntil(
         [&] {
@@ -160,6 +191,80 @@ class ServeTest : public ::testing::Test {
   }
   orchestrator_client::HttpResponse Get(const std::string& path, const std::string& token) {
     return Request("GET", path, token.empty() ? "" : "Bearer " + token);
+  }
+
+  // A plain TCP connection to the server (-1 on failure).
+  int Connect() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  // Reads until the peer closes or `deadline` passes; `closed` says which.
+  static std::string ReadUntilClose(int fd, std::chrono::milliseconds deadline, bool* closed = nullptr) {
+    std::string out;
+    const auto end = SteadyClock::now() + deadline;
+    if (closed) *closed = false;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - SteadyClock::now()).count();
+      if (left <= 0) return out;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (closed) *closed = true;
+        return out;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // Sends raw bytes on a new connection; returns everything the server sent before closing.
+  std::string Raw(const std::string& bytes, bool* closed = nullptr) {
+    int fd = Connect();
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return {};
+    EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+    std::string out = ReadUntilClose(fd, std::chrono::seconds(10), closed);
+    ::close(fd);
+    return out;
+  }
+  static int StatusOf(const std::string& response) {
+    return response.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(response.c_str() + 9) : 0;
+  }
+  // CPU seconds the server has used (user + system).
+  double ServerCpuSeconds() const {
+    std::istringstream in(ReadAll("/proc/" + std::to_string(pid_) + "/stat"));
+    std::string field;
+    double ticks = 0;
+    for (int i = 1; in >> field && i <= 15; ++i)
+      if (i == 14 || i == 15) ticks += std::stod(field);
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  int64_t Metric(const std::string& sample) {
+    const std::string body = Get("/metrics", "").body;
+    const size_t at = body.find("\n" + sample + " ");
+    return at == std::string::npos ? -1 : std::stoll(body.substr(at + sample.size() + 2));
+  }
+
+  // Polls /healthz until its status is `want`; prints the last answer otherwise.
+  ::testing::AssertionResult WaitForStatus(const std::string& want,
+                                           std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+    json health;
+    if (WaitUntil(
+            [&] {
+              health = json::parse(Get("/healthz", "").body);
+              return health["status"] == want;
+            },
+            deadline))
+      return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "healthz: " << health.dump();
   }
 
   static int64_t Now() {
@@ -202,6 +307,8 @@ class ServeTest : public ::testing::Test {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::vector<std::string> extra_;
+  rlim_t nofile_ = 0;
 };
 
 TEST_F(ServeTest, ValidTokensGetTheirMounts) {
@@ -324,7 +431,13 @@ TEST_F(ServeTest, HotReloadPicksUpAValidEditAndSurvivesABrokenOne) {
       std::chrono::milliseconds(2000)))
       << degraded.dump();
   EXPECT_EQ(degraded["policy_revision"], rev1);
-  EXPECT_NE(degraded["reload_error"].get<std::string>().find("policy.yaml:"), std::string::npos) << degraded.dump();
+  EXPECT_FALSE(degraded.contains("reload_error")) << "load errors are for admins only: " << degraded.dump();
+  EXPECT_TRUE(degraded.contains("reload_error_at"));
+  auto status = Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey);
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_NE(json::parse(status.body)["reload_error"].get<std::string>().find("policy.yaml:"), std::string::npos)
+      << status.body;
+  EXPECT_EQ(Request("GET", "/v1/policy-status", "Bearer wrong-key-0123456789abcdef").status, 401);
   auto still = Get("/v1/mountset", Rs(Claims("carol", {"engineering"})));
   ASSERT_EQ(still.status, 200);
   EXPECT_EQ(json::parse(still.body)["policy_revision"], rev1);
@@ -428,31 +541,6 @@ TEST_F(ServeTest, AuditLineForEveryDecisionAndMetrics) {
     EXPECT_NE(metrics.body.find(want), std::string::npos) << want << "\n" << metrics.body;
 }
 
-TEST_F(ServeTest, AnswersChangeWhenATimeWindowEnds) {
-  // A folder granted for the next two to three seconds only: the cached answer must not outlive it.
-  const std::string until = FormatRfc3339(std::chrono::system_clock::now() + std::chrono::seconds(3));
-  const std::string windowed = std::string(kPolicy) +
-                               "  - name: briefing\n    path: /shared/briefing\n    access:\n"
-                               "      - groups: [engineering]\n        mode: ro\n        not_after: \"" + until + "\"\n";
-  Write("policy.yaml", windowed);
-  const std::string rev = "sha256:" + Sha256Hex(windowed);
-  ASSERT_TRUE(WaitUntil([&] { return json::parse(Get("/healthz", "").body)["policy_revision"] == rev; },
-                        std::chrono::milliseconds(2000)));
-  const std::string token = Rs(Claims("erin", {"engineering"}));
-  auto first = json::parse(Get("/v1/mountset", token).body);
-  ASSERT_EQ(MountNames(first), (std::vector<std::string>{"briefing", "engineering", "personal"}));
-  EXPECT_EQ(first["valid_until"], until);
-  EXPECT_EQ(MountNames(json::parse(Get("/v1/mountset", token).body)),
-            (std::vector<std::string>{"briefing", "engineering", "personal"}));
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return MountNames(json::parse(Get("/v1/mountset", token).body)) ==
-               std::vector<std::string>{"engineering", "personal"};
-      },
-      std::chrono::milliseconds(6000)))
-      << "the windowed folder was still served after not_after";
-}
-
 TEST_F(ServeTest, TokenCacheNeverOutlivesExpiry) {
   // The same expired token, again and again: never served from the cache.
   auto c = Claims();
@@ -462,6 +550,275 @@ TEST_F(ServeTest, TokenCacheNeverOutlivesExpiry) {
   for (int i = 0; i < 20; ++i) ASSERT_EQ(Get("/v1/mountset", t).status, 200);
   auto metrics = Get("/metrics", "").body;
   EXPECT_NE(metrics.find("vaultd_token_cache_lookups_total{result=\"hit\"} 19"), std::string::npos) << metrics;
+}
+
+// --- hardening ------------------------------------------------------------------------------
+
+TEST_F(ServeTest, HealthzNeverShowsWhatTheFileHolds) {
+  // The policy path becomes a symlink to a password file: refused, and its content is not
+  // echoed to anyone without the admin key.
+  Write("shadow", "root:$6$saltsalt$SECRETHASHSECRETHASHSECRETHASHSECRETHASH:19000:0:99999:7:::\n"
+                  "alice:$6$pepper$ANOTHERSECRETANOTHERSECRET:19000:0:99999:7:::\n");
+  std::filesystem::remove(Path("policy.yaml"));
+  std::filesystem::create_symlink(Path("shadow"), Path("policy.yaml"));
+  ASSERT_TRUE(WaitForStatus("degraded"));
+  const std::string body = Get("/healthz", "").body;
+  for (const char* secret : {"root", "SECRET", "salt", "alice", "19000", "shadow"})
+    EXPECT_EQ(body.find(secret), std::string::npos) << "healthz shows '" << secret << "': " << body;
+  EXPECT_EQ(Get("/metrics", "").body.find("SECRET"), std::string::npos);
+  // The admin sees file:line and what was wrong, the offending key cut short.
+  auto status = Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey);
+  ASSERT_EQ(status.status, 200);
+  const std::string why = json::parse(status.body)["reload_error"];
+  EXPECT_NE(why.find("policy.yaml:"), std::string::npos) << why;
+  for (const char* secret : {"SECRET", "salt", "pepper", "$6$"})
+    EXPECT_EQ(why.find(secret), std::string::npos) << why;
+
+  // A symlink to a valid policy (a ConfigMap) is fine.
+  Write("real-policy.yaml", kPolicy);
+  std::filesystem::remove(Path("policy.yaml"));
+  std::filesystem::create_symlink(Path("real-policy.yaml"), Path("policy.yaml"));
+  ASSERT_TRUE(WaitForStatus("ok"));
+}
+
+TEST_F(ServeTest, AFifoInPlaceOfThePolicyNeitherBlocksNorLoads) {
+  ASSERT_EQ(::mkfifo(Path("fifo").c_str(), 0644), 0);
+  std::filesystem::rename(Path("fifo"), Path("policy.yaml"));
+  ASSERT_TRUE(WaitForStatus("degraded"));
+  auto status = Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey);
+  EXPECT_NE(status.body.find("not a regular file"), std::string::npos) << status.body;
+  EXPECT_EQ(Get("/v1/mountset", Rs(Claims())).status, 200);  // still serving the last good policy
+}
+
+TEST_F(ServeTest, AliasesAndOversizedPoliciesAreRefusedAndTheOldPolicyKept) {
+  const std::string rev0 = json::parse(Get("/healthz", "").body)["policy_revision"];
+  std::string groups = "[";
+  for (int i = 0; i < 1000; ++i) groups += (i ? ", g" : "g") + std::to_string(i);
+  groups += "]";
+  Write("policy.yaml", "version: 1\nfolders:\n  - name: a\n    path: /a\n    access:\n      - groups: &all " + groups +
+                           "\n        mode: ro\n  - name: b\n    path: /b\n    access:\n      - groups: *all\n"
+                           "        mode: ro\n");
+  ASSERT_TRUE(WaitForStatus("degraded"));
+  auto status = json::parse(Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey).body);
+  EXPECT_NE(status["reload_error"].get<std::string>().find("policy.yaml:11: error: YAML alias"), std::string::npos)
+      << status.dump();
+  EXPECT_EQ(status["policy_revision"], rev0);
+
+  std::string many = "version: 1\nfolders:\n";
+  for (int i = 0; i < 10001; ++i) many += "  - {name: f" + std::to_string(i) + ", path: /f" + std::to_string(i) + "}\n";
+  Write("policy.yaml", many);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto st = json::parse(Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey).body);
+        return st.value("reload_error", "").find("the limit is 10000") != std::string::npos;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(json::parse(Get("/healthz", "").body)["policy_revision"], rev0);
+}
+
+TEST_F(ServeTest, HealthzAnswersWithin100MsWhileA15MBPolicyLoads) {
+  std::string big = "version: 1\nfolders:\n";
+  for (int i = 0; big.size() < (15u << 20); ++i)
+    big += "  - name: folder-" + std::to_string(i) + "\n    path: /shared/folders/folder-" + std::to_string(i) +
+           "\n    access:\n      - groups: [engineering, legal, group-" + std::to_string(i % 977) +
+           "]\n        mode: ro\n";
+  Write("policy.yaml", big);
+  // Until the load is over (it ends refused: too many folders), /healthz keeps answering.
+  std::vector<double> ms;
+  const auto end = SteadyClock::now() + std::chrono::seconds(120);
+  bool done = false;
+  while (!done && SteadyClock::now() < end) {
+    const auto t0 = SteadyClock::now();
+    auto r = Get("/healthz", "");
+    ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+    ASSERT_EQ(r.status, 200);
+    done = json::parse(r.body)["status"] == "degraded";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a client polling, not a load generator
+  }
+  ASSERT_TRUE(done) << "the 15 MB policy was not refused within 120 s";
+  ASSERT_GE(ms.size(), 3u) << "the load finished before it could be observed";
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double p95 = sorted[sorted.size() * 95 / 100], worst = sorted.back();
+  std::printf("[ healthz ] %zu answers during the load: median %.1f ms, p95 %.1f ms, max %.1f ms\n", ms.size(),
+              sorted[sorted.size() / 2], p95, worst);
+  // p95, not max: one scheduler hiccup on a loaded machine is not the loop blocking.
+  EXPECT_LT(p95, 100.0);
+}
+
+TEST_F(ServeTest, FramingProblemsAreAnsweredAndClosed) {
+  const std::string auth = std::string("Authorization: Bearer ") + kAdminKey + "\r\n";
+  bool closed = false;
+  auto expect = [&](const std::string& bytes, int status, const char* what) {
+    SCOPED_TRACE(what);
+    std::string r = Raw(bytes, &closed);
+    EXPECT_EQ(StatusOf(r), status) << r;
+    EXPECT_TRUE(closed) << "the connection stayed open";
+    EXPECT_EQ(r.find("HTTP/2"), std::string::npos);
+  };
+  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth + "\r\n{\"user\":\"a\"}", 411, "POST without length");
+  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\nc\r\n{\"user\":\"a\"}\r\n0\r\n\r\n",
+         411, "chunked");
+  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth +
+             "Content-Length: 12\r\nTransfer-Encoding: chunked\r\n\r\n{\"user\":\"a\"}",
+         400, "Content-Length and Transfer-Encoding");
+  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth + "Content-Length: 12\r\nContent-Length: 13\r\n\r\n{\"user\":\"a\"}",
+         400, "conflicting Content-Length");
+  expect("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+         "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+         400, "h2c upgrade");
+  expect("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "HTTP/2 preface");
+  expect("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+         400, "WebSocket upgrade");
+  expect("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n", 501, "CONNECT");
+  expect("BREW /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 501, "unknown method");
+  expect("GET /healthz HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400, "obs-fold");
+
+  // HEAD is answered without a body, so the next answer on the connection stays framed.
+  std::string head = Raw("HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(head), 405) << head;
+  const auto next = head.find("\r\n\r\n");
+  ASSERT_NE(next, std::string::npos);
+  EXPECT_EQ(StatusOf(head.substr(next + 4)), 200) << head;
+
+  // A well-formed body with Content-Length still works, and pipelined requests are answered in order.
+  std::string ok = Raw("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth +
+                       "Content-Length: 12\r\n\r\n{\"user\":\"a\"}GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(ok), 200) << ok;
+  EXPECT_NE(ok.find("\"status\":\"ok\""), std::string::npos) << ok;
+  const auto second = ok.find("HTTP/1.1 ", 9);
+  ASSERT_NE(second, std::string::npos) << ok;
+  EXPECT_EQ(StatusOf(ok.substr(second)), 200);
+}
+
+TEST_F(ServeTest, EveryConnectionStateTimesOut) {
+  Restart({"--limits", "header_timeout_ms=300,body_timeout_ms=300,idle_timeout_ms=300"});
+  bool closed = false;
+  // Nothing sent; half a head; a head without its body; an idle keep-alive connection.
+  for (const std::string& bytes : {std::string(), std::string("GET /healthz HTTP/1.1\r\nHo"),
+                                   std::string("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{"),
+                                   std::string("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")}) {
+    SCOPED_TRACE(bytes);
+    const auto t0 = SteadyClock::now();
+    int fd = Connect();
+    ASSERT_GE(fd, 0);
+    if (!bytes.empty()) ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    std::string r = ReadUntilClose(fd, std::chrono::seconds(10), &closed);
+    ::close(fd);
+    EXPECT_TRUE(closed);
+    EXPECT_LT(SteadyClock::now() - t0, std::chrono::seconds(5));
+    if (bytes.find("\r\n\r\n{") != std::string::npos || bytes.find("Ho") == bytes.size() - 2) {
+      EXPECT_EQ(StatusOf(r), 408) << r;
+    }
+  }
+  EXPECT_GE(Metric("vaultd_http_connection_events_total{event=\"timeout\"}"), 2);
+  EXPECT_GE(Metric("vaultd_http_connection_events_total{event=\"idle_timeout\"}"), 2);
+}
+
+TEST_F(ServeTest, ConnectionCapsHoldPerClient) {
+  Restart({"--limits", "max_connections_per_client=4"});
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) held.push_back(Connect());
+  // Accepted in order: once a request on the 4th is answered, all four are counted.
+  ASSERT_EQ(::send(held[3], "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 35, MSG_NOSIGNAL), 35);
+  char buf[512];
+  ASSERT_GT(::recv(held[3], buf, sizeof buf, 0), 0);
+  bool closed = false;
+  std::string r = Raw("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", &closed);
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_TRUE(closed);
+  for (int fd : held) ::close(fd);
+  ASSERT_TRUE(WaitUntil([&] { return StatusOf(Raw("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) == 200; },
+                        std::chrono::seconds(5)));
+  EXPECT_GE(Metric("vaultd_http_connection_events_total{event=\"client_limit\"}"), 1);
+}
+
+TEST_F(ServeTest, SurvivesConnectionFloodsWithFewDescriptors) {
+  // RLIMIT_NOFILE 256 for the server; 300 WebSocket upgrades, 300 CONNECTs and 300 silent
+  // connections. The server must not spin, must not flood its log, and must answer again.
+  Restart({"--limits", "header_timeout_ms=1000"}, 256);
+  const double cpu0 = ServerCpuSeconds();
+  const auto t0 = SteadyClock::now();
+  std::vector<int> fds;
+  const std::string upgrade =
+      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  const std::string connect = "CONNECT 10.0.0.1:443 HTTP/1.1\r\nHost: 10.0.0.1:443\r\n\r\n";
+  for (int i = 0; i < 900; ++i) {
+    int fd = Connect();
+    if (fd < 0) continue;
+    if (i < 300) ::send(fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    else if (i < 600) ::send(fd, connect.data(), connect.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    fds.push_back(fd);
+  }
+  // Every one of them is answered or closed by the server within the header timeout and then some.
+  size_t closed_by_server = 0;
+  for (int fd : fds) {
+    bool closed = false;
+    ReadUntilClose(fd, std::chrono::milliseconds(std::max<int64_t>(
+                           100, 15000 - std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count())),
+                   &closed);
+    closed_by_server += closed;
+    ::close(fd);
+  }
+  EXPECT_EQ(closed_by_server, fds.size());
+  ASSERT_TRUE(WaitUntil([&] { return StatusOf(Raw("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) == 200; },
+                        std::chrono::seconds(10)));
+  const double wall = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  const double cpu = ServerCpuSeconds() - cpu0;
+  std::printf("[ flood   ] %zu connections: server CPU %.2f s in %.2f s; log %ju bytes\n", fds.size(), cpu, wall,
+              static_cast<uintmax_t>(std::filesystem::file_size(Path("serve.log"))));
+  EXPECT_LT(cpu, 0.5 * wall) << "the server was spinning";
+  EXPECT_LT(std::filesystem::file_size(Path("serve.log")), 64u * 1024) << "the log was flooded";
+}
+
+TEST_F(ServeTest, RepeatedRefusalsAreAggregated) {
+  Restart({"--limits", "refusal_report_s=1"});
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(Get("/v1/mountset", "garbage.token.here").status, 401);
+  // One full line for the first refusal, then one aggregate line with the count.
+  uint64_t full = 0, repeated = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        full = repeated = 0;
+        std::istringstream in(ReadAll(Path("audit.log")));
+        for (std::string line; std::getline(in, line);) {
+          auto j = json::parse(line, nullptr, false);
+          if (!j.is_object() || j.value("outcome", "") != "unauthenticated") continue;
+          if (j.contains("repeated")) repeated += j["repeated"].get<uint64_t>();
+          else ++full;
+        }
+        return full + repeated == 200;
+      },
+      std::chrono::seconds(10)))
+      << full << " full lines, " << repeated << " repeated";
+  EXPECT_LE(full, 10u);
+  EXPECT_EQ(Metric("vaultd_refusals_aggregated_total"), static_cast<int64_t>(repeated));
+  EXPECT_EQ(Metric("vaultd_decisions_total{outcome=\"unauthenticated\"}"), 200);
+  // The server log holds a handful of lines about it, not 200.
+  std::istringstream log(ReadAll(Path("serve.log")));
+  size_t refused_lines = 0;
+  for (std::string line; std::getline(log, line);) refused_lines += line.find("request refused") != std::string::npos;
+  EXPECT_LE(refused_lines, 10u);
+}
+
+TEST_F(ServeTest, OnlyThePolicyFileItselfWakesTheReload) {
+  const int64_t before = Metric("vaultd_policy_reload_checks_total");
+  ASSERT_GE(before, 0);
+  for (int i = 0; i < 200; ++i) {
+    std::ofstream out(Path("other.log"), std::ios::app);
+    out << "line " << i << "\n";
+  }
+  {
+    // A log kept open and written to: not even a wakeup.
+    std::ofstream out(Path("kept-open.log"));
+    for (int i = 0; i < 2000; ++i) out << "line " << i << std::endl;
+  }
+  // The policy's own name still counts.
+  Write("policy.yaml", std::string(kPolicy) + "# edited\n");
+  ASSERT_TRUE(WaitUntil([&] { return Metric("vaultd_policy_reload_checks_total") > before; },
+                        std::chrono::seconds(5)));
+  EXPECT_LE(Metric("vaultd_policy_reload_checks_total") - before, 2);
 }
 
 }  // namespace

@@ -129,6 +129,20 @@ TEST(JwtVerify, AcceptsEs256WithRawSignature) {
   ExpectRejected(v, input + "." + Base64UrlEncode(der), "bad signature");
 }
 
+TEST(JwtVerify, RejectsEs256WithHighS) {
+  // (R, n - S) verifies as well as (R, S); only the low-S form is accepted, so a token has one encoding.
+  auto v = Verifier();
+  std::string t = MintAsym(K().ec.get(), {{"alg", "ES256"}, {"kid", "ec-1"}}, Claims());
+  ASSERT_TRUE(v.Verify(t, kNowTime).ok());
+  std::string input = t.substr(0, t.rfind('.'));
+  auto raw = Base64UrlDecode(t.substr(t.rfind('.') + 1));
+  ASSERT_TRUE(raw.has_value());
+  ASSERT_FALSE(testing::IsHighS(*raw));
+  std::string high = testing::FlipEcdsaS(*raw);
+  ASSERT_TRUE(testing::IsHighS(high));
+  ExpectRejected(v, input + "." + Base64UrlEncode(high), "bad signature");
+}
+
 TEST(JwtVerify, RejectsAlgNone) {
   auto v = Verifier();
   std::string input = testing::SigningInput({{"alg", "none"}}, Claims());
@@ -437,6 +451,11 @@ TEST_F(AuthConfigTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256]\nkeys:\n  - pem: a\n    jwks: b\n"),
             "AUTH.yaml:6: a key entry has exactly one of 'pem' or 'jwks'");
   EXPECT_NE(err("issuer: [unclosed\n").find("AUTH.yaml:"), std::string::npos);
+  // A key entry's keys are checked for repeats too (a second kid used to win silently).
+  EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256]\nkeys:\n  - pem: a\n    kid: one\n    kid: two\n"),
+            "AUTH.yaml:7: duplicate key 'kid' in a key entry");
+  EXPECT_EQ(err("issuer: &i i\naudience: *i\nalgorithms: [RS256]\nkeys: {pem: k}\n"),
+            "AUTH.yaml:2: YAML alias: aliases (*name) are not allowed here; write the value out");
 }
 
 TEST_F(AuthConfigTest, AlgorithmWithoutAFittingKeyIsAnError) {

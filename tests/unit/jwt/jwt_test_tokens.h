@@ -10,11 +10,13 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
+#include "vaultd/common/base64.h"
 #include "vaultd/orchestrator/jwt.h"
 
 namespace vaultd::testing {
@@ -68,7 +70,7 @@ inline std::string BnBytes(EVP_PKEY* k, const char* param, int pad_to = 0) {
 
 // The public JWK of a generated key.
 inline nlohmann::json Jwk(EVP_PKEY* k, const std::string& kid) {
-  using orchestrator::Base64UrlEncode;
+  using vaultd::Base64UrlEncode;
   nlohmann::json j;
   if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
     j = {{"kty", "RSA"}, {"n", Base64UrlEncode(BnBytes(k, OSSL_PKEY_PARAM_RSA_N))},
@@ -97,7 +99,28 @@ inline std::string SignDer(EVP_PKEY* k, std::string_view input) {
   return sig;
 }
 
-// The JWS signature bytes: as OpenSSL signs for RSA, R||S for EC.
+// (R, S) -> (R, n - S) for P-256: the other signature that verifies the same message.
+inline std::string FlipEcdsaS(std::string raw) {
+  BIGNUM* n = nullptr;
+  BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);
+  BN_sub(s, n, s);
+  BN_bn2binpad(s, reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+  BN_free(s);
+  BN_free(n);
+  return raw;
+}
+
+// Is S above n/2 (the high, non-canonical form)?
+inline bool IsHighS(const std::string& raw) {
+  static const unsigned char kHalf[32] = {0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b,
+                                          0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
+  return std::memcmp(raw.data() + 32, kHalf, 32) > 0;
+}
+
+// The JWS signature bytes: as OpenSSL signs for RSA, R||S for EC (low S, as JOSE
+// libraries send it; OpenSSL picks either form at random).
 inline std::string SignRaw(EVP_PKEY* k, std::string_view input) {
   std::string sig = SignDer(k, input);
   if (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC) {  // DER -> JWS R||S
@@ -107,7 +130,7 @@ inline std::string SignRaw(EVP_PKEY* k, std::string_view input) {
     BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char*>(raw.data()), 32);
     BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
     ECDSA_SIG_free(es);
-    return raw;
+    return IsHighS(raw) ? FlipEcdsaS(raw) : raw;
   }
   return sig;
 }
@@ -122,17 +145,17 @@ inline std::string HmacRaw(std::string_view secret, std::string_view input) {
 
 // header.payload, base64url-encoded, without the signature.
 inline std::string SigningInput(const nlohmann::json& header, const nlohmann::json& payload) {
-  return orchestrator::Base64UrlEncode(header.dump()) + "." + orchestrator::Base64UrlEncode(payload.dump());
+  return vaultd::Base64UrlEncode(header.dump()) + "." + vaultd::Base64UrlEncode(payload.dump());
 }
 
 inline std::string MintAsym(EVP_PKEY* k, const nlohmann::json& header, const nlohmann::json& payload) {
   std::string input = SigningInput(header, payload);
-  return input + "." + orchestrator::Base64UrlEncode(SignRaw(k, input));
+  return input + "." + vaultd::Base64UrlEncode(SignRaw(k, input));
 }
 
 inline std::string MintHmac(std::string_view secret, const nlohmann::json& header, const nlohmann::json& payload) {
   std::string input = SigningInput(header, payload);
-  return input + "." + orchestrator::Base64UrlEncode(HmacRaw(secret, input));
+  return input + "." + vaultd::Base64UrlEncode(HmacRaw(secret, input));
 }
 
 }  // namespace vaultd::testing

@@ -118,6 +118,36 @@ TEST(Personal, UnsafeUserNamesGetNoPersonalFolder) {
   }
 }
 
+TEST(Personal, UserNamesOutsideTheAllowListGetNoPersonalFolder) {
+  auto p = Example();
+  for (const char* user : {" alice", "alice ", "$(id)", "a`id`", "\u202Eevil", "j\u00fcrgen", "-rf", "a;b", "a\\b",
+                           "a+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+    SCOPED_TRACE(user);
+    MountSet m = Evaluate(p, {user, {"all-employees"}, T(testing::kNow), false});
+    EXPECT_EQ(FindMount(m, "personal"), nullptr);
+    ASSERT_EQ(m.warnings.size(), 1u);
+    EXPECT_NE(FindMount(m, "wiki"), nullptr);
+  }
+  for (const char* user : {"alice", "alice.smith", "a_b-c", "alice@example.com", "7up"}) {
+    SCOPED_TRACE(user);
+    EXPECT_NE(FindMount(Evaluate(p, {user, {"all-employees"}, T(testing::kNow), false}), "personal"), nullptr);
+  }
+}
+
+TEST(Personal, ExtraUserNameCharactersAreConfigurable) {
+  auto loaded = LoadPolicyString(
+      "version: 1\npersonal:\n  path: /users/{username}\n  username_extra_chars: \"+~\"\nfolders: []\n", "p.yaml", {});
+  ASSERT_TRUE(loaded.policy) << (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].ToString());
+  EXPECT_NE(FindMount(Evaluate(loaded.policy, {"a+b~c", {}, T(testing::kNow), false}), "personal"), nullptr);
+  EXPECT_EQ(FindMount(Evaluate(loaded.policy, {"a b", {}, T(testing::kNow), false}), "personal"), nullptr);
+  auto refused = LoadPolicyString(
+      "version: 1\npersonal:\n  path: /users/{username}\n  username_extra_chars: \"/\"\nfolders: []\n", "p.yaml", {});
+  EXPECT_FALSE(refused.policy);
+  ASSERT_FALSE(refused.diagnostics.empty());
+  EXPECT_EQ(refused.diagnostics[0].ToString(),
+            "p.yaml:4: error: personal.username_extra_chars: '/' cannot be allowed (choose from +~=!#$%&'^`)");
+}
+
 // --- time windows -------------------------------------------------------------------------
 
 const char* kWindowed = R"(version: 1

@@ -247,5 +247,17 @@ TEST(PolicyCases, BadCasesFileNamesTheLine) {
   EXPECT_TRUE(cases.cases.empty());
 }
 
+TEST(PolicyCases, DuplicateKeysAndAliasesAreErrors) {
+  CasesLoadResult dup = LoadCasesString(
+      "- name: x\n  user: a\n  user: b\n  at: \"2026-01-01T00:00:00Z\"\n  expect: {}\n", "c.yaml");
+  ASSERT_EQ(dup.errors.size(), 1u);
+  EXPECT_EQ(dup.errors[0].ToString(), "c.yaml:3: error: cases[0]: duplicate key 'user'");
+  CasesLoadResult alias = LoadCasesString(
+      "- name: x\n  user: &u a\n  at: \"2026-01-01T00:00:00Z\"\n  expect: {}\n- name: y\n  user: *u\n", "c.yaml");
+  ASSERT_FALSE(alias.errors.empty());
+  EXPECT_EQ(alias.errors[0].line, 6);
+  EXPECT_NE(alias.errors[0].message.find("YAML alias"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vaultd::orchestrator

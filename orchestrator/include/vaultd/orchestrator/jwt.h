@@ -143,9 +143,5 @@ class VerifiedTokenCache {
   std::unique_ptr<Impl> impl_;
 };
 
-// Strict base64url (RFC 4648 §5) without padding: rejects '=', characters
-// outside the alphabet, a length of 1 mod 4 and non-zero trailing bits.
-std::optional<std::string> Base64UrlDecode(std::string_view in);
-std::string Base64UrlEncode(std::string_view bytes);
 
 }  // namespace vaultd::orchestrator

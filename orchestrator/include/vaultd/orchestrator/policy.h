@@ -29,6 +29,12 @@ namespace vaultd::orchestrator {
 
 // Files larger than this are rejected before parsing.
 inline constexpr uint64_t kMaxPolicyBytes = 16ull << 20;
+// What a policy may expand to, so no file can make evaluation or answers huge.
+// YAML aliases (*name) are refused altogether: they let a small file stand for a huge one.
+inline constexpr size_t kMaxPolicyFolders = 10000;
+inline constexpr size_t kMaxGroupsPerRule = 1000;
+// The largest answer (an explained mount set listing every folder and rule) a policy may produce.
+inline constexpr size_t kMaxPolicyAnswerBytes = 8u << 20;
 
 inline constexpr const char* kMountSetSchema = "vaultd.mountset/1";
 inline constexpr const char* kVaultRoot = "/vault";
