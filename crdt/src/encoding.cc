@@ -177,20 +177,6 @@ size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
 }
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    if (static_cast<uint8_t>(s[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    uint32_t cp;
-    size_t n = DecodeUtf8(s, i, &cp);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
 bool Utf8ToUtf16(std::string_view s, std::u16string* out) {
   out->clear();
   out->reserve(s.size());
@@ -275,58 +261,5 @@ uint64_t Utf16Length(std::string_view s) {
   return n;
 }
 
-static const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64Encode(std::span<const uint8_t> b) {
-  std::string out;
-  out.reserve((b.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < b.size(); i += 3) {
-    uint32_t v = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
-    out.push_back(kB64[v >> 18]);
-    out.push_back(kB64[(v >> 12) & 63]);
-    out.push_back(kB64[(v >> 6) & 63]);
-    out.push_back(kB64[v & 63]);
-  }
-  if (i + 1 == b.size()) {
-    uint32_t v = b[i] << 16;
-    out.push_back(kB64[v >> 18]);
-    out.push_back(kB64[(v >> 12) & 63]);
-    out += "==";
-  } else if (i + 2 == b.size()) {
-    uint32_t v = (b[i] << 16) | (b[i + 1] << 8);
-    out.push_back(kB64[v >> 18]);
-    out.push_back(kB64[(v >> 12) & 63]);
-    out.push_back(kB64[(v >> 6) & 63]);
-    out.push_back('=');
-  }
-  return out;
-}
-
-bool Base64Decode(std::string_view t, std::vector<uint8_t>* out) {
-  out->clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t pad = 0;
-  for (char c : t) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') { ++pad; continue; }
-    else if (c == '\n' || c == '\r' || c == ' ') continue;
-    else return false;
-    if (pad) return false;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<uint8_t>(acc >> bits));
-    }
-  }
-  return pad <= 2;
-}
 
 }  // namespace vaultd::crdt

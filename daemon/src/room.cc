@@ -19,6 +19,7 @@
 
 #include "vaultd/common/log.h"
 #include "vaultd/common/sha256.h"
+#include "vaultd/common/utf8.h"
 #include "vaultd/crdt/doc.h"
 #include "vaultd/crdt/sync.h"
 #include "vaultd/daemon/backoff.h"
@@ -175,7 +176,7 @@ class Room final : public RoomSession {
 
   RoomStatus status() const override {
     RoomStatus s = st_;
-    s.queued_paths = dirty_.size() + retry_.size();
+    s.queued_paths = dirty_.size() + retry_.size() + busy_.size();
     s.unsent_changes = s.synced ? 0 : offline_changes_;
     s.pending_local = s.queued_paths + s.unsent_changes;
     s.files = recs_.size();
@@ -395,8 +396,13 @@ class Room final : public RoomSession {
         if (!changed && fs_.Stat(p).type == EntryType::kMissing) {
           have_disk = false;
           ds = {};
+        } else if (changed) {
+          busy_.insert(p);  // being written or changed while read: look again shortly
+          ArmTimer();
+          return;
         } else {
           retry_.insert(p);
+          ArmTimer();
           return;
         }
       } else {
@@ -733,7 +739,9 @@ class Room final : public RoomSession {
     for (auto& [p, r] : recs_) all.insert(p);
     for (auto& p : files_.Keys()) all.insert(p);
     for (auto& p : retry_) all.insert(p);
+    for (auto& p : busy_) all.insert(p);
     retry_.clear();
+    busy_.clear();
     if (deps_.watcher) deps_.watcher->RescanDone();
     rescan_wanted_ = false;
     Reconcile(std::move(all));
@@ -923,6 +931,7 @@ class Room final : public RoomSession {
     if (!timer_ || stopped_) return;
     uint64_t due = UINT64_MAX;
     if (!retry_.empty() || !pending_.updates.empty() || !pending_.files.empty()) due = 1000;
+    if (!busy_.empty()) due = std::min<uint64_t>(due, 50);
     if (deps_.watcher && deps_.watcher->health().degraded) due = std::min<uint64_t>(due, 5000);
     if (rc_.expires_at && !expired_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*rc_.expires_at - deps_.clock->Now()).count();
@@ -939,9 +948,11 @@ class Room final : public RoomSession {
     if (live_) {
       if (deps_.watcher && deps_.watcher->health().degraded) {
         FullReconcile();
-      } else if (!retry_.empty()) {
+      } else if (!retry_.empty() || !busy_.empty()) {
         for (auto& p : retry_) dirty_.insert(p);
+        for (auto& p : busy_) dirty_.insert(p);
         retry_.clear();
+        busy_.clear();
         ProcessDirty();
       }
     }
@@ -982,7 +993,7 @@ class Room final : public RoomSession {
   RoomCommit pending_;
   std::vector<Bytes> unsent_;
   std::vector<DiskOp> ops_;
-  std::set<std::string> dirty_, retry_, touched_;
+  std::set<std::string> dirty_, retry_, busy_, touched_;
   std::set<std::string> remote_entry_, remote_marks_, remote_dirty_;
   std::set<std::string> rejected_logged_, too_large_logged_;
   std::unique_ptr<Connection> conn_;

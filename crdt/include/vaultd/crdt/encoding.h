@@ -13,7 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "vaultd/common/base64.h"
 #include "vaultd/common/status.h"
+#include "vaultd/common/utf8.h"
 
 namespace vaultd::crdt {
 
@@ -80,11 +82,19 @@ bool Utf8ToUtf16(std::string_view utf8, std::u16string* out);
 std::u16string Utf8ToUtf16Lossy(std::string_view utf8);
 std::string Utf16ToUtf8(std::u16string_view utf16);
 void AppendUtf16AsUtf8(std::u16string_view utf16, std::string* out);
-bool IsValidUtf8(std::string_view utf8);
+using vaultd::IsValidUtf8;  // common/utf8.h
 // Number of UTF-16 code units of valid UTF-8 text.
 uint64_t Utf16Length(std::string_view utf8);
 
-std::string Base64Encode(std::span<const uint8_t> bytes);
-bool Base64Decode(std::string_view text, std::vector<uint8_t>* out);
+// Base64 (standard alphabet, padded) of bytes, over common/base64.h.
+inline std::string Base64Encode(std::span<const uint8_t> bytes) {
+  return vaultd::Base64Encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+inline bool Base64Decode(std::string_view text, std::vector<uint8_t>* out) {
+  auto d = vaultd::Base64Decode(text);
+  if (!d) return false;
+  out->assign(d->begin(), d->end());
+  return true;
+}
 
 }  // namespace vaultd::crdt

@@ -23,9 +23,6 @@ bool IsIgnoredPath(std::string_view rel);
 // never written (and are reported).
 bool IsSafeDocKey(std::string_view key);
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool IsValidUtf8(std::string_view s);
-
 // The prefix of the daemon's own temp files (atomic writes), which the
 // watcher and the scanner ignore.
 inline constexpr std::string_view kTempPrefix = ".vaultd-tmp-";
