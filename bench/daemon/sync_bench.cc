@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
     if (!b.Start() || !b.WaitSynced()) return 1;
     WaitFor([&] { return b.RoomStatus("big")["pending_local"].get<int>() == 0; });
     std::printf("restart  %d notes, nothing changed: %.0f ms to synced   (target <= 1000 ms)\n", notes, Ms(Clock::now() - t2));
+    std::printf("rss      the same daemon after the restart: %.1f MB\n", ProcField(b.pid(), "status", "VmRSS:") / 1024.0);
+    if (std::getenv("BENCH_PAUSE")) {
+      std::printf("pid %d, state %s; press enter\n", b.pid(), b.state.c_str());
+      std::getchar();
+    }
     long v0 = ProcField(b.pid(), "status", "voluntary_ctxt_switches:");
     long n0 = ProcField(b.pid(), "status", "nonvoluntary_ctxt_switches:");
     sleep(static_cast<unsigned>(idle_s));
