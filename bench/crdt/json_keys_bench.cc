@@ -58,13 +58,18 @@ int main(int argc, char** argv) {
       }
       return std::atoi(argv[++i]);
     };
-    if (!std::strcmp(argv[i], "--max")) max_keys = val();
-    else if (!std::strcmp(argv[i], "--ordered-max")) ordered_max = val();
-    else if (!std::strcmp(argv[i], "--reps")) reps = val();
+    if (!std::strcmp(argv[i], "--max"))
+      max_keys = val();
+    else if (!std::strcmp(argv[i], "--ordered-max"))
+      ordered_max = val();
+    else if (!std::strcmp(argv[i], "--reps"))
+      reps = val();
     else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf("usage: bench_crdt_json_keys [--max N] [--ordered-max N] [--reps N]\n"
-                  "Times ParseJsonText/ValidateJsonText on objects of 25,000.. N keys (default 400000)\n"
-                  "beside nlohmann accept and ordered_json::parse (once, up to --ordered-max keys, default 25000).\n");
+      std::printf(
+          "usage: bench_crdt_json_keys [--max N] [--ordered-max N] [--reps N]\n"
+          "Times ParseJsonText/ValidateJsonText on objects of 25,000.. N keys (default 400000)\n"
+          "beside nlohmann accept and ordered_json::parse (once, up to --ordered-max keys, default "
+          "25000).\n");
       return 0;
     } else {
       std::fprintf(stderr, "bench_crdt_json_keys: unknown option %s (see --help)\n", argv[i]);
@@ -75,8 +80,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_crdt_json_keys: --max and --reps must be positive\n");
     return 2;
   }
-  std::printf("| keys | text (KiB) | ParseJsonText ms | ns/key | ValidateJsonText ms | ns/key | "
-              "anchor: json::accept ms | anchor: ordered_json::parse ms |\n|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| keys | text (KiB) | ParseJsonText ms | ns/key | ValidateJsonText ms | ns/key | "
+      "anchor: json::accept ms | anchor: ordered_json::parse ms "
+      "|\n|---|---|---|---|---|---|---|---|\n");
   for (int n = 25000; n <= max_keys; n *= 2) {
     std::string text = ManyKeys(n);
     double parse = MedianMs(reps, [&] { return vaultd::crdt::ParseJsonText(text).ok(); });
@@ -87,8 +94,8 @@ int main(int argc, char** argv) {
       double o = MedianMs(1, [&] { return !nlohmann::ordered_json::parse(text).empty(); });
       ordered = std::to_string(static_cast<int>(o + 0.5));
     }
-    std::printf("| %d | %zu | %.1f | %.0f | %.1f | %.0f | %.1f | %s |\n", n, text.size() / 1024, parse,
-                parse * 1e6 / n, validate, validate * 1e6 / n, accept, ordered.c_str());
+    std::printf("| %d | %zu | %.1f | %.0f | %.1f | %.0f | %.1f | %s |\n", n, text.size() / 1024,
+                parse, parse * 1e6 / n, validate, validate * 1e6 / n, accept, ordered.c_str());
   }
   return 0;
 }

@@ -80,9 +80,10 @@ int main(int argc, char** argv) {
     }
     close(ifd);
     std::sort(ms.begin(), ms.end());
-    std::printf("latency  save->other disk, %d edits: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-                "   (target p50 <= 20 ms, p99 <= 100 ms)\n",
-                edits, ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back());
+    std::printf(
+        "latency  save->other disk, %d edits: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+        "   (target p50 <= 20 ms, p99 <= 100 ms)\n",
+        edits, ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back());
     a.Stop();
     b.Stop();
   }
@@ -96,34 +97,47 @@ int main(int argc, char** argv) {
     uint64_t bytes = 0;
     for (int i = 0; i < notes; ++i) {
       std::string s = "# Note " + std::to_string(i) + "\n";
-      while (s.size() < 3000) s += "Some words of a note " + std::to_string(rng()) + " and more text.\n";
+      while (s.size() < 3000)
+        s += "Some words of a note " + std::to_string(rng()) + " and more text.\n";
       bytes += s.size();
-      Spit(a.vault / "big" / ("folder" + std::to_string(i % 50)) / ("note" + std::to_string(i) + ".md"), s);
+      Spit(a.vault / "big" / ("folder" + std::to_string(i % 50)) /
+               ("note" + std::to_string(i) + ".md"),
+           s);
     }
     auto t0 = Clock::now();
-    if (!a.Start() || !a.WaitSynced(std::chrono::seconds(300))) return std::fprintf(stderr, "a did not sync\n"), 1;
-    if (!WaitFor([&] { return a.RoomStatus("big")["files"].get<int>() == notes; }, std::chrono::seconds(300)))
+    if (!a.Start() || !a.WaitSynced(std::chrono::seconds(300)))
+      return std::fprintf(stderr, "a did not sync\n"), 1;
+    if (!WaitFor([&] { return a.RoomStatus("big")["files"].get<int>() == notes; },
+                 std::chrono::seconds(300)))
       return std::fprintf(stderr, "a did not index\n"), 1;
     double index_ms = Ms(Clock::now() - t0);
     auto t1 = Clock::now();
     if (!b.Start()) return 1;
-    bool ok = WaitFor([&] {
-      auto r = b.RoomStatus("big");
-      return !r.is_null() && r["files"].get<int>() == notes;
-    }, std::chrono::seconds(300));
+    bool ok = WaitFor(
+        [&] {
+          auto r = b.RoomStatus("big");
+          return !r.is_null() && r["files"].get<int>() == notes;
+        },
+        std::chrono::seconds(300));
     double first_ms = Ms(Clock::now() - t1);
-    std::printf("firstsync %d notes, %.1f MB into an empty daemon: %.0f ms%s   (target <= 5000 ms; indexing them on the "
-                "sending side took %.0f ms)\n",
-                notes, bytes / 1e6, first_ms, ok ? "" : " (DID NOT FINISH)", index_ms);
+    std::printf(
+        "firstsync %d notes, %.1f MB into an empty daemon: %.0f ms%s   (target <= 5000 ms; "
+        "indexing them on the "
+        "sending side took %.0f ms)\n",
+        notes, bytes / 1e6, first_ms, ok ? "" : " (DID NOT FINISH)", index_ms);
     long rss_kb = ProcField(b.pid(), "status", "VmRSS:");
-    std::printf("rss      receiving daemon with %.1f MB of text: %.1f MB   (target <= 30 MB + 2 x text = %.1f MB)\n",
-                bytes / 1e6, rss_kb / 1024.0, 30 + 2 * bytes / 1048576.0);
+    std::printf(
+        "rss      receiving daemon with %.1f MB of text: %.1f MB   (target <= 30 MB + 2 x text = "
+        "%.1f MB)\n",
+        bytes / 1e6, rss_kb / 1024.0, 30 + 2 * bytes / 1048576.0);
     b.Stop();
     auto t2 = Clock::now();
     if (!b.Start() || !b.WaitSynced()) return 1;
     WaitFor([&] { return b.RoomStatus("big")["pending_local"].get<int>() == 0; });
-    std::printf("restart  %d notes, nothing changed: %.0f ms to synced   (target <= 1000 ms)\n", notes, Ms(Clock::now() - t2));
-    std::printf("rss      the same daemon after the restart: %.1f MB\n", ProcField(b.pid(), "status", "VmRSS:") / 1024.0);
+    std::printf("restart  %d notes, nothing changed: %.0f ms to synced   (target <= 1000 ms)\n",
+                notes, Ms(Clock::now() - t2));
+    std::printf("rss      the same daemon after the restart: %.1f MB\n",
+                ProcField(b.pid(), "status", "VmRSS:") / 1024.0);
     if (std::getenv("BENCH_PAUSE")) {
       std::printf("pid %d, state %s; press enter\n", b.pid(), b.state.c_str());
       std::getchar();
@@ -133,9 +147,11 @@ int main(int argc, char** argv) {
     sleep(static_cast<unsigned>(idle_s));
     long v1 = ProcField(b.pid(), "status", "voluntary_ctxt_switches:");
     long n1 = ProcField(b.pid(), "status", "nonvoluntary_ctxt_switches:");
-    std::printf("idle     %d s: %ld voluntary + %ld involuntary context switches (%.2f wake-ups/s)   (target: no busy "
-                "wake-ups)\n",
-                idle_s, v1 - v0, n1 - n0, (v1 - v0) / static_cast<double>(idle_s));
+    std::printf(
+        "idle     %d s: %ld voluntary + %ld involuntary context switches (%.2f wake-ups/s)   "
+        "(target: no busy "
+        "wake-ups)\n",
+        idle_s, v1 - v0, n1 - n0, (v1 - v0) / static_cast<double>(idle_s));
     a.Stop();
     b.Stop();
   }

@@ -15,10 +15,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-#include <ctime>
 #include <unordered_set>
 #include <vector>
 
@@ -39,11 +39,14 @@ std::string Day(int d) {
 
 std::string GeneratePolicy(int folders, int groups, std::mt19937_64& rng) {
   auto rnd = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
-  std::string y = "version: 1\nsync:\n  url: ws://relay.internal:1234\npersonal:\n  path: /users/{username}/personal\n"
-                  "folders:\n";
+  std::string y =
+      "version: 1\nsync:\n  url: ws://relay.internal:1234\npersonal:\n  path: "
+      "/users/{username}/personal\n"
+      "folders:\n";
   y.reserve(static_cast<size_t>(folders) * 260);
   for (int f = 0; f < folders; ++f) {
-    y += "  - name: f" + std::to_string(f) + "\n    path: /shared/f" + std::to_string(f) + "\n    access:\n";
+    y += "  - name: f" + std::to_string(f) + "\n    path: /shared/f" + std::to_string(f) +
+         "\n    access:\n";
     int rules = 1 + rnd(3);
     for (int r = 0; r < rules; ++r) {
       int n = 1 + rnd(3);
@@ -54,7 +57,8 @@ std::string GeneratePolicy(int folders, int groups, std::mt19937_64& rng) {
       y += rnd(2) ? "        mode: rw\n" : "        mode: ro\n";
       if (rnd(10) == 0) {
         int a = rnd(300);
-        y += "        not_before: \"" + Day(a) + "\"\n        not_after: \"" + Day(a + 1 + rnd(30)) + "\"\n";
+        y += "        not_before: \"" + Day(a) + "\"\n        not_after: \"" +
+             Day(a + 1 + rnd(30)) + "\"\n";
       }
     }
     if (rnd(20) == 0) y += "    deny:\n      - groups: [g" + std::to_string(rnd(groups)) + "]\n";
@@ -79,7 +83,9 @@ Stats Summarize(std::vector<double> us) {
   std::sort(us.begin(), us.end());
   double sum = 0;
   for (double v : us) sum += v;
-  auto pct = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))]; };
+  auto pct = [&](double q) {
+    return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))];
+  };
   return {sum / us.size(), pct(0.50), pct(0.99), us.back()};
 }
 
@@ -91,12 +97,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     long v = std::strtol(argv[i + 1], nullptr, 10);
-    if (a == "--folders") folders = static_cast<int>(v);
-    else if (a == "--groups") groups = static_cast<int>(v);
-    else if (a == "--user-groups") user_groups = static_cast<int>(v);
-    else if (a == "--relevant") relevant = static_cast<int>(v);
-    else if (a == "--iterations") iterations = static_cast<int>(v);
-    else if (a == "--seed") seed = static_cast<uint64_t>(v);
+    if (a == "--folders")
+      folders = static_cast<int>(v);
+    else if (a == "--groups")
+      groups = static_cast<int>(v);
+    else if (a == "--user-groups")
+      user_groups = static_cast<int>(v);
+    else if (a == "--relevant")
+      relevant = static_cast<int>(v);
+    else if (a == "--iterations")
+      iterations = static_cast<int>(v);
+    else if (a == "--seed")
+      seed = static_cast<uint64_t>(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -126,7 +138,8 @@ int main(int argc, char** argv) {
         std::string g = "g" + std::to_string(rng() % static_cast<uint64_t>(groups));
         if (std::find(u.begin(), u.end(), g) == u.end()) u.push_back(g);
       }
-      for (int i = policy_groups; i < user_groups; ++i) u.push_back("idp-group-" + std::to_string(rng() % 100000));
+      for (int i = policy_groups; i < user_groups; ++i)
+        u.push_back("idp-group-" + std::to_string(rng() % 100000));
     }
     return users;
   };
@@ -136,7 +149,8 @@ int main(int argc, char** argv) {
 
   auto measure = [&](const std::vector<std::vector<std::string>>& us, std::vector<double>* wall,
                      std::vector<double>* cpu, size_t* mounts) {
-    for (int i = 0; i < 200; ++i) (void)Evaluate(r.policy, {"alice", us[i % 16], at, false});  // warm-up
+    for (int i = 0; i < 200; ++i)
+      (void)Evaluate(r.policy, {"alice", us[i % 16], at, false});  // warm-up
     for (int i = 0; i < iterations; ++i) {
       double c0 = ThreadCpuUs();
       auto a = Steady::now();
@@ -174,11 +188,14 @@ int main(int argc, char** argv) {
   }
 
   Stats ec = Summarize(eval_cpu_us), t = Summarize(typ_us), tc = Summarize(typ_cpu_us);
-  Stats e = Summarize(eval_us), j = Summarize(json_us), s = Summarize(scan_us), x = Summarize(explain_us);
-  std::printf("policy: %d folders, %zu groups, %zu bytes of YAML; users in %d groups; %d evaluations per profile "
-              "(seed %llu)\n",
-              folders, testing::PolicyGroupCount(p), yaml.size(), user_groups, iterations,
-              static_cast<unsigned long long>(seed));
+  Stats e = Summarize(eval_us), j = Summarize(json_us), s = Summarize(scan_us),
+        x = Summarize(explain_us);
+  std::printf(
+      "policy: %d folders, %zu groups, %zu bytes of YAML; users in %d groups; %d evaluations per "
+      "profile "
+      "(seed %llu)\n",
+      folders, testing::PolicyGroupCount(p), yaml.size(), user_groups, iterations,
+      static_cast<unsigned long long>(seed));
   std::printf("load + validate + index:        %8.1f ms\n", load_ms);
   std::printf("%-44s %9s %9s %9s %9s\n", "per evaluation (us)", "mean", "p50", "p99", "max");
   auto row = [](const char* name, const Stats& st, const char* note) {
@@ -187,8 +204,8 @@ int main(int argc, char** argv) {
   char dense[96], typical[96];
   std::snprintf(dense, sizeof dense, "dense: 50 policy groups, %.0f mounts, wall",
                 static_cast<double>(mounts_total) / iterations);
-  std::snprintf(typical, sizeof typical, "typical: %d policy groups, %.0f mounts, wall", std::min(relevant, user_groups),
-                static_cast<double>(typ_mounts) / iterations);
+  std::snprintf(typical, sizeof typical, "typical: %d policy groups, %.0f mounts, wall",
+                std::min(relevant, user_groups), static_cast<double>(typ_mounts) / iterations);
   row(typical, t, "");
   row("  same, thread CPU time", tc, "");
   row(dense, e, "");
@@ -196,10 +213,11 @@ int main(int argc, char** argv) {
   row("  mount set JSON dump (dense)", j, "");
   row("full scan of all folders (dense)", s, "   (anchor, this run)");
   row("Evaluate with --explain (dense)", x, "");
-  std::printf("anchor: Cedar publishes < 1000 us typical per authorization; our target <= 100 us\n"
-              "        typical CPU p50 %.1f us p99 %.1f us: %s; dense CPU p50 %.1f us p99 %.1f us: %s\n",
-              tc.p50, tc.p99, tc.p50 <= 100.0 ? "met" : "NOT met", ec.p50, ec.p99,
-              ec.p50 <= 100.0 ? "met" : "NOT met");
+  std::printf(
+      "anchor: Cedar publishes < 1000 us typical per authorization; our target <= 100 us\n"
+      "        typical CPU p50 %.1f us p99 %.1f us: %s; dense CPU p50 %.1f us p99 %.1f us: %s\n",
+      tc.p50, tc.p99, tc.p50 <= 100.0 ? "met" : "NOT met", ec.p50, ec.p99,
+      ec.p50 <= 100.0 ? "met" : "NOT met");
   (void)scan_granted;
   return 0;
 }

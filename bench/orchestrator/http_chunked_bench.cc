@@ -34,7 +34,8 @@ class Server {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0) {
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 16) != 0) {
       std::perror("bench server");
       std::exit(1);
     }
@@ -88,7 +89,8 @@ double FetchMs(const std::string& raw, const std::string& expected, int repeat) 
     auto r = HttpFetch(req);
     ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - t0).count());
     if (!r.ok() || r->body != expected) {
-      std::fprintf(stderr, "fetch failed: %s\n", r.ok() ? "body differs" : r.status().ToString().c_str());
+      std::fprintf(stderr, "fetch failed: %s\n",
+                   r.ok() ? "body differs" : r.status().ToString().c_str());
       std::exit(1);
     }
   }
@@ -103,13 +105,17 @@ int main(int argc, char** argv) {
   int repeat = 5;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help")) {
-      std::printf("bench_http_chunked [--max-chunks N] [--repeat R]\n"
-                  "Times HttpFetch of N one-byte chunks (N = 100,000 doubling up to --max-chunks, default\n"
-                  "1,600,000) beside the same body sent with Content-Length; median of R runs (default 5).\n");
+      std::printf(
+          "bench_http_chunked [--max-chunks N] [--repeat R]\n"
+          "Times HttpFetch of N one-byte chunks (N = 100,000 doubling up to --max-chunks, default\n"
+          "1,600,000) beside the same body sent with Content-Length; median of R runs (default "
+          "5).\n");
       return 0;
     }
-    if (i + 1 < argc && !std::strcmp(argv[i], "--max-chunks")) max_chunks = std::strtoull(argv[++i], nullptr, 10);
-    else if (i + 1 < argc && !std::strcmp(argv[i], "--repeat")) repeat = std::atoi(argv[++i]);
+    if (i + 1 < argc && !std::strcmp(argv[i], "--max-chunks"))
+      max_chunks = std::strtoull(argv[++i], nullptr, 10);
+    else if (i + 1 < argc && !std::strcmp(argv[i], "--repeat"))
+      repeat = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr, "bench_http_chunked: unknown argument '%s' (see --help)\n", argv[i]);
       return 2;
@@ -127,10 +133,12 @@ int main(int argc, char** argv) {
       chunked += "\r\n";
     }
     chunked += "0\r\n\r\n";
-    std::string plain = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n" + body;
+    std::string plain =
+        "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n" + body;
     double c = FetchMs(chunked, body, repeat);
     double a = FetchMs(plain, body, repeat);
-    std::printf("%10zu %12zu %14.2f %14.2f %16.1f %18.1f\n", n, chunked.size(), c, a, c * 1e6 / double(n), c / a);
+    std::printf("%10zu %12zu %14.2f %14.2f %16.1f %18.1f\n", n, chunked.size(), c, a,
+                c * 1e6 / double(n), c / a);
   }
   return 0;
 }

@@ -76,7 +76,8 @@ static std::string Format(WallTime t, bool millis) {
   char buf[64];
   if (millis) {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
   } else {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -89,13 +90,14 @@ std::string FormatRfc3339Millis(WallTime t) { return Format(t, true); }
 
 Result<WallTime> ParseRfc3339(std::string_view s) {
   auto bad = [&](const char* why) {
-    return Status::InvalidArgument("bad RFC 3339 time '" + std::string(s.substr(0, 64)) + "': " + why);
+    return Status::InvalidArgument("bad RFC 3339 time '" + std::string(s.substr(0, 64)) +
+                                   "': " + why);
   };
   int Y, M, D, h, m, sec;
   if (!ReadDigits(s, 0, 4, &Y) || s.size() < 19 || s[4] != '-' || !ReadDigits(s, 5, 2, &M) ||
-      s[7] != '-' || !ReadDigits(s, 8, 2, &D) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !ReadDigits(s, 11, 2, &h) ||
-      s[13] != ':' || !ReadDigits(s, 14, 2, &m) || s[16] != ':' || !ReadDigits(s, 17, 2, &sec)) {
+      s[7] != '-' || !ReadDigits(s, 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !ReadDigits(s, 11, 2, &h) || s[13] != ':' || !ReadDigits(s, 14, 2, &m) || s[16] != ':' ||
+      !ReadDigits(s, 17, 2, &sec)) {
     return bad("expected YYYY-MM-DDTHH:MM:SSZ");
   }
   if (M < 1 || M > 12 || D < 1 || D > DaysInMonth(Y, M) || h > 23 || m > 59 || sec > 60) {

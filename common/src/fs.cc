@@ -81,8 +81,8 @@ Status FaultInjectionFs::Step(std::string_view op) {
   int index = ops_++;
   if (index < fail_at_) return Status::Ok();
   if (index == fail_at_ && on_fault_) on_fault_(index, op);
-  return Status::FromErrno(EIO, "injected fault at step " + std::to_string(index) + " (" +
-                                    std::string(op) + ")");
+  return Status::FromErrno(
+      EIO, "injected fault at step " + std::to_string(index) + " (" + std::string(op) + ")");
 }
 
 Result<int> FaultInjectionFs::Open(const std::string& p, int f, mode_t m) {

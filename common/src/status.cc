@@ -6,25 +6,38 @@ namespace vaultd {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "InvalidArgument";
-    case StatusCode::kNotFound: return "NotFound";
-    case StatusCode::kAlreadyExists: return "AlreadyExists";
-    case StatusCode::kPermissionDenied: return "PermissionDenied";
-    case StatusCode::kUnauthenticated: return "Unauthenticated";
-    case StatusCode::kIoError: return "IoError";
-    case StatusCode::kCorruption: return "Corruption";
-    case StatusCode::kUnavailable: return "Unavailable";
-    case StatusCode::kInternal: return "Internal";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "InvalidArgument";
+    case StatusCode::kNotFound:
+      return "NotFound";
+    case StatusCode::kAlreadyExists:
+      return "AlreadyExists";
+    case StatusCode::kPermissionDenied:
+      return "PermissionDenied";
+    case StatusCode::kUnauthenticated:
+      return "Unauthenticated";
+    case StatusCode::kIoError:
+      return "IoError";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kUnavailable:
+      return "Unavailable";
+    case StatusCode::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }
 
 Status Status::FromErrno(int err, std::string_view what) {
   StatusCode code = StatusCode::kIoError;
-  if (err == ENOENT) code = StatusCode::kNotFound;
-  else if (err == EEXIST) code = StatusCode::kAlreadyExists;
-  else if (err == EACCES || err == EPERM || err == EROFS) code = StatusCode::kPermissionDenied;
+  if (err == ENOENT)
+    code = StatusCode::kNotFound;
+  else if (err == EEXIST)
+    code = StatusCode::kAlreadyExists;
+  else if (err == EACCES || err == EPERM || err == EROFS)
+    code = StatusCode::kPermissionDenied;
   Status s(code, std::string(what) + ": " + std::strerror(err));
   s.errno_ = err;
   return s;

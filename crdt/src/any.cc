@@ -3,25 +3,33 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 namespace vaultd::crdt {
 
 bool Any::operator==(const Any& o) const {
   if (v.index() != o.v.index()) return false;
-  if (auto* a = std::get_if<std::shared_ptr<AnyArray>>(&v)) return **a == *std::get<std::shared_ptr<AnyArray>>(o.v);
-  if (auto* a = std::get_if<std::shared_ptr<AnyObject>>(&v)) return **a == *std::get<std::shared_ptr<AnyObject>>(o.v);
+  if (auto* a = std::get_if<std::shared_ptr<AnyArray>>(&v))
+    return **a == *std::get<std::shared_ptr<AnyArray>>(o.v);
+  if (auto* a = std::get_if<std::shared_ptr<AnyObject>>(&v))
+    return **a == *std::get<std::shared_ptr<AnyObject>>(o.v);
   if (auto* d = std::get_if<double>(&v)) return *d == std::get<double>(o.v);
   return v == o.v;
 }
 
 void WriteAny(Encoder& enc, const Any& a) {
   switch (a.v.index()) {
-    case 0: enc.WriteUint8(127); break;
-    case 1: enc.WriteUint8(126); break;
-    case 2: enc.WriteUint8(std::get<bool>(a.v) ? 120 : 121); break;
+    case 0:
+      enc.WriteUint8(127);
+      break;
+    case 1:
+      enc.WriteUint8(126);
+      break;
+    case 2:
+      enc.WriteUint8(std::get<bool>(a.v) ? 120 : 121);
+      break;
     case 3: {
       double d = std::get<double>(a.v);
       if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 2147483647.0) {
@@ -36,8 +44,14 @@ void WriteAny(Encoder& enc, const Any& a) {
       }
       break;
     }
-    case 4: enc.WriteUint8(122); enc.WriteBigInt64(std::get<BigInt>(a.v).value); break;
-    case 5: enc.WriteUint8(119); enc.WriteVarString(std::get<std::string>(a.v)); break;
+    case 4:
+      enc.WriteUint8(122);
+      enc.WriteBigInt64(std::get<BigInt>(a.v).value);
+      break;
+    case 5:
+      enc.WriteUint8(119);
+      enc.WriteVarString(std::get<std::string>(a.v));
+      break;
     case 6: {
       enc.WriteUint8(116);
       const auto& b = std::get<Binary>(a.v);
@@ -69,8 +83,10 @@ Result<Any> ReadAny(Decoder& dec, int depth) {
   size_t at = dec.position();
   VAULTD_ASSIGN_OR_RETURN(uint8_t tag, dec.ReadUint8());
   switch (tag) {
-    case 127: return Any();
-    case 126: return Any(nullptr);
+    case 127:
+      return Any();
+    case 126:
+      return Any(nullptr);
     case 125: {
       VAULTD_ASSIGN_OR_RETURN(double d, dec.ReadVarInt());
       return Any(d);
@@ -87,8 +103,10 @@ Result<Any> ReadAny(Decoder& dec, int depth) {
       VAULTD_ASSIGN_OR_RETURN(int64_t b, dec.ReadBigInt64());
       return Any(BigInt{b});
     }
-    case 121: return Any(false);
-    case 120: return Any(true);
+    case 121:
+      return Any(false);
+    case 120:
+      return Any(true);
     case 119: {
       VAULTD_ASSIGN_OR_RETURN(std::string s, dec.ReadVarString());
       return Any(std::move(s));
@@ -106,8 +124,10 @@ Result<Any> ReadAny(Decoder& dec, int depth) {
         VAULTD_ASSIGN_OR_RETURN(std::string k, dec.ReadVarString());
         VAULTD_ASSIGN_OR_RETURN(Any x, ReadAny(dec, depth + 1));
         auto [it, inserted] = index.try_emplace(k, obj.size());
-        if (!inserted) obj[it->second].second = std::move(x);
-        else obj.emplace_back(std::move(k), std::move(x));
+        if (!inserted)
+          obj[it->second].second = std::move(x);
+        else
+          obj.emplace_back(std::move(k), std::move(x));
       }
       return Any(std::move(obj));
     }
@@ -126,7 +146,8 @@ Result<Any> ReadAny(Decoder& dec, int depth) {
       return Any(Binary(b.begin(), b.end()));
     }
     default:
-      return Status::Corruption("unknown Any tag " + std::to_string(tag) + " at byte " + std::to_string(at));
+      return Status::Corruption("unknown Any tag " + std::to_string(tag) + " at byte " +
+                                std::to_string(at));
   }
 }
 
@@ -134,13 +155,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\b':
+        *out += "\\b";
+        break;
+      case '\f':
+        *out += "\\f";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -188,17 +223,29 @@ void AppendJsonArray(const AnyArray& arr, std::string* out, F&& item) {
 void AppendCanonicalJson(const Any& a, std::string* out) {
   switch (a.v.index()) {
     case 0:
-    case 1: *out += "null"; break;
-    case 2: *out += std::get<bool>(a.v) ? "true" : "false"; break;
-    case 3: AppendJsonNumber(std::get<double>(a.v), out); break;
-    case 4: AppendJsonString(std::to_string(std::get<BigInt>(a.v).value), out); break;
-    case 5: AppendJsonString(std::get<std::string>(a.v), out); break;
+    case 1:
+      *out += "null";
+      break;
+    case 2:
+      *out += std::get<bool>(a.v) ? "true" : "false";
+      break;
+    case 3:
+      AppendJsonNumber(std::get<double>(a.v), out);
+      break;
+    case 4:
+      AppendJsonString(std::to_string(std::get<BigInt>(a.v).value), out);
+      break;
+    case 5:
+      AppendJsonString(std::get<std::string>(a.v), out);
+      break;
     case 6:
       *out += "{\"$binary\":";
       AppendJsonString(Base64Encode(std::get<Binary>(a.v)), out);
       out->push_back('}');
       break;
-    case 7: AppendJsonArray(*std::get<std::shared_ptr<AnyArray>>(a.v), out, AppendCanonicalJson); break;
+    case 7:
+      AppendJsonArray(*std::get<std::shared_ptr<AnyArray>>(a.v), out, AppendCanonicalJson);
+      break;
     case 8: {
       const auto& obj = *std::get<std::shared_ptr<AnyObject>>(a.v);
       std::vector<const std::pair<std::string, Any>*> sorted;
@@ -224,11 +271,21 @@ namespace {
 void AppendJsText(const Any& a, std::string* out) {
   switch (a.v.index()) {
     case 0:
-    case 1: *out += "null"; break;
-    case 2: *out += std::get<bool>(a.v) ? "true" : "false"; break;
-    case 3: AppendJsonNumber(std::get<double>(a.v), out); break;
-    case 4: *out += std::to_string(std::get<BigInt>(a.v).value); break;
-    case 5: AppendJsonString(std::get<std::string>(a.v), out); break;
+    case 1:
+      *out += "null";
+      break;
+    case 2:
+      *out += std::get<bool>(a.v) ? "true" : "false";
+      break;
+    case 3:
+      AppendJsonNumber(std::get<double>(a.v), out);
+      break;
+    case 4:
+      *out += std::to_string(std::get<BigInt>(a.v).value);
+      break;
+    case 5:
+      AppendJsonString(std::get<std::string>(a.v), out);
+      break;
     case 6: {
       // JSON.stringify(Uint8Array) is an object with index keys.
       const auto& b = std::get<Binary>(a.v);
@@ -240,7 +297,9 @@ void AppendJsText(const Any& a, std::string* out) {
       out->push_back('}');
       break;
     }
-    case 7: AppendJsonArray(*std::get<std::shared_ptr<AnyArray>>(a.v), out, AppendJsText); break;
+    case 7:
+      AppendJsonArray(*std::get<std::shared_ptr<AnyArray>>(a.v), out, AppendJsText);
+      break;
     case 8: {
       out->push_back('{');
       bool first = true;
@@ -305,7 +364,8 @@ struct JsonSaxBase {
 // Runs one SAX parse of the whole text (nothing may follow the value).
 template <typename Handler>
 Status SaxParse(std::string_view text, Handler* handler) {
-  if (Json::sax_parse(text.begin(), text.end(), handler, Json::input_format_t::json, /*strict=*/true,
+  if (Json::sax_parse(text.begin(), text.end(), handler, Json::input_format_t::json,
+                      /*strict=*/true,
                       /*ignore_comments=*/false))
     return Status::Ok();
   if (handler->too_deep) return Status::Corruption("JSON content nested too deeply");
@@ -389,7 +449,7 @@ class AnyBuilder : public JsonSaxBase {
     AnyArray arr;
     AnyObject obj;
     std::unordered_map<std::string, size_t> index;  // key -> slot in obj, once obj is not small
-    std::string key;                                 // the key of the value being read
+    std::string key;                                // the key of the value being read
     // Transport errors of the values in this container, by slot. Only a value
     // that stays in its slot counts, and an enclosing escape (e.g. $undefined)
     // drops them: the same error a walk over the finished tree would report.
@@ -426,8 +486,10 @@ class AnyBuilder : public JsonSaxBase {
       slot = f.arr.size();
       f.arr.push_back(std::move(v));
     }
-    if (err.ok()) f.errors.erase(slot);
-    else f.errors[slot] = std::move(err);
+    if (err.ok())
+      f.errors.erase(slot);
+    else
+      f.errors[slot] = std::move(err);
     return true;
   }
 
@@ -456,8 +518,9 @@ class AnyBuilder : public JsonSaxBase {
     if (options_.js_key_order) {
       AnyObject ints, rest;
       for (auto& p : f.obj) (IsArrayIndexKey(p.first) ? ints : rest).push_back(std::move(p));
-      std::stable_sort(ints.begin(), ints.end(),
-                       [](const auto& a, const auto& b) { return std::stoull(a.first) < std::stoull(b.first); });
+      std::stable_sort(ints.begin(), ints.end(), [](const auto& a, const auto& b) {
+        return std::stoull(a.first) < std::stoull(b.first);
+      });
       for (auto& p : rest) ints.push_back(std::move(p));
       return Any(std::move(ints));
     }

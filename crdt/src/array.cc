@@ -59,8 +59,9 @@ Status ArrayRef::Delete(uint64_t index, uint64_t length) {
   if (!type_ || !type_->doc) return DeadType();
   if (length == 0) return Status::Ok();
   if (index > type_->length || length > type_->length - index)  // no wrap-around
-    return Status::InvalidArgument("delete of " + std::to_string(length) + " at " + std::to_string(index) +
-                                   " exceeds array length " + std::to_string(type_->length));
+    return Status::InvalidArgument("delete of " + std::to_string(length) + " at " +
+                                   std::to_string(index) + " exceeds array length " +
+                                   std::to_string(type_->length));
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {

@@ -134,7 +134,8 @@ ClientStructs::Pos ClientStructs::Erase(Pos p) {
 
 void DeleteSet::SortAndMerge() {
   for (auto& [client, dels] : clients) {
-    std::sort(dels.begin(), dels.end(), [](const DeleteRange& a, const DeleteRange& b) { return a.clock < b.clock; });
+    std::sort(dels.begin(), dels.end(),
+              [](const DeleteRange& a, const DeleteRange& b) { return a.clock < b.clock; });
     size_t j = 1;
     for (size_t i = 1; i < dels.size(); ++i) {
       DeleteRange& left = dels[j - 1];
@@ -378,7 +379,8 @@ Result<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> data, ItemPool& pool
         if (!st.ok()) return fail(st);
       }
       if (it->length == 0) return fail(Status::Corruption("struct of length 0"));
-      if (clock + it->length > kMaxSafeInteger) return fail(Status::Corruption("clock beyond 2^53"));
+      if (clock + it->length > kMaxSafeInteger)
+        return fail(Status::Corruption("clock beyond 2^53"));
       clock += it->length;
     }
   }
@@ -428,19 +430,25 @@ void WriteStruct(Encoder& enc, const Item* s, uint64_t offset) {
     if (s->has_parent_sub) enc.WriteVarString(s->parent_sub);
   }
   switch (s->kind) {
-    case kDeleted: enc.WriteVarUint(s->length - offset); break;
+    case kDeleted:
+      enc.WriteVarUint(s->length - offset);
+      break;
     case kJSON:
       enc.WriteVarUint(s->length - offset);
       for (size_t i = offset; i < s->extra->json.size(); ++i) enc.WriteVarString(s->extra->json[i]);
       break;
-    case kBinary: enc.WriteVarBytes(s->extra->binary); break;
+    case kBinary:
+      enc.WriteVarBytes(s->extra->binary);
+      break;
     case kString: {
       std::string utf8;
       AppendUtf16AsUtf8(std::u16string_view(s->str).substr(offset), &utf8);
       enc.WriteVarString(utf8);
       break;
     }
-    case kEmbed: enc.WriteVarString(s->extra->text); break;
+    case kEmbed:
+      enc.WriteVarString(s->extra->text);
+      break;
     case kFormat:
       enc.WriteVarString(s->extra->key);
       enc.WriteVarString(s->extra->text);
@@ -448,7 +456,8 @@ void WriteStruct(Encoder& enc, const Item* s, uint64_t offset) {
     case kType: {
       const Type* t = s->extra->type.get();
       enc.WriteVarUint(static_cast<uint8_t>(t->kind));
-      if (t->kind == TypeKind::kXmlElement || t->kind == TypeKind::kXmlHook) enc.WriteVarString(t->name);
+      if (t->kind == TypeKind::kXmlElement || t->kind == TypeKind::kXmlHook)
+        enc.WriteVarString(t->name);
       break;
     }
     case kAny:
@@ -459,7 +468,8 @@ void WriteStruct(Encoder& enc, const Item* s, uint64_t offset) {
       enc.WriteVarString(s->extra->key);
       WriteAny(enc, s->extra->value);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -479,23 +489,28 @@ void SpliceContent(Item* left, Item* right, uint64_t offset) {
     }
     case kAny: {
       auto& a = left->extra->anys;
-      right->x().anys.assign(std::make_move_iterator(a.begin() + offset), std::make_move_iterator(a.end()));
+      right->x().anys.assign(std::make_move_iterator(a.begin() + offset),
+                             std::make_move_iterator(a.end()));
       a.resize(offset);
       break;
     }
     case kJSON: {
       auto& a = left->extra->json;
-      right->x().json.assign(std::make_move_iterator(a.begin() + offset), std::make_move_iterator(a.end()));
+      right->x().json.assign(std::make_move_iterator(a.begin() + offset),
+                             std::make_move_iterator(a.end()));
       a.resize(offset);
       break;
     }
-    default: break;  // GC, Skip and Deleted carry only a length
+    default:
+      break;  // GC, Skip and Deleted carry only a length
   }
 }
 
 bool MergeContent(Item* left, Item* right) {
   switch (left->kind) {
-    case kString: left->str += right->str; return true;
+    case kString:
+      left->str += right->str;
+      return true;
     case kAny:
       for (auto& a : right->extra->anys) left->extra->anys.push_back(std::move(a));
       return true;
@@ -504,8 +519,10 @@ bool MergeContent(Item* left, Item* right) {
       return true;
     case kDeleted:
     case kGC:
-    case kSkip: return true;
-    default: return false;
+    case kSkip:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -24,8 +24,17 @@ struct ID {
 
 // Wire content refs (low 5 bits of the info byte). 0 and 10 are structs.
 enum ContentKind : uint8_t {
-  kGC = 0, kDeleted = 1, kJSON = 2, kBinary = 3, kString = 4, kEmbed = 5,
-  kFormat = 6, kType = 7, kAny = 8, kDoc = 9, kSkip = 10,
+  kGC = 0,
+  kDeleted = 1,
+  kJSON = 2,
+  kBinary = 3,
+  kString = 4,
+  kEmbed = 5,
+  kFormat = 6,
+  kType = 7,
+  kAny = 8,
+  kDoc = 9,
+  kSkip = 10,
 };
 
 class DocImpl;
@@ -40,9 +49,10 @@ struct Type {
   struct Item* item = nullptr;  // the item holding this type; null for roots
   struct Item* start = nullptr;
   std::unordered_map<std::string, struct Item*> map;  // key -> rightmost item of that key
-  uint64_t length = 0;  // countable, undeleted units of the list part
+  uint64_t length = 0;                                // countable, undeleted units of the list part
   TypeKind kind = TypeKind::kUnknown;
-  uint32_t depth = 0;  // 0 for roots; bounded (kMaxTypeDepth) so recursion over nested types stays shallow
+  uint32_t depth =
+      0;  // 0 for roots; bounded (kMaxTypeDepth) so recursion over nested types stays shallow
   std::string name;  // root name, XML node name or hook name
   bool has_formatting = false;
   // yjs search markers (ArraySearchMarker): positions remembered for index
@@ -106,7 +116,9 @@ struct Item {
   bool is_gc() const { return kind == kGC; }
   bool is_skip() const { return kind == kSkip; }
   bool is_item() const { return kind != kGC && kind != kSkip; }
-  bool countable() const { return kind != kDeleted && kind != kFormat && kind != kGC && kind != kSkip; }
+  bool countable() const {
+    return kind != kDeleted && kind != kFormat && kind != kGC && kind != kSkip;
+  }
   uint64_t end() const { return id.clock + length; }
   ContentExtra& x() {
     if (!extra) extra = std::make_unique<ContentExtra>();
@@ -151,7 +163,8 @@ class ClientStructs {
   bool Next(Pos* p) const;
   bool Prev(Pos* p) const;
   Pos Last() const {
-    return {static_cast<uint32_t>(chunks_.size() - 1), static_cast<uint32_t>(chunks_.back().items.size() - 1)};
+    return {static_cast<uint32_t>(chunks_.size() - 1),
+            static_cast<uint32_t>(chunks_.back().items.size() - 1)};
   }
   Pos End() const { return {static_cast<uint32_t>(chunks_.size()), 0}; }
   bool Valid(Pos p) const { return p.chunk < chunks_.size(); }
@@ -258,9 +271,11 @@ void FreeDecoded(DecodedUpdate& u, ItemPool& pool);
 // Writes one struct (item, GC or Skip) starting `offset` units into it.
 void WriteStruct(Encoder& enc, const Item* s, uint64_t offset);
 // Content helpers shared by the doc and the update tools.
-void SpliceContent(Item* left, Item* right, uint64_t offset);  // moves content after offset to right
-bool MergeContent(Item* left, Item* right);                    // appends right's content to left
-Item* SliceStruct(Item* s, uint64_t diff, ItemPool& pool);     // a copy of s without its first diff units
+void SpliceContent(Item* left, Item* right,
+                   uint64_t offset);         // moves content after offset to right
+bool MergeContent(Item* left, Item* right);  // appends right's content to left
+Item* SliceStruct(Item* s, uint64_t diff,
+                  ItemPool& pool);  // a copy of s without its first diff units
 void CopyContent(const Item* from, Item* to);
 
 // Writes per-client struct runs the way yjs's LazyStructWriter does.

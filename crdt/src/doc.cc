@@ -19,7 +19,8 @@ uint64_t RandomClientId() {
 }
 }  // namespace
 
-Doc::Doc(DocOptions o) : impl_(std::make_unique<DocImpl>(o.client_id ? *o.client_id : RandomClientId(), o.gc)) {}
+Doc::Doc(DocOptions o)
+    : impl_(std::make_unique<DocImpl>(o.client_id ? *o.client_id : RandomClientId(), o.gc)) {}
 Doc::~Doc() = default;
 
 uint64_t Doc::client_id() const { return impl_->client_id; }
@@ -47,7 +48,9 @@ TypeKind Doc::InferKind(const std::string& name) const {
   return impl_->Infer(it->second.get());
 }
 
-void Doc::Transact(const std::function<void()>& fn, std::string_view origin) { impl_->Transact(true, origin, fn); }
+void Doc::Transact(const std::function<void()>& fn, std::string_view origin) {
+  impl_->Transact(true, origin, fn);
+}
 
 Status Doc::ApplyUpdate(std::span<const uint8_t> update, std::string_view origin) {
   return impl_->ApplyUpdate(update, origin);
@@ -64,7 +67,9 @@ std::map<uint64_t, uint64_t> Doc::StateVector() const {
   return sv;
 }
 
-std::vector<uint8_t> Doc::EncodeStateVector() const { return crdt::EncodeStateVector(StateVector()); }
+std::vector<uint8_t> Doc::EncodeStateVector() const {
+  return crdt::EncodeStateVector(StateVector());
+}
 
 bool Doc::HasPending() const { return !impl_->pending.empty() || !impl_->pending_ds.empty(); }
 
@@ -79,8 +84,10 @@ std::string Doc::ToJson(const std::map<std::string, TypeKind>& kinds) const {
     auto k = kinds.find(name);
     std::string value;
     if (k != kinds.end()) {
-      if (t) impl_->AppendTypeJson(t, k->second, &value);
-      else value += k->second == TypeKind::kMap ? "{}" : k->second == TypeKind::kText ? "\"\"" : "[]";
+      if (t)
+        impl_->AppendTypeJson(t, k->second, &value);
+      else
+        value += k->second == TypeKind::kMap ? "{}" : k->second == TypeKind::kText ? "\"\"" : "[]";
     } else {
       impl_->AppendTypeJson(t, impl_->Infer(t), &value);
       std::string_view v = value;
@@ -102,7 +109,8 @@ int Doc::OnUpdate(UpdateHandler handler) {
 
 void Doc::RemoveHandler(int id) {
   auto& h = impl_->handlers;
-  h.erase(std::remove_if(h.begin(), h.end(), [&](const auto& p) { return p.first == id; }), h.end());
+  h.erase(std::remove_if(h.begin(), h.end(), [&](const auto& p) { return p.first == id; }),
+          h.end());
 }
 
 }  // namespace vaultd::crdt

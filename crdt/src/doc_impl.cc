@@ -77,7 +77,8 @@ Type* DocImpl::GetOrCreateRoot(const std::string& name, TypeKind kind) {
     slot->name = name;
   }
   // yjs throws when a root is asked for as another kind than it was defined with.
-  if (slot->kind != TypeKind::kUnknown && kind != TypeKind::kUnknown && slot->kind != kind) return nullptr;
+  if (slot->kind != TypeKind::kUnknown && kind != TypeKind::kUnknown && slot->kind != kind)
+    return nullptr;
   if (slot->kind == TypeKind::kUnknown && kind != TypeKind::kUnknown) {
     // yjs replaces the generic type by a fresh YText/YArray/YMap: markers on
     // for text and array, no formatting seen yet.
@@ -143,7 +144,8 @@ bool DocImpl::ResolveDeps(Item* item, uint64_t* missing) {
     item->parent = GetOrCreateRoot(*item->parent_name, TypeKind::kUnknown);
   }
   if (item->parent && item->parent->doc == nullptr) item->parent = nullptr;
-  if (item->parent && item->kind == kType && item->parent->depth + 1 > kMaxTypeDepth) item->parent = nullptr;
+  if (item->parent && item->kind == kType && item->parent->depth + 1 > kMaxTypeDepth)
+    item->parent = nullptr;
   return false;
 }
 
@@ -186,7 +188,8 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
   }
   parent->cache_item = nullptr;
   const std::string* key = it->has_parent_sub ? &it->parent_sub : nullptr;
-  if ((!it->left && (!it->right || it->right->left)) || (it->left && it->left->right != it->right)) {
+  if ((!it->left && (!it->right || it->right->left)) ||
+      (it->left && it->left->right != it->right)) {
     Item* left = it->left;
     Item* o;
     if (left) {
@@ -207,7 +210,8 @@ void DocImpl::Integrate(Item* it, uint64_t offset) {
         if (o->id.client < it->id.client) {
           left = o;
           conflicting_.clear();
-        } else if (SameId(it->has_right_origin, it->right_origin, o->has_right_origin, o->right_origin)) {
+        } else if (SameId(it->has_right_origin, it->right_origin, o->has_right_origin,
+                          o->right_origin)) {
           break;
         }
       } else if (o->has_origin && before_origin_.count(GetItem(o->origin))) {
@@ -282,17 +286,21 @@ void DocImpl::Delete(Item* it) {
   if (it->kind == kType) {
     Type* t = it->extra->type.get();
     auto visit = [&](Item* i) {
-      if (!i->deleted) Delete(i);
-      else if (i->id.clock < txn->BeforeClock(i->id.client)) txn->merge_structs.push_back(i->id);
+      if (!i->deleted)
+        Delete(i);
+      else if (i->id.clock < txn->BeforeClock(i->id.client))
+        txn->merge_structs.push_back(i->id);
     };
     for (Item* i = t->start; i; i = i->right) visit(i);
     for (auto& [k, v] : t->map) visit(v);
     auto& ch = txn->changed;
-    ch.erase(std::remove_if(ch.begin(), ch.end(), [&](const auto& p) { return p.first == t; }), ch.end());
+    ch.erase(std::remove_if(ch.begin(), ch.end(), [&](const auto& p) { return p.first == t; }),
+             ch.end());
   }
 }
 
-bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues, std::map<uint64_t, uint64_t>* missing) {
+bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues,
+                              std::map<uint64_t, uint64_t>* missing) {
   // One sweep in yjs's order (integrateStructs): clients from the highest id
   // down. When a struct waits for another client, that client's next struct
   // is worked on first (a stack of waiting clients). When the wait cannot be
@@ -313,7 +321,9 @@ bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues, st
     auto [it, fresh] = missing->emplace(client, clock);
     if (!fresh && clock < it->second) it->second = clock;
   };
-  auto has_next = [&](uint64_t client) { return !parked.count(client) && head[client] < queues[client].size(); };
+  auto has_next = [&](uint64_t client) {
+    return !parked.count(client) && head[client] < queues[client].size();
+  };
   auto next_target = [&]() -> bool {
     while (!targets.empty() && !has_next(targets.back())) targets.pop_back();
     return !targets.empty();
@@ -365,8 +375,10 @@ bool DocImpl::IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues, st
   for (auto it = queues.begin(); it != queues.end();) {
     auto& list = it->second;
     list.erase(list.begin(), list.begin() + head[it->first]);
-    if (list.empty()) it = queues.erase(it);
-    else ++it;
+    if (list.empty())
+      it = queues.erase(it);
+    else
+      ++it;
   }
   return any;
 }
@@ -424,11 +436,14 @@ Status DocImpl::ApplyUpdate(std::span<const uint8_t> update, std::string_view or
       for (Item* s : list) FreeStruct(s);
       list.clear();
       for (Item* s : structs) {
-        if (s->is_skip()) FreeStruct(s);
-        else list.push_back(s);
+        if (s->is_skip())
+          FreeStruct(s);
+        else
+          list.push_back(s);
       }
       structs.clear();
-      std::stable_sort(list.begin(), list.end(), [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
+      std::stable_sort(list.begin(), list.end(),
+                       [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
     }
     u.clients.clear();
     std::map<uint64_t, uint64_t> rest_missing;
@@ -447,7 +462,8 @@ Status DocImpl::ApplyUpdate(std::span<const uint8_t> update, std::string_view or
     for (auto& [client, list] : fresh) {
       auto& p = pending[client];
       p.insert(p.end(), list.begin(), list.end());
-      std::stable_sort(p.begin(), p.end(), [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
+      std::stable_sort(p.begin(), p.end(),
+                       [](Item* a, Item* b) { return a->id.clock < b->id.clock; });
     }
     u.ds.SortAndMerge();
     DeleteSet rest = ApplyDeleteSet(u.ds);
@@ -495,8 +511,10 @@ DeleteSet DocImpl::DeleteSetFromStore() const {
     std::vector<DeleteRange> ranges;
     cs.ForEach([&](Item* s) {
       if (!s->deleted) return;
-      if (!ranges.empty() && ranges.back().clock + ranges.back().len == s->id.clock) ranges.back().len += s->length;
-      else ranges.push_back({s->id.clock, s->length});
+      if (!ranges.empty() && ranges.back().clock + ranges.back().len == s->id.clock)
+        ranges.back().len += s->length;
+      else
+        ranges.push_back({s->id.clock, s->length});
     });
     if (!ranges.empty()) ds.clients[client] = std::move(ranges);
   }
@@ -556,7 +574,8 @@ Result<std::vector<uint8_t>> DocImpl::EncodeStateAsUpdate(std::span<const uint8_
   if (!pending.empty()) {
     auto pu = PendingUpdate();
     std::vector<uint8_t> empty_sv{0};
-    VAULTD_ASSIGN_OR_RETURN(auto diffed, DiffUpdate(pu, sv.empty() ? std::span<const uint8_t>(empty_sv) : sv));
+    VAULTD_ASSIGN_OR_RETURN(auto diffed,
+                            DiffUpdate(pu, sv.empty() ? std::span<const uint8_t>(empty_sv) : sv));
     parts.push_back(std::move(diffed));
   }
   return MergeUpdates(parts);

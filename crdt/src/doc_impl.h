@@ -16,7 +16,9 @@
 namespace vaultd::crdt {
 
 // Two optional IDs (an origin with its presence flag) are the same.
-inline bool SameId(bool ha, const ID& a, bool hb, const ID& b) { return ha == hb && (!ha || a == b); }
+inline bool SameId(bool ha, const ID& a, bool hb, const ID& b) {
+  return ha == hb && (!ha || a == b);
+}
 
 struct Transaction {
   bool local = true;
@@ -38,7 +40,8 @@ struct Transaction {
     std::sort(before_state.begin(), before_state.end());
   }
   uint64_t BeforeClock(uint64_t client) const {
-    auto it = std::lower_bound(before_state.begin(), before_state.end(), std::pair<uint64_t, uint64_t>(client, 0));
+    auto it = std::lower_bound(before_state.begin(), before_state.end(),
+                               std::pair<uint64_t, uint64_t>(client, 0));
     return it != before_state.end() && it->first == client ? it->second : 0;
   }
 };
@@ -66,7 +69,8 @@ class DocImpl {
   // Per client, the clock that must be passed before the pending structs are
   // tried again (yjs: pendingStructs.missing).
   std::map<uint64_t, uint64_t> pending_missing;
-  std::vector<std::unique_ptr<Type>> dead_types;  // garbage-collected nested types (handles may point here)
+  std::vector<std::unique_ptr<Type>>
+      dead_types;  // garbage-collected nested types (handles may point here)
   Transaction* txn = nullptr;
   Transaction txn_storage;  // reused so that a transaction allocates nothing in steady state
   std::vector<std::pair<int, Doc::UpdateHandler>> handlers;
@@ -115,7 +119,8 @@ class DocImpl {
   // On true, *missing is the client whose struct is still unknown.
   bool ResolveDeps(Item* item, uint64_t* missing);
   // Integrates what it can from per-client queues (sorted by clock); true if anything was.
-  bool IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues, std::map<uint64_t, uint64_t>* missing);
+  bool IntegrateQueues(std::map<uint64_t, std::vector<Item*>>& queues,
+                       std::map<uint64_t, uint64_t>* missing);
   DeleteSet ApplyDeleteSet(const DeleteSet& ds);
   Status ApplyUpdate(std::span<const uint8_t> update, std::string_view origin);
 

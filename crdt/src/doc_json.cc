@@ -15,17 +15,28 @@ TypeKind DocImpl::Infer(const Type* t) const {
 
 void DocImpl::AppendItemValueJson(const Item* it, size_t i, std::string* out) const {
   switch (it->kind) {
-    case kAny: AppendCanonicalJson(it->extra->anys[i], out); break;
+    case kAny:
+      AppendCanonicalJson(it->extra->anys[i], out);
+      break;
     case kJSON: {
       auto r = ParseJsonText(it->extra->json[i]);
       AppendCanonicalJson(r.ok() ? *r : Any(), out);
       break;
     }
-    case kBinary: AppendCanonicalJson(Any(it->extra->binary), out); break;
-    case kType: AppendTypeJson(it->extra->type.get(), it->extra->type->kind, out); break;
-    case kString: AppendJsonString(Utf16ToUtf8(std::u16string(1, it->str[i])), out); break;
-    case kEmbed: AppendCanonicalJson(it->extra->value, out); break;
-    default: *out += "null";
+    case kBinary:
+      AppendCanonicalJson(Any(it->extra->binary), out);
+      break;
+    case kType:
+      AppendTypeJson(it->extra->type.get(), it->extra->type->kind, out);
+      break;
+    case kString:
+      AppendJsonString(Utf16ToUtf8(std::u16string(1, it->str[i])), out);
+      break;
+    case kEmbed:
+      AppendCanonicalJson(it->extra->value, out);
+      break;
+    default:
+      *out += "null";
   }
 }
 
@@ -43,7 +54,8 @@ void DocImpl::AppendTypeJson(const Type* t, TypeKind kind, std::string* out) con
       std::vector<std::pair<std::string, const Item*>> entries;
       for (const auto& [k, v] : t->map)
         if (!v->deleted) entries.emplace_back(k, v);
-      std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
       out->push_back('{');
       bool first = true;
       for (const auto& [k, v] : entries) {

@@ -83,7 +83,8 @@ Result<uint64_t> Decoder::ReadLength() {
   VAULTD_ASSIGN_OR_RETURN(uint64_t n, ReadVarUint());
   if (n > remaining())
     return Status::Corruption("length " + std::to_string(n) + " exceeds the remaining " +
-                              std::to_string(remaining()) + " bytes at byte " + std::to_string(pos_));
+                              std::to_string(remaining()) + " bytes at byte " +
+                              std::to_string(pos_));
   return n;
 }
 
@@ -143,7 +144,8 @@ Result<std::string> Decoder::ReadVarString() {
   size_t at = pos_;
   VAULTD_ASSIGN_OR_RETURN(auto b, ReadVarBytes());
   std::string s(reinterpret_cast<const char*>(b.data()), b.size());
-  if (!vaultd::IsValidUtf8(s)) return Status::Corruption("invalid UTF-8 in string at byte " + std::to_string(at));
+  if (!vaultd::IsValidUtf8(s))
+    return Status::Corruption("invalid UTF-8 in string at byte " + std::to_string(at));
   return s;
 }
 
@@ -222,7 +224,8 @@ std::u16string Utf8ToUtf16Lossy(std::string_view s) {
 void AppendUtf16AsUtf8(std::u16string_view u, std::string* out) {
   for (size_t i = 0; i < u.size(); ++i) {
     uint32_t cp = u[i];
-    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < u.size() && u[i + 1] >= 0xdc00 && u[i + 1] <= 0xdfff) {
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < u.size() && u[i + 1] >= 0xdc00 &&
+        u[i + 1] <= 0xdfff) {
       cp = 0x10000 + ((cp - 0xd800) << 10) + (u[i + 1] - 0xdc00);
       ++i;
     } else if (cp >= 0xd800 && cp <= 0xdfff) {
@@ -260,6 +263,5 @@ uint64_t Utf16Length(std::string_view s) {
   }
   return n;
 }
-
 
 }  // namespace vaultd::crdt

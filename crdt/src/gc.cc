@@ -10,10 +10,15 @@ bool DocImpl::MergeItems(Item* left, Item* right) {
     return true;
   }
   if (left->kind != right->kind) return false;
-  if (!(right->has_origin && right->origin == ID{left->id.client, left->id.clock + left->length - 1})) return false;
+  if (!(right->has_origin &&
+        right->origin == ID{left->id.client, left->id.clock + left->length - 1}))
+    return false;
   if (left->right != right) return false;
-  if (!SameId(left->has_right_origin, left->right_origin, right->has_right_origin, right->right_origin)) return false;
-  if (left->id.client != right->id.client || left->id.clock + left->length != right->id.clock) return false;
+  if (!SameId(left->has_right_origin, left->right_origin, right->has_right_origin,
+              right->right_origin))
+    return false;
+  if (left->id.client != right->id.client || left->id.clock + left->length != right->id.clock)
+    return false;
   if (left->deleted != right->deleted) return false;
   if (!MergeContent(left, right)) return false;
   Type* parent = left->parent;

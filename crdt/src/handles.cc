@@ -7,19 +7,29 @@ namespace vaultd::crdt {
 
 const char* TypeKindName(TypeKind kind) {
   switch (kind) {
-    case TypeKind::kArray: return "array";
-    case TypeKind::kMap: return "map";
-    case TypeKind::kText: return "text";
-    case TypeKind::kXmlElement: return "xmlelement";
-    case TypeKind::kXmlFragment: return "xmlfragment";
-    case TypeKind::kXmlHook: return "xmlhook";
-    case TypeKind::kXmlText: return "xmltext";
-    default: return "unknown";
+    case TypeKind::kArray:
+      return "array";
+    case TypeKind::kMap:
+      return "map";
+    case TypeKind::kText:
+      return "text";
+    case TypeKind::kXmlElement:
+      return "xmlelement";
+    case TypeKind::kXmlFragment:
+      return "xmlfragment";
+    case TypeKind::kXmlHook:
+      return "xmlhook";
+    case TypeKind::kXmlText:
+      return "xmltext";
+    default:
+      return "unknown";
   }
 }
 
 Status DeadType() {
-  return Status::InvalidArgument("no such type: the handle was asked for as another kind than the type has, or the type was deleted and garbage-collected");
+  return Status::InvalidArgument(
+      "no such type: the handle was asked for as another kind than the type has, or the type was "
+      "deleted and garbage-collected");
 }
 
 void SetContent(DocImpl* d, Item* it, const Input& v) {
@@ -46,16 +56,22 @@ void SetContent(DocImpl* d, Item* it, const Input& v) {
 
 std::optional<Output> ItemOutput(DocImpl* d, const Item* it, size_t i) {
   switch (it->kind) {
-    case kAny: return Output(it->extra->anys[i]);
+    case kAny:
+      return Output(it->extra->anys[i]);
     case kJSON: {
       auto r = ParseJsonText(it->extra->json[i]);
       return Output(r.ok() ? *r : Any());
     }
-    case kBinary: return Output(Any(it->extra->binary));
-    case kType: return HandleAccess::MakeOutput(d, it->extra->type.get());
-    case kString: return Output(Any(Utf16ToUtf8(std::u16string(1, it->str[i]))));
-    case kEmbed: return Output(it->extra->value);
-    default: return Output(Any());
+    case kBinary:
+      return Output(Any(it->extra->binary));
+    case kType:
+      return HandleAccess::MakeOutput(d, it->extra->type.get());
+    case kString:
+      return Output(Any(Utf16ToUtf8(std::u16string(1, it->str[i]))));
+    case kEmbed:
+      return Output(it->extra->value);
+    default:
+      return Output(Any());
   }
 }
 
@@ -64,7 +80,8 @@ TypeKind TypeRef::kind() const { return type_ ? type_->kind : TypeKind::kUnknown
 std::string TypeRef::ToJson() const {
   std::string out;
   if (!type_ || !type_->doc) return "null";
-  doc_->AppendTypeJson(type_, type_->kind == TypeKind::kUnknown ? doc_->Infer(type_) : type_->kind, &out);
+  doc_->AppendTypeJson(type_, type_->kind == TypeKind::kUnknown ? doc_->Infer(type_) : type_->kind,
+                       &out);
   return out;
 }
 

@@ -19,7 +19,8 @@ void DocImpl::Forward(ListPos& pos) {
 }
 
 namespace {
-std::atomic<uint64_t> g_marker_timestamp{0};  // yjs: one counter for the whole process (Docs may live on several threads)
+std::atomic<uint64_t> g_marker_timestamp{
+    0};  // yjs: one counter for the whole process (Docs may live on several threads)
 constexpr size_t kMaxSearchMarker = 80;
 
 void OverwriteMarker(Type::Marker& m, Item* p, uint64_t index) {
@@ -58,7 +59,8 @@ Type::Marker* DocImpl::FindMarker(Type* t, uint64_t index) {
     if (!p->deleted && p->countable()) pindex -= p->length;
   }
   // Never mark an item that could merge with its left neighbour.
-  while (p->left && p->left->id.client == p->id.client && p->left->id.clock + p->left->length == p->id.clock) {
+  while (p->left && p->left->id.client == p->id.client &&
+         p->left->id.clock + p->left->length == p->id.clock) {
     p = p->left;
     if (!p->deleted && p->countable()) pindex -= p->length;
   }
@@ -88,7 +90,9 @@ void DocImpl::UpdateMarkerChanges(Type* t, uint64_t index, int64_t len) {
     // only the indices shift. (Marker flags may then differ from yjs's, which
     // cannot change a position in a text without format items.)
     for (auto& m : ms) {
-      if (index <= m.index) m.index = std::max<int64_t>(static_cast<int64_t>(index), static_cast<int64_t>(m.index) + len);
+      if (index <= m.index)
+        m.index =
+            std::max<int64_t>(static_cast<int64_t>(index), static_cast<int64_t>(m.index) + len);
     }
     return;
   }

@@ -17,7 +17,8 @@ namespace {
 void MinimizeAttributeChanges(DocImpl* d, ListPos& pos, const Attributes& attrs) {
   while (pos.right) {
     Item* r = pos.right;
-    if (r->deleted || (r->kind == kFormat && EqualAttrs(AttrOrNull(attrs, r->extra->key), r->extra->value))) {
+    if (r->deleted ||
+        (r->kind == kFormat && EqualAttrs(AttrOrNull(attrs, r->extra->key), r->extra->value))) {
       d->Forward(pos);
       continue;
     }
@@ -25,7 +26,8 @@ void MinimizeAttributeChanges(DocImpl* d, ListPos& pos, const Attributes& attrs)
   }
 }
 
-Item* InsertFormatItem(DocImpl* d, Type* t, ListPos& pos, const std::string& key, const Any& value) {
+Item* InsertFormatItem(DocImpl* d, Type* t, ListPos& pos, const std::string& key,
+                       const Any& value) {
   Item* f = d->NewLocalItem(t, pos.left, pos.right, nullptr);
   f->kind = kFormat;
   f->length = 1;
@@ -66,7 +68,8 @@ void InsertNegatedAttributes(DocImpl* d, Type* t, ListPos& pos, Attributes& nega
   for (const auto& [key, val] : negated) InsertFormatItem(d, t, pos, key, val);
 }
 
-void CleanupFormattingGap(DocImpl* d, Item* start, Item* curr, const Attributes& start_attrs, Attributes& curr_attrs) {
+void CleanupFormattingGap(DocImpl* d, Item* start, Item* curr, const Attributes& start_attrs,
+                          Attributes& curr_attrs) {
   Item* end = start;
   std::vector<std::pair<std::string, Item*>> end_formats;
   while (end && (!end->countable() || end->deleted)) {
@@ -94,8 +97,10 @@ void CleanupFormattingGap(DocImpl* d, Item* start, Item* curr, const Attributes&
       if (ef != start || start_val == value) {
         d->Delete(start);
         if (!reached_curr && AttrOrNull(curr_attrs, key) == value && !(start_val == value)) {
-          if (start_val.IsNull()) EraseAttr(curr_attrs, key);
-          else SetAttr(curr_attrs, key, start_val);
+          if (start_val.IsNull())
+            EraseAttr(curr_attrs, key);
+          else
+            SetAttr(curr_attrs, key, start_val);
         }
       }
       if (!reached_curr && !start->deleted) UpdateCurrentAttrs(curr_attrs, start);
@@ -105,13 +110,16 @@ void CleanupFormattingGap(DocImpl* d, Item* start, Item* curr, const Attributes&
 }
 
 void CleanupContextlessFormattingGap(DocImpl* d, Item* item) {
-  while (item && item->right && (item->right->deleted || !item->right->countable())) item = item->right;
+  while (item && item->right && (item->right->deleted || !item->right->countable()))
+    item = item->right;
   std::vector<std::string> seen;
   while (item && (item->deleted || !item->countable())) {
     if (!item->deleted && item->kind == kFormat) {
       const std::string& key = item->extra->key;
-      if (std::find(seen.begin(), seen.end(), key) != seen.end()) d->Delete(item);
-      else seen.push_back(key);
+      if (std::find(seen.begin(), seen.end(), key) != seen.end())
+        d->Delete(item);
+      else
+        seen.push_back(key);
     }
     item = item->left;
   }
@@ -170,8 +178,10 @@ void DocImpl::FormattingCleanupBody(Transaction& remote) {
         if (!it->is_item() || !it->parent || !it->parent->has_formatting) continue;
         Type* parent = it->parent;
         if (std::find(full.begin(), full.end(), parent) != full.end()) continue;
-        if (it->kind == kFormat) add_full(parent);
-        else CleanupContextlessFormattingGap(this, it);
+        if (it->kind == kFormat)
+          add_full(parent);
+        else
+          CleanupContextlessFormattingGap(this, it);
       }
     }
   }
@@ -182,11 +192,12 @@ namespace {
 // yjs YText.insert / insertEmbed + insertText. `inherit`: no attributes were
 // given, so the insert takes the formatting found at the position.
 template <typename Fill>
-Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* attrs, bool use_marker,
-                         Fill&& fill) {
+Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* attrs,
+                         bool use_marker, Fill&& fill) {
   if (!t || !t->doc) return DeadType();
   if (index > t->length)
-    return Status::InvalidArgument("index " + std::to_string(index) + " beyond text length " + std::to_string(t->length));
+    return Status::InvalidArgument("index " + std::to_string(index) + " beyond text length " +
+                                   std::to_string(t->length));
   d->Transact(true, {}, [&] {
     ListPos pos = d->FindPos(t, index, use_marker);
     Attributes a = attrs ? *attrs : pos.attrs;
@@ -223,22 +234,24 @@ Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* 
   if (utf8.empty()) return Status::Ok();
   std::u16string s;
   if (!Utf8ToUtf16(utf8, &s)) return Status::InvalidArgument("text is not valid UTF-8");
-  return InsertTextContent(doc_, type_, index, attrs, /*use_marker=*/attrs == nullptr, [&](Item* it) {
-    it->kind = kString;
-    it->length = s.size();
-    it->str = std::move(s);
-  });
+  return InsertTextContent(doc_, type_, index, attrs, /*use_marker=*/attrs == nullptr,
+                           [&](Item* it) {
+                             it->kind = kString;
+                             it->length = s.size();
+                             it->str = std::move(s);
+                           });
 }
 
 Status TextRef::InsertEmbed(uint64_t index, const Any& embed, const Attributes* attrs) {
   // yjs insertEmbed defaults attributes to {}: an embed inherits no formatting.
   static const Attributes kNone;
-  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone, /*use_marker=*/attrs == nullptr, [&](Item* it) {
-    it->kind = kEmbed;
-    it->length = 1;
-    it->x().value = embed;
-    it->x().text = ToJsonText(embed);
-  });
+  return InsertTextContent(doc_, type_, index, attrs ? attrs : &kNone,
+                           /*use_marker=*/attrs == nullptr, [&](Item* it) {
+                             it->kind = kEmbed;
+                             it->length = 1;
+                             it->x().value = embed;
+                             it->x().text = ToJsonText(embed);
+                           });
 }
 
 Status TextRef::Delete(uint64_t index, uint64_t length) {
@@ -263,9 +276,11 @@ Status TextRef::Delete(uint64_t index, uint64_t length) {
       }
       d->Forward(pos);
     }
-    if (start && t->ever_formatted) CleanupFormattingGap(d, start, pos.right, start_attrs, pos.attrs);
+    if (start && t->ever_formatted)
+      CleanupFormattingGap(d, start, pos.right, start_attrs, pos.attrs);
     if (d->ExactMarkers(t))
-      d->UpdateMarkerChanges(t, pos.index, -static_cast<int64_t>(length - len));  // what was deleted
+      d->UpdateMarkerChanges(t, pos.index,
+                             -static_cast<int64_t>(length - len));  // what was deleted
     else if (pos.right)
       d->SetCache(t, pos.right, pos.index);
   });
@@ -279,8 +294,9 @@ Status TextRef::Format(uint64_t index, uint64_t length, const Attributes& attrs)
   // Like yjs, formatting past the end pads the text with newlines; bound the
   // padding so one bad length cannot ask for gigabytes.
   if (length > type_->length - index && length - (type_->length - index) > kMaxFormatPadding)
-    return Status::InvalidArgument("format of " + std::to_string(length) + " at " + std::to_string(index) +
-                                   " runs too far past the text length " + std::to_string(type_->length));
+    return Status::InvalidArgument("format of " + std::to_string(length) + " at " +
+                                   std::to_string(index) + " runs too far past the text length " +
+                                   std::to_string(type_->length));
   DocImpl* d = doc_;
   Type* t = type_;
   d->Transact(true, {}, [&] {
@@ -289,7 +305,8 @@ Status TextRef::Format(uint64_t index, uint64_t length, const Attributes& attrs)
     uint64_t len = length;
     MinimizeAttributeChanges(d, pos, attrs);
     Attributes negated = InsertAttributes(d, t, pos, attrs);
-    while (pos.right && (len > 0 || (!negated.empty() && (pos.right->deleted || pos.right->kind == kFormat)))) {
+    while (pos.right &&
+           (len > 0 || (!negated.empty() && (pos.right->deleted || pos.right->kind == kFormat)))) {
       Item* r = pos.right;
       if (!r->deleted) {
         if (r->kind == kFormat) {

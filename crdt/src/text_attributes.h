@@ -23,7 +23,9 @@ inline void SetAttr(Attributes& attrs, const std::string& key, const Any& v) {
   attrs.emplace_back(key, v);
 }
 inline void EraseAttr(Attributes& attrs, const std::string& key) {
-  attrs.erase(std::remove_if(attrs.begin(), attrs.end(), [&](const auto& p) { return p.first == key; }), attrs.end());
+  attrs.erase(
+      std::remove_if(attrs.begin(), attrs.end(), [&](const auto& p) { return p.first == key; }),
+      attrs.end());
 }
 inline Any AttrOrNull(const Attributes& attrs, const std::string& key) {
   const Any* a = FindAttr(attrs, key);
@@ -35,8 +37,10 @@ inline bool EqualAttrs(const Any& a, const Any& b) {
   return a == b;
 }
 inline void UpdateCurrentAttrs(Attributes& attrs, const Item* format) {
-  if (format->extra->value.IsNull()) EraseAttr(attrs, format->extra->key);
-  else SetAttr(attrs, format->extra->key, format->extra->value);
+  if (format->extra->value.IsNull())
+    EraseAttr(attrs, format->extra->key);
+  else
+    SetAttr(attrs, format->extra->key, format->extra->value);
 }
 
 }  // namespace vaultd::crdt

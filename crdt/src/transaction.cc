@@ -10,8 +10,10 @@ namespace vaultd::crdt {
 void DocImpl::AddChanged(Type* type, const std::string* key) {
   Item* item = type->item;
   if (item == nullptr || (item->id.clock < txn->BeforeClock(item->id.client) && !item->deleted)) {
-    if (key) txn->changed.emplace_back(type, *key);
-    else txn->changed.emplace_back(type, std::nullopt);
+    if (key)
+      txn->changed.emplace_back(type, *key);
+    else
+      txn->changed.emplace_back(type, std::nullopt);
   }
 }
 
@@ -66,8 +68,10 @@ TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
     rc.root = cur->name;
     rc.kind = cur->kind == TypeKind::kUnknown ? Infer(cur) : cur->kind;
     if (direct) {
-      if (key) rc.keys.push_back(*key);
-      else rc.self_changed = true;
+      if (key)
+        rc.keys.push_back(*key);
+      else
+        rc.self_changed = true;
     } else if (under_key) {
       rc.nested_keys.push_back(top_key);
     } else {
@@ -79,7 +83,8 @@ TransactionEvent DocImpl::BuildEvent(const Transaction& t) const {
     std::sort(rc.keys.begin(), rc.keys.end());
     rc.keys.erase(std::unique(rc.keys.begin(), rc.keys.end()), rc.keys.end());
     std::sort(rc.nested_keys.begin(), rc.nested_keys.end());
-    rc.nested_keys.erase(std::unique(rc.nested_keys.begin(), rc.nested_keys.end()), rc.nested_keys.end());
+    rc.nested_keys.erase(std::unique(rc.nested_keys.begin(), rc.nested_keys.end()),
+                         rc.nested_keys.end());
     ev.changes.push_back(std::move(rc));
   }
   return ev;
@@ -93,7 +98,8 @@ bool DocImpl::Commit(Transaction& t) {
     bool need_cleanup = false;
     for (auto& [type, key] : t.changed) {
       if (type->markers_enabled) type->markers.clear();
-      if (type->has_formatting && (type->kind == TypeKind::kText || type->kind == TypeKind::kXmlText) &&
+      if (type->has_formatting &&
+          (type->kind == TypeKind::kText || type->kind == TypeKind::kXmlText) &&
           (!type->item || !type->item->deleted))
         need_cleanup = true;
     }

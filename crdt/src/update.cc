@@ -15,9 +15,11 @@ Result<StateVectorMap> DecodeStateVector(std::span<const uint8_t> sv) {
   if (!n.ok()) return Status::Corruption("malformed state vector: " + n.status().message());
   for (uint64_t i = 0; i < *n; ++i) {
     auto client = dec.ReadVarUint();
-    if (!client.ok()) return Status::Corruption("malformed state vector: " + client.status().message());
+    if (!client.ok())
+      return Status::Corruption("malformed state vector: " + client.status().message());
     auto clock = dec.ReadVarUint();
-    if (!clock.ok()) return Status::Corruption("malformed state vector: " + clock.status().message());
+    if (!clock.ok())
+      return Status::Corruption("malformed state vector: " + clock.status().message());
     out[*client] = *clock;
   }
   return out;
@@ -112,7 +114,8 @@ Result<std::vector<uint8_t>> MergeUpdates(const std::vector<std::vector<uint8_t>
     return it;
   };
   while (true) {
-    active.erase(std::remove_if(active.begin(), active.end(), [](StructReader* r) { return r->curr() == nullptr; }),
+    active.erase(std::remove_if(active.begin(), active.end(),
+                                [](StructReader* r) { return r->curr() == nullptr; }),
                  active.end());
     std::stable_sort(active.begin(), active.end(), [](StructReader* a, StructReader* b) {
       Item* x = a->curr();
@@ -137,7 +140,8 @@ Result<std::vector<uint8_t>> MergeUpdates(const std::vector<std::vector<uint8_t>
         curr = cd->curr();
         iterated = true;
       }
-      if (!curr || curr->id.client != first_client || (iterated && curr->id.clock > cw->end())) continue;
+      if (!curr || curr->id.client != first_client || (iterated && curr->id.clock > cw->end()))
+        continue;
       if (first_client != cw->id.client) {
         writer.Write(cw, 0);
         cw = curr;
@@ -177,7 +181,8 @@ Result<std::vector<uint8_t>> MergeUpdates(const std::vector<std::vector<uint8_t>
       cw = cd->curr();
       cd->Next();
     }
-    for (Item* next = cd->curr(); next && next->id.client == first_client && next->id.clock == cw->end() && !next->is_skip();
+    for (Item* next = cd->curr();
+         next && next->id.client == first_client && next->id.clock == cw->end() && !next->is_skip();
          next = cd->curr()) {
       writer.Write(cw, 0);
       cw = next;
@@ -194,7 +199,8 @@ Result<std::vector<uint8_t>> MergeUpdates(const std::vector<std::vector<uint8_t>
   return out.Take();
 }
 
-Result<std::vector<uint8_t>> DiffUpdate(std::span<const uint8_t> update, std::span<const uint8_t> sv) {
+Result<std::vector<uint8_t>> DiffUpdate(std::span<const uint8_t> update,
+                                        std::span<const uint8_t> sv) {
   VAULTD_ASSIGN_OR_RETURN(StateVectorMap state, DecodeStateVector(sv));
   ItemPool pool;
   auto u = DecodeUpdate(update, pool);
@@ -254,18 +260,21 @@ Result<std::vector<uint8_t>> StateVectorFromUpdate(std::span<const uint8_t> upda
 Result<std::string> DumpUpdateJson(std::span<const uint8_t> update) {
   ItemPool pool;
   VAULTD_ASSIGN_OR_RETURN(DecodedUpdate u, DecodeUpdate(update, pool));
-  static const char* kNames[] = {"GC", "Deleted", "JSON", "Binary", "String", "Embed", "Format",
-                                 "Type", "Any", "Doc", "Skip"};
+  static const char* kNames[] = {"GC",     "Deleted", "JSON", "Binary", "String", "Embed",
+                                 "Format", "Type",    "Any",  "Doc",    "Skip"};
   std::string out = "{\"structs\":[";
   bool first = true;
   for (auto& [client, structs] : u.clients) {
     for (Item* s : structs) {
       if (!first) out += ",";
       first = false;
-      out += "{\"kind\":\"" + std::string(kNames[s->kind]) + "\",\"client\":" + std::to_string(s->id.client) +
-             ",\"clock\":" + std::to_string(s->id.clock) + ",\"length\":" + std::to_string(s->length);
+      out += "{\"kind\":\"" + std::string(kNames[s->kind]) +
+             "\",\"client\":" + std::to_string(s->id.client) +
+             ",\"clock\":" + std::to_string(s->id.clock) +
+             ",\"length\":" + std::to_string(s->length);
       if (s->has_origin)
-        out += ",\"origin\":[" + std::to_string(s->origin.client) + "," + std::to_string(s->origin.clock) + "]";
+        out += ",\"origin\":[" + std::to_string(s->origin.client) + "," +
+               std::to_string(s->origin.clock) + "]";
       if (s->has_right_origin)
         out += ",\"rightOrigin\":[" + std::to_string(s->right_origin.client) + "," +
                std::to_string(s->right_origin.clock) + "]";
@@ -273,7 +282,8 @@ Result<std::string> DumpUpdateJson(std::span<const uint8_t> update) {
         out += ",\"parent\":";
         AppendJsonString(*s->parent_name, &out);
       } else if (s->parent_wire == 2) {
-        out += ",\"parent\":[" + std::to_string(s->parent_id.client) + "," + std::to_string(s->parent_id.clock) + "]";
+        out += ",\"parent\":[" + std::to_string(s->parent_id.client) + "," +
+               std::to_string(s->parent_id.clock) + "]";
       }
       if (s->has_parent_sub) {
         out += ",\"parentSub\":";

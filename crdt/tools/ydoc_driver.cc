@@ -23,14 +23,17 @@ struct Peer {
 };
 
 Result<std::vector<uint8_t>> B64Field(const Json& req, const char* name) {
-  if (!req.contains(name) || !req[name].is_string()) return Status::InvalidArgument(std::string("missing ") + name);
+  if (!req.contains(name) || !req[name].is_string())
+    return Status::InvalidArgument(std::string("missing ") + name);
   std::vector<uint8_t> out;
-  if (!Base64Decode(req[name].get<std::string>(), &out)) return Status::InvalidArgument(std::string("bad base64 in ") + name);
+  if (!Base64Decode(req[name].get<std::string>(), &out))
+    return Status::InvalidArgument(std::string("bad base64 in ") + name);
   return out;
 }
 
 Result<uint64_t> UintField(const Json& req, const char* name) {
-  if (!req.contains(name) || !req[name].is_number()) return Status::InvalidArgument(std::string("missing number ") + name);
+  if (!req.contains(name) || !req[name].is_number())
+    return Status::InvalidArgument(std::string("missing number ") + name);
   double d = req[name].get<double>();
   if (d < 0 || d > 9007199254740991.0) return Status::InvalidArgument(std::string("bad ") + name);
   return static_cast<uint64_t>(d);
@@ -38,14 +41,18 @@ Result<uint64_t> UintField(const Json& req, const char* name) {
 
 // Resolves `path` to a type; `kind` is the root's kind when the path has one element.
 Result<TypeRef> Resolve(Doc& doc, const Json& path, TypeKind kind) {
-  if (!path.is_array() || path.empty() || !path[0].is_string()) return Status::InvalidArgument("bad path");
+  if (!path.is_array() || path.empty() || !path[0].is_string())
+    return Status::InvalidArgument("bad path");
   const std::string root = path[0].get<std::string>();
   TypeKind want = path.size() == 1 ? kind : TypeKind::kUnknown;
   TypeRef cur;
   if (path.size() == 1) {
-    if (want == TypeKind::kText) cur = doc.GetText(root);
-    else if (want == TypeKind::kMap) cur = doc.GetMap(root);
-    else cur = doc.GetArray(root);
+    if (want == TypeKind::kText)
+      cur = doc.GetText(root);
+    else if (want == TypeKind::kMap)
+      cur = doc.GetMap(root);
+    else
+      cur = doc.GetArray(root);
     return cur;
   }
   // The root of a longer path is a map when the next element is a key, an array when an index.
@@ -59,23 +66,27 @@ Result<TypeRef> Resolve(Doc& doc, const Json& path, TypeKind kind) {
     } else {
       return Status::InvalidArgument("bad path element");
     }
-    if (!o || !o->is_type()) return Status::NotFound("path element " + path[i].dump() + " is not a nested type");
+    if (!o || !o->is_type())
+      return Status::NotFound("path element " + path[i].dump() + " is not a nested type");
     cur = o->AsType();
   }
   return cur;
 }
 
 Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
-  if (!req.is_object() || !req.contains("op") || !req["op"].is_string()) return Status::InvalidArgument("missing op");
+  if (!req.is_object() || !req.contains("op") || !req["op"].is_string())
+    return Status::InvalidArgument("missing op");
   const std::string op = req["op"].get<std::string>();
   Json reply = {{"ok", true}};
 
   if (op == "merge") {
-    if (!req.contains("updates") || !req["updates"].is_array()) return Status::InvalidArgument("missing updates");
+    if (!req.contains("updates") || !req["updates"].is_array())
+      return Status::InvalidArgument("missing updates");
     std::vector<std::vector<uint8_t>> ups;
     for (const auto& u : req["updates"]) {
       std::vector<uint8_t> b;
-      if (!u.is_string() || !Base64Decode(u.get<std::string>(), &b)) return Status::InvalidArgument("bad update");
+      if (!u.is_string() || !Base64Decode(u.get<std::string>(), &b))
+        return Status::InvalidArgument("bad update");
       ups.push_back(std::move(b));
     }
     if (ups.empty()) {
@@ -99,7 +110,8 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
     return reply;
   }
 
-  if (!req.contains("peer") || !req["peer"].is_number_integer()) return Status::InvalidArgument("missing peer");
+  if (!req.contains("peer") || !req["peer"].is_number_integer())
+    return Status::InvalidArgument("missing peer");
   int64_t id = req["peer"].get<int64_t>();
   if (op == "new") {
     VAULTD_ASSIGN_OR_RETURN(uint64_t client, UintField(req, "client"));
@@ -125,8 +137,10 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
   auto path = req.contains("path") ? req["path"] : Json::array();
   auto finish = [&](Status s) -> Result<Json> {
     if (!s.ok()) return s;
-    if (peer.last_update) reply["update"] = Base64Encode(*peer.last_update);
-    else reply["update"] = nullptr;
+    if (peer.last_update)
+      reply["update"] = Base64Encode(*peer.last_update);
+    else
+      reply["update"] = nullptr;
     return reply;
   };
   if (op == "text.insert" || op == "text.delete" || op == "text.format" || op == "text.embed") {
@@ -138,7 +152,8 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
       VAULTD_ASSIGN_OR_RETURN(attrs, JsonToAttributes(req["attrs"]));
     }
     if (op == "text.insert") {
-      if (!req.contains("text") || !req["text"].is_string()) return Status::InvalidArgument("missing text");
+      if (!req.contains("text") || !req["text"].is_string())
+        return Status::InvalidArgument("missing text");
       return finish(text.Insert(index, req["text"].get<std::string>(), attrs ? &*attrs : nullptr));
     }
     if (op == "text.embed") {
@@ -154,7 +169,8 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
   if (op == "map.set" || op == "map.delete") {
     VAULTD_ASSIGN_OR_RETURN(TypeRef t, Resolve(doc, path, TypeKind::kMap));
     MapRef map = t.AsMap();
-    if (!req.contains("key") || !req["key"].is_string()) return Status::InvalidArgument("missing key");
+    if (!req.contains("key") || !req["key"].is_string())
+      return Status::InvalidArgument("missing key");
     std::string key = req["key"].get<std::string>();
     if (op == "map.delete") return finish(map.Delete(key));
     if (!req.contains("value")) return Status::InvalidArgument("missing value");
@@ -169,7 +185,8 @@ Result<Json> Handle(std::map<int64_t, Peer>& peers, const Json& req) {
       VAULTD_ASSIGN_OR_RETURN(uint64_t length, UintField(req, "length"));
       return finish(arr.Delete(index, length));
     }
-    if (!req.contains("values") || !req["values"].is_array()) return Status::InvalidArgument("missing values");
+    if (!req.contains("values") || !req["values"].is_array())
+      return Status::InvalidArgument("missing values");
     std::vector<Input> values;
     for (const auto& v : req["values"]) {
       VAULTD_ASSIGN_OR_RETURN(Input in, JsonToInput(v));
@@ -228,8 +245,10 @@ int RunDriver(const std::vector<std::string>& args) {
     try {
       Json req = Json::parse(line);
       auto r = Handle(peers, req);
-      if (r.ok()) reply = std::move(*r);
-      else reply = {{"ok", false}, {"error", r.status().ToString()}};
+      if (r.ok())
+        reply = std::move(*r);
+      else
+        reply = {{"ok", false}, {"error", r.status().ToString()}};
     } catch (const std::exception& e) {
       reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
     }
@@ -239,12 +258,14 @@ int RunDriver(const std::vector<std::string>& args) {
   return cli::kExitOk;
 }
 
-cli::Registrar reg(YdocCommands(), {"driver", "conformance driver: JSON requests on stdin, replies on stdout",
-                                    "driver\n  Reads one JSON request per line on stdin and writes one JSON reply per line.\n"
-                                    "  Ops: new free text.insert text.delete text.format text.embed map.set map.delete\n"
-                                    "  array.insert array.delete apply encode sv json delta merge diff decode.\n"
-                                    "  See docs/crdt.md.",
-                                    &RunDriver});
+cli::Registrar reg(
+    YdocCommands(),
+    {"driver", "conformance driver: JSON requests on stdin, replies on stdout",
+     "driver\n  Reads one JSON request per line on stdin and writes one JSON reply per line.\n"
+     "  Ops: new free text.insert text.delete text.format text.embed map.set map.delete\n"
+     "  array.insert array.delete apply encode sv json delta merge diff decode.\n"
+     "  See docs/crdt.md.",
+     &RunDriver});
 
 }  // namespace
 }  // namespace vaultd::crdt

@@ -38,7 +38,8 @@ int RunInspect(const std::vector<std::string>& argv) {
   Doc doc({.client_id = 1, .gc = true});
   Status s = ApplyFiles(doc, args.positional());
   if (!s.ok()) return Fail(s);
-  if (doc.HasPending()) std::cerr << "ydoc: warning: some structs wait for missing updates (not shown)\n";
+  if (doc.HasPending())
+    std::cerr << "ydoc: warning: some structs wait for missing updates (not shown)\n";
   std::cout << doc.ToJson(kinds) << "\n";
   return cli::kExitOk;
 }
@@ -61,10 +62,12 @@ int RunDiff(const std::vector<std::string>& argv) {
   cli::Args args;
   std::string err;
   if (!cli::Args::Parse(argv, {"o", "sv"}, {}, &args, &err)) return Usage(err);
-  if (args.positional().empty() || !args.Has("o") || !args.Has("sv")) return Usage("usage: diff --sv SV FILE... -o OUT");
+  if (args.positional().empty() || !args.Has("o") || !args.Has("sv"))
+    return Usage("usage: diff --sv SV FILE... -o OUT");
   auto sv = tool::ReadBinaryFile(*args.Get("sv"));
   if (!sv.ok()) return Fail(sv.status());
-  if (auto d = DecodeStateVector(*sv); !d.ok()) return Fail(d.status().WithContext(*args.Get("sv")));
+  if (auto d = DecodeStateVector(*sv); !d.ok())
+    return Fail(d.status().WithContext(*args.Get("sv")));
   Doc doc({.client_id = 1, .gc = true});
   Status s = ApplyFiles(doc, args.positional());
   if (!s.ok()) return Fail(s);
@@ -90,7 +93,8 @@ int RunSv(const std::vector<std::string>& argv) {
 int RunEdit(const std::vector<std::string>& argv) {
   cli::Args args;
   std::string err;
-  if (!cli::Args::Parse(argv, {"o", "in", "client"}, {"full", "no-gc"}, &args, &err)) return Usage(err);
+  if (!cli::Args::Parse(argv, {"o", "in", "client"}, {"full", "no-gc"}, &args, &err))
+    return Usage(err);
   if (!args.Has("o")) return Usage("edit needs -o OUT");
   uint64_t client = 1;
   if (auto c = args.Get("client")) {
@@ -104,7 +108,9 @@ int RunEdit(const std::vector<std::string>& argv) {
   Status s = ApplyFiles(doc, args.GetAll("in"));
   if (!s.ok()) return Fail(s);
   std::vector<std::vector<uint8_t>> updates;
-  doc.OnUpdate([&](std::span<const uint8_t> u, const TransactionEvent&) { updates.emplace_back(u.begin(), u.end()); });
+  doc.OnUpdate([&](std::span<const uint8_t> u, const TransactionEvent&) {
+    updates.emplace_back(u.begin(), u.end());
+  });
   const auto& p = args.positional();
   auto num = [](const std::string& v, uint64_t* out) {
     try {
@@ -175,32 +181,40 @@ int RunEdit(const std::vector<std::string>& argv) {
   return s.ok() ? cli::kExitOk : Fail(s);
 }
 
-cli::Registrar inspect(YdocCommands(), {"inspect", "print a document as canonical JSON",
-                                        "inspect [--root NAME:KIND]... FILE...\n"
-                                        "  Applies the update files in order (any order and duplicates are fine) and prints\n"
-                                        "  the document as canonical JSON, one member per root. KIND is map|text|array;\n"
-                                        "  roots without --root are inferred (keyed items: map, string content: text,\n"
-                                        "  else array) and dropped when empty.",
-                                        &RunInspect});
-cli::Registrar merge(YdocCommands(), {"merge", "merge update files into one update",
-                                      "merge FILE... -o OUT\n  Writes the full state of the applied files as one v1 update.",
-                                      &RunMerge});
-cli::Registrar diff(YdocCommands(), {"diff", "what a state vector lacks, as one update",
-                                     "diff --sv SV FILE... -o OUT\n"
-                                     "  Writes only what the state vector file SV lacks of the applied files.",
-                                     &RunDiff});
-cli::Registrar sv(YdocCommands(), {"sv", "the state vector of update files",
-                                   "sv FILE... -o OUT\n  Writes the state vector of the applied files.", &RunSv});
-cli::Registrar edit(YdocCommands(), {"edit", "produce an update from the command line",
-                                     "edit [--in FILE]... [--client N] [--no-gc] [--full] -o OUT OP...\n"
-                                     "  Loads the --in update files, applies the operations, each its own transaction,\n"
-                                     "  and writes the update they produced (with --full: the whole document). OPs:\n"
-                                     "    text.insert ROOT INDEX TEXT     text.delete ROOT INDEX LENGTH\n"
-                                     "    map.set ROOT KEY JSON           map.delete ROOT KEY\n"
-                                     "    array.insert ROOT INDEX JSON-ARRAY   array.delete ROOT INDEX LENGTH\n"
-                                     "  JSON values use the driver's transport ({\"$binary\":b64}, {\"$type\":\"text\"}, ...).\n"
-                                     "  Indices count UTF-16 code units. --client defaults to 1.",
-                                     &RunEdit});
+cli::Registrar inspect(
+    YdocCommands(),
+    {"inspect", "print a document as canonical JSON",
+     "inspect [--root NAME:KIND]... FILE...\n"
+     "  Applies the update files in order (any order and duplicates are fine) and prints\n"
+     "  the document as canonical JSON, one member per root. KIND is map|text|array;\n"
+     "  roots without --root are inferred (keyed items: map, string content: text,\n"
+     "  else array) and dropped when empty.",
+     &RunInspect});
+cli::Registrar merge(
+    YdocCommands(),
+    {"merge", "merge update files into one update",
+     "merge FILE... -o OUT\n  Writes the full state of the applied files as one v1 update.",
+     &RunMerge});
+cli::Registrar diff(YdocCommands(),
+                    {"diff", "what a state vector lacks, as one update",
+                     "diff --sv SV FILE... -o OUT\n"
+                     "  Writes only what the state vector file SV lacks of the applied files.",
+                     &RunDiff});
+cli::Registrar sv(YdocCommands(),
+                  {"sv", "the state vector of update files",
+                   "sv FILE... -o OUT\n  Writes the state vector of the applied files.", &RunSv});
+cli::Registrar edit(
+    YdocCommands(),
+    {"edit", "produce an update from the command line",
+     "edit [--in FILE]... [--client N] [--no-gc] [--full] -o OUT OP...\n"
+     "  Loads the --in update files, applies the operations, each its own transaction,\n"
+     "  and writes the update they produced (with --full: the whole document). OPs:\n"
+     "    text.insert ROOT INDEX TEXT     text.delete ROOT INDEX LENGTH\n"
+     "    map.set ROOT KEY JSON           map.delete ROOT KEY\n"
+     "    array.insert ROOT INDEX JSON-ARRAY   array.delete ROOT INDEX LENGTH\n"
+     "  JSON values use the driver's transport ({\"$binary\":b64}, {\"$type\":\"text\"}, ...).\n"
+     "  Indices count UTF-16 code units. --client defaults to 1.",
+     &RunEdit});
 
 }  // namespace
 }  // namespace vaultd::crdt

@@ -3,15 +3,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <cstdio>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
-#include "vaultd/crdt/doc.h"
 #include "vaultd/common/cli.h"
+#include "vaultd/crdt/doc.h"
 #include "ydoc_commands.h"
 
 namespace vaultd::crdt {
@@ -54,7 +54,7 @@ struct TraceSax : nlohmann::json_sax<nlohmann::json> {
   std::string start, end, error, cur_key;
   bool has_end = false;
   std::vector<std::vector<Patch>> txns;
-  int depth = 0;       // container nesting
+  int depth = 0;  // container nesting
   bool in_txns = false;
   std::vector<uint64_t> nums;
   std::string ins;
@@ -74,9 +74,12 @@ struct TraceSax : nlohmann::json_sax<nlohmann::json> {
   }
   bool number_float(number_float_t, const string_t&) override { return Fail("fractional number"); }
   bool string(string_t& v) override {
-    if (depth == 1 && cur_key == "startContent") start = std::move(v);
-    else if (depth == 1 && cur_key == "endContent") end = std::move(v), has_end = true;
-    else if (in_txns && depth == 5) ins = std::move(v);
+    if (depth == 1 && cur_key == "startContent")
+      start = std::move(v);
+    else if (depth == 1 && cur_key == "endContent")
+      end = std::move(v), has_end = true;
+    else if (in_txns && depth == 5)
+      ins = std::move(v);
     return true;
   }
   bool binary(binary_t&) override { return true; }
@@ -111,7 +114,8 @@ struct TraceSax : nlohmann::json_sax<nlohmann::json> {
     --depth;
     return true;
   }
-  bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t pos, const std::string&,
+                   const nlohmann::detail::exception& e) override {
     return Fail("byte " + std::to_string(pos) + ": " + e.what());
   }
 };
@@ -123,7 +127,8 @@ struct Run {
   std::vector<uint8_t> update;
 };
 
-Result<Run> ReplayOnce(const std::string& start, const std::string& end, const std::vector<std::vector<Patch>>& txns) {
+Result<Run> ReplayOnce(const std::string& start, const std::string& end,
+                       const std::vector<std::vector<Patch>>& txns) {
   Run r;
   Doc doc({.client_id = 1, .gc = true});
   TextRef t = doc.GetText("text");
@@ -146,7 +151,8 @@ Result<Run> ReplayOnce(const std::string& start, const std::string& end, const s
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
   // The machine may be shared: the CPU time of the replay goes to stderr beside the wall time.
   if (getenv("YDOC_TRACE_CPU"))
-    fprintf(stderr, "replay cpu_ms %.1f\n", (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6);
+    fprintf(stderr, "replay cpu_ms %.1f\n",
+            (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6);
   r.ok = t.ToString() == end;
   auto t2 = std::chrono::steady_clock::now();
   VAULTD_ASSIGN_OR_RETURN(r.update, doc.EncodeStateAsUpdate());
@@ -188,7 +194,8 @@ int RunTrace(const std::vector<std::string>& argv) {
     sax.error = e.what();
   }
   if (!parsed || !sax.error.empty() || !sax.has_end) {
-    std::cerr << "ydoc: " << path << ": not a trace: " << (sax.error.empty() ? "no endContent" : sax.error) << "\n";
+    std::cerr << "ydoc: " << path
+              << ": not a trace: " << (sax.error.empty() ? "no endContent" : sax.error) << "\n";
     return cli::kExitFailure;
   }
   start = std::move(sax.start);
@@ -223,19 +230,22 @@ int RunTrace(const std::vector<std::string>& argv) {
     fclose(f);
   }
   char line[256];
-  snprintf(line, sizeof line, "{\"replay_ms\":%.1f,\"encode_ms\":%.1f,\"decode_ms\":%.1f,\"bytes\":%zu,\"ok\":%s}",
+  snprintf(line, sizeof line,
+           "{\"replay_ms\":%.1f,\"encode_ms\":%.1f,\"decode_ms\":%.1f,\"bytes\":%zu,\"ok\":%s}",
            best.replay_ms, best.encode_ms, best.decode_ms, best.bytes, best.ok ? "true" : "false");
   std::cout << line << "\n";
   return best.ok ? cli::kExitOk : cli::kExitFailure;
 }
 
-cli::Registrar reg(YdocCommands(), {"apply-trace", "replay an editing trace and time it",
-                                    "apply-trace [--repeat N] [-o UPDATE] TRACE.json.gz\n"
-                                    "  Replays {startContent, endContent, txns:[{patches:[[pos,nDeleted,insert]]}]} into a\n"
-                                    "  Y.Text (one transaction per patch), checks endContent, then encodes and decodes the\n"
-                                    "  document and prints {\"replay_ms\",\"encode_ms\",\"decode_ms\",\"bytes\",\"ok\"}\n"
-                                    "  (best of N runs with --repeat; -o writes the encoded document).",
-                                    &RunTrace});
+cli::Registrar reg(
+    YdocCommands(),
+    {"apply-trace", "replay an editing trace and time it",
+     "apply-trace [--repeat N] [-o UPDATE] TRACE.json.gz\n"
+     "  Replays {startContent, endContent, txns:[{patches:[[pos,nDeleted,insert]]}]} into a\n"
+     "  Y.Text (one transaction per patch), checks endContent, then encodes and decodes the\n"
+     "  document and prints {\"replay_ms\",\"encode_ms\",\"decode_ms\",\"bytes\",\"ok\"}\n"
+     "  (best of N runs with --repeat; -o writes the encoded document).",
+     &RunTrace});
 
 }  // namespace
 }  // namespace vaultd::crdt

@@ -10,7 +10,8 @@ Result<std::vector<uint8_t>> ReadBinaryFile(const std::string& path) {
 }
 
 Status WriteBinaryFile(const std::string& path, const std::vector<uint8_t>& data) {
-  return WriteFileAtomic(path, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  return WriteFileAtomic(path,
+                         std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
 }
 
 Status ApplyFiles(Doc& doc, const std::vector<std::string>& files) {

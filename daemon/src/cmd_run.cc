@@ -26,20 +26,20 @@ int RunRun(const std::vector<std::string>& argv) {
   return RunDaemon(o);
 }
 
-cli::Registrar reg(Commands(),
-                   {"run", "sync the composite vault with the relay until SIGTERM",
-                    "run [--config vaultd.yaml] [--journal DIR]\n\n"
-                    "Keeps every room of vaultd.yaml (default $VAULTD_CONFIG, else\n"
-                    "$XDG_STATE_HOME/vaultd/vaultd.yaml, else ~/.local/state/vaultd/vaultd.yaml) in\n"
-                    "sync with its relay room until SIGTERM or SIGINT (flush, exit 0). SIGHUP\n"
-                    "reloads the config: rooms added and removed without a restart.\n"
-                    "At startup it finishes interrupted cross-mount moves (the move journal,\n"
-                    "--journal or the default of `vaultd recover`), loads its state from\n"
-                    "state_dir/vaultd.db, and reconciles each room after its first sync.\n"
-                    "Logs are logfmt lines on stderr. `vaultd status` shows every room.\n"
-                    "Formats: docs/vaultd-config.md, docs/daemon-sync.md.\n"
-                    "Exit: 0 after SIGTERM, 1 when the config or the state cannot be loaded.",
-                    &RunRun});
+cli::Registrar reg(
+    Commands(), {"run", "sync the composite vault with the relay until SIGTERM",
+                 "run [--config vaultd.yaml] [--journal DIR]\n\n"
+                 "Keeps every room of vaultd.yaml (default $VAULTD_CONFIG, else\n"
+                 "$XDG_STATE_HOME/vaultd/vaultd.yaml, else ~/.local/state/vaultd/vaultd.yaml) in\n"
+                 "sync with its relay room until SIGTERM or SIGINT (flush, exit 0). SIGHUP\n"
+                 "reloads the config: rooms added and removed without a restart.\n"
+                 "At startup it finishes interrupted cross-mount moves (the move journal,\n"
+                 "--journal or the default of `vaultd recover`), loads its state from\n"
+                 "state_dir/vaultd.db, and reconciles each room after its first sync.\n"
+                 "Logs are logfmt lines on stderr. `vaultd status` shows every room.\n"
+                 "Formats: docs/vaultd-config.md, docs/daemon-sync.md.\n"
+                 "Exit: 0 after SIGTERM, 1 when the config or the state cannot be loaded.",
+                 &RunRun});
 
 }  // namespace
 }  // namespace vaultd::daemon

@@ -55,24 +55,26 @@ Result<std::string> AskDaemon(const std::string& path) {
 
 void PrintTable(const nlohmann::json& j) {
   std::printf("vaultd pid %d, user %s, vault %s, relay %s, since %s\n", j.value("pid", 0),
-              j.value("user", "").c_str(), j.value("vault", "").c_str(), j.value("relay", "").c_str(),
-              j.value("started_at", "").c_str());
-  std::printf("%-20s %-4s %-10s %-20s %7s %7s %9s %8s %6s %s\n", "ROOM", "MODE", "STATE", "LAST SYNC",
-              "FILES", "PENDING", "CONFLICTS", "REJECTED", "ERRORS", "NOTES");
+              j.value("user", "").c_str(), j.value("vault", "").c_str(),
+              j.value("relay", "").c_str(), j.value("started_at", "").c_str());
+  std::printf("%-20s %-4s %-10s %-20s %7s %7s %9s %8s %6s %s\n", "ROOM", "MODE", "STATE",
+              "LAST SYNC", "FILES", "PENDING", "CONFLICTS", "REJECTED", "ERRORS", "NOTES");
   for (const auto& r : j["rooms"]) {
-    std::string state = r.value("expired", false) ? "expired"
-                        : r.value("synced", false) ? "synced"
+    std::string state = r.value("expired", false)     ? "expired"
+                        : r.value("synced", false)    ? "synced"
                         : r.value("connected", false) ? "syncing"
                                                       : "offline";
     std::string notes;
     if (r.value("degraded", false)) notes += "degraded: " + r.value("degraded_reason", "") + "; ";
-    if (r.value("malformed", 0) > 0) notes += std::to_string(r.value("malformed", 0)) + " malformed frames; ";
-    if (r.value("ro_edits", 0) > 0) notes += std::to_string(r.value("ro_edits", 0)) + " local edits refused (ro); ";
+    if (r.value("malformed", 0) > 0)
+      notes += std::to_string(r.value("malformed", 0)) + " malformed frames; ";
+    if (r.value("ro_edits", 0) > 0)
+      notes += std::to_string(r.value("ro_edits", 0)) + " local edits refused (ro); ";
     if (!r.value("last_error", "").empty()) notes += "last error: " + r.value("last_error", "");
     std::string last = r["last_sync"].is_string() ? r["last_sync"].get<std::string>() : "-";
-    std::printf("%-20s %-4s %-10s %-20s %7llu %7llu %9llu %8llu %6llu %s\n", r.value("room", "").c_str(),
-                r.value("mode", "").c_str(), state.c_str(), last.c_str(),
-                static_cast<unsigned long long>(r.value("files", 0ull)),
+    std::printf("%-20s %-4s %-10s %-20s %7llu %7llu %9llu %8llu %6llu %s\n",
+                r.value("room", "").c_str(), r.value("mode", "").c_str(), state.c_str(),
+                last.c_str(), static_cast<unsigned long long>(r.value("files", 0ull)),
                 static_cast<unsigned long long>(r.value("pending_local", 0ull)),
                 static_cast<unsigned long long>(r.value("conflicts", 0ull)),
                 static_cast<unsigned long long>(r.value("rejected_paths", 0ull)),

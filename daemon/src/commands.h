@@ -10,4 +10,4 @@ namespace vaultd::daemon {
 cli::CommandTable& Commands();
 // $VAULTD_CONFIG, else $XDG_STATE_HOME/vaultd/vaultd.yaml, else ~/.local/state/vaultd/vaultd.yaml.
 std::string DefaultConfigPath();
-}
+}  // namespace vaultd::daemon

@@ -75,9 +75,7 @@ class MapReader {
   std::string what_;
 };
 
-bool IsRoomPath(const std::string& p) {
-  return IsSafeRelativePath(p);
-}
+bool IsRoomPath(const std::string& p) { return IsSafeRelativePath(p); }
 
 }  // namespace
 
@@ -93,10 +91,11 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
   c.source = source;
   MapReader top(root, source, "the top level");
   if (!root.IsDefined() || root.IsNull()) {
-    return Status::InvalidArgument(source + ":1: the file is empty; expected vault, state_dir, user, relay, rooms");
+    return Status::InvalidArgument(
+        source + ":1: the file is empty; expected vault, state_dir, user, relay, rooms");
   }
-  if (Status s = top.Check({"vault", "state_dir", "user", "relay", "rooms", "limits", "debounce_ms",
-                            "log_level"});
+  if (Status s = top.Check(
+          {"vault", "state_dir", "user", "relay", "rooms", "limits", "debounce_ms", "log_level"});
       !s.ok())
     return s;
   if (Status s = top.String("vault", true, &c.vault); !s.ok()) return s;
@@ -105,10 +104,12 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
   while (c.vault.size() > 1 && c.vault.back() == '/') c.vault.pop_back();
   if (Status s = top.String("state_dir", true, &c.state_dir); !s.ok()) return s;
   if (c.state_dir.empty() || c.state_dir[0] != '/')
-    return top.Err(top.Get("state_dir"), "state_dir is '" + c.state_dir + "'; allowed: an absolute path");
+    return top.Err(top.Get("state_dir"),
+                   "state_dir is '" + c.state_dir + "'; allowed: an absolute path");
   if (Status s = top.String("user", true, &c.user); !s.ok()) return s;
   if (!IsSafePathSegment(c.user))
-    return top.Err(top.Get("user"), "user is '" + c.user + "'; allowed: a name without '/' or control characters");
+    return top.Err(top.Get("user"),
+                   "user is '" + c.user + "'; allowed: a name without '/' or control characters");
 
   YAML::Node relay = top.Get("relay");
   if (!relay.IsDefined()) return top.Err(root, "the top level needs 'relay' (a mapping with url)");
@@ -117,7 +118,8 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
   if (Status s = rr.String("url", true, &c.relay.url); !s.ok()) return s;
   if ((c.relay.url.rfind("ws://", 0) != 0 && c.relay.url.rfind("wss://", 0) != 0) ||
       !ParseWsUrl(c.relay.url).ok() || c.relay.url.find('?') != std::string::npos)
-    return rr.Err(rr.Get("url"), "relay url is '" + c.relay.url + "'; allowed: ws://HOST[:PORT][/PATH] or wss://...");
+    return rr.Err(rr.Get("url"), "relay url is '" + c.relay.url +
+                                     "'; allowed: ws://HOST[:PORT][/PATH] or wss://...");
   if (Status s = rr.String("token_file", false, &c.relay.token_file); !s.ok()) return s;
 
   YAML::Node rooms = top.Get("rooms");
@@ -137,10 +139,12 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
     if (Status s = r.String("path", false, &rc.path); !s.ok()) return s;
     if (rc.path.empty()) rc.path = rc.name;
     if (!IsRoomPath(rc.path))
-      return r.Err(r.Get("path").IsDefined() ? r.Get("path") : YAML::Node(rn),
-                   "room path is '" + rc.path + "'; allowed: a relative path inside the vault without '..'");
+      return r.Err(
+          r.Get("path").IsDefined() ? r.Get("path") : YAML::Node(rn),
+          "room path is '" + rc.path + "'; allowed: a relative path inside the vault without '..'");
     if (rc.room.size() > 200 || !IsSafePathSegment(rc.room))
-      return r.Err(rn, "room is '" + rc.room + "'; allowed: a name without '/' or control characters");
+      return r.Err(rn,
+                   "room is '" + rc.room + "'; allowed: a name without '/' or control characters");
     std::string mode = "rw";
     if (Status s = r.String("mode", false, &mode); !s.ok()) return s;
     if (mode != "rw" && mode != "ro")
@@ -150,15 +154,19 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
     if (Status s = r.String("expires_at", false, &exp); !s.ok()) return s;
     if (!exp.empty()) {
       auto t = ParseRfc3339(exp);
-      if (!t.ok()) return r.Err(r.Get("expires_at"), "expires_at: " + t.status().message() + "; allowed: RFC 3339 or null");
+      if (!t.ok())
+        return r.Err(r.Get("expires_at"),
+                     "expires_at: " + t.status().message() + "; allowed: RFC 3339 or null");
       rc.expires_at = *t;
     }
     if (!names.insert(rc.name).second) return r.Err(rn, "duplicate room name '" + rc.name + "'");
-    if (!room_names.insert(rc.room).second) return r.Err(rn, "duplicate relay room '" + rc.room + "'");
+    if (!room_names.insert(rc.room).second)
+      return r.Err(rn, "duplicate relay room '" + rc.room + "'");
     for (const auto& other : c.rooms) {
       const std::string& a = other.path;
       const std::string& b = rc.path;
-      bool nested = a == b || (b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/') ||
+      bool nested = a == b ||
+                    (b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/') ||
                     (a.size() > b.size() && a.compare(0, b.size(), b) == 0 && a[b.size()] == '/');
       if (nested)
         return r.Err(rn, "room path '" + rc.path + "' overlaps room '" + other.name + "' at '" +
@@ -171,8 +179,10 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
   if (limits.IsDefined() && !limits.IsNull()) {
     MapReader lr(limits, source, "limits");
     if (Status s = lr.Check({"text_max_bytes", "binary_max_bytes"}); !s.ok()) return s;
-    if (Status s = lr.UInt("text_max_bytes", 1, 256ull << 20, &c.limits.text_max_bytes); !s.ok()) return s;
-    if (Status s = lr.UInt("binary_max_bytes", 1, 1ull << 30, &c.limits.binary_max_bytes); !s.ok()) return s;
+    if (Status s = lr.UInt("text_max_bytes", 1, 256ull << 20, &c.limits.text_max_bytes); !s.ok())
+      return s;
+    if (Status s = lr.UInt("binary_max_bytes", 1, 1ull << 30, &c.limits.binary_max_bytes); !s.ok())
+      return s;
   }
   uint64_t debounce = static_cast<uint64_t>(c.debounce_ms);
   if (Status s = top.UInt("debounce_ms", 0, 10000, &debounce); !s.ok()) return s;
@@ -180,7 +190,8 @@ Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::st
   std::string level = "info";
   if (Status s = top.String("log_level", false, &level); !s.ok()) return s;
   if (!log::ParseLevel(level, &c.log_level))
-    return top.Err(top.Get("log_level"), "log_level is '" + level + "'; allowed: debug, info, warn, error, off");
+    return top.Err(top.Get("log_level"),
+                   "log_level is '" + level + "'; allowed: debug, info, warn, error, off");
   return c;
 }
 

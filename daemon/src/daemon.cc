@@ -18,8 +18,8 @@ namespace vaultd::daemon {
 
 std::string StatusSocketPath(const std::string& state_dir) { return state_dir + "/vaultd.sock"; }
 
-std::string StatusJson(const DaemonConfig& c, uint64_t client_id, const std::vector<RoomStatus>& rooms,
-                       WallTime started, WallTime now) {
+std::string StatusJson(const DaemonConfig& c, uint64_t client_id,
+                       const std::vector<RoomStatus>& rooms, WallTime started, WallTime now) {
   nlohmann::ordered_json j;
   j["schema"] = "vaultd.status/1";
   j["pid"] = static_cast<int>(getpid());
@@ -39,7 +39,8 @@ std::string StatusJson(const DaemonConfig& c, uint64_t client_id, const std::vec
     o["connected"] = r.connected;
     o["synced"] = r.synced;
     o["expired"] = r.expired;
-    o["last_sync"] = r.last_sync ? nlohmann::ordered_json(FormatRfc3339(*r.last_sync)) : nlohmann::ordered_json();
+    o["last_sync"] = r.last_sync ? nlohmann::ordered_json(FormatRfc3339(*r.last_sync))
+                                 : nlohmann::ordered_json();
     o["files"] = r.files;
     o["pending_local"] = r.pending_local;
     o["queued_paths"] = r.queued_paths;
@@ -54,7 +55,8 @@ std::string StatusJson(const DaemonConfig& c, uint64_t client_id, const std::vec
     o["degraded"] = r.degraded;
     o["degraded_reason"] = r.degraded_reason;
     o["last_error"] = r.last_error;
-    o["watcher"] = {{"watches", r.watcher.watches}, {"overflows", r.watcher.overflows},
+    o["watcher"] = {{"watches", r.watcher.watches},
+                    {"overflows", r.watcher.overflows},
                     {"events", r.watcher.events}};
     j["rooms"].push_back(o);
   }
@@ -82,7 +84,8 @@ class Daemon {
     mallopt(M_MMAP_THRESHOLD, 256 << 10);
     started_ = clock_.Now();
     if (mkdir(config_.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      log::Error("cannot create state_dir", {{"path", config_.state_dir}, {"error", strerror(errno)}});
+      log::Error("cannot create state_dir",
+                 {{"path", config_.state_dir}, {"error", strerror(errno)}});
       return 1;
     }
     RecoverMoves();
@@ -105,7 +108,8 @@ class Daemon {
     if (!StartStatusSocket()) return 1;
     StartSignals();
     StartRooms();
-    log::Info("vaultd running", {{"config", opts_.config_path}, {"rooms", static_cast<int>(rooms_.size())},
+    log::Info("vaultd running", {{"config", opts_.config_path},
+                                 {"rooms", static_cast<int>(rooms_.size())},
                                  {"client_id", store_->client_id()}});
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Second pass: handles closed by Stop() and the transport finish here.
@@ -128,11 +132,16 @@ class Daemon {
     }
     if (dir.empty()) return;
     move::RecoverResult r;
-    int rc = move::RecoverMoves(dir.c_str(), [](void*, const char* line) {
-      log::Info("move recovery", {{"line", line}});
-    }, nullptr, &r);
-    if (rc != 0 && rc != -ENOENT) log::Warn("cannot read the move journal", {{"path", dir}, {"error", strerror(-rc)}});
-    if (r.unresolved > 0) log::Warn("unresolved moves in the journal; run vaultd recover", {{"count", r.unresolved}});
+    int rc = move::RecoverMoves(
+        dir.c_str(),
+        [](void*, const char* line) {
+          log::Info("move recovery", {{"line", line}});
+        },
+        nullptr, &r);
+    if (rc != 0 && rc != -ENOENT)
+      log::Warn("cannot read the move journal", {{"path", dir}, {"error", strerror(-rc)}});
+    if (r.unresolved > 0)
+      log::Warn("unresolved moves in the journal; run vaultd recover", {{"count", r.unresolved}});
   }
 
   void StartRooms() {
@@ -152,7 +161,9 @@ class Daemon {
       log::Error("room did not start", {{"room", rc.room}, {"error", s.message()}});
       return;
     }
-    log::Info("room started", {{"room", rc.room}, {"path", config_.RoomDir(rc)}, {"mode", rc.read_only ? "ro" : "rw"}});
+    log::Info(
+        "room started",
+        {{"room", rc.room}, {"path", config_.RoomDir(rc)}, {"mode", rc.read_only ? "ro" : "rw"}});
     rooms_.push_back(std::move(room));
   }
 
@@ -164,7 +175,8 @@ class Daemon {
     }
     DaemonConfig next = std::move(*cfg);
     bool base_changed = next.vault != config_.vault || next.relay.url != config_.relay.url ||
-                        next.relay.token_file != config_.relay.token_file || next.user != config_.user ||
+                        next.relay.token_file != config_.relay.token_file ||
+                        next.user != config_.user ||
                         next.limits.text_max_bytes != config_.limits.text_max_bytes ||
                         next.limits.binary_max_bytes != config_.limits.binary_max_bytes ||
                         next.debounce_ms != config_.debounce_ms;
@@ -173,8 +185,8 @@ class Daemon {
       return;
     }
     auto same = [&](const RoomConfig& a, const RoomConfig& b) {
-      return a.name == b.name && a.room == b.room && a.path == b.path && a.read_only == b.read_only &&
-             a.expires_at == b.expires_at;
+      return a.name == b.name && a.room == b.room && a.path == b.path &&
+             a.read_only == b.read_only && a.expires_at == b.expires_at;
     };
     std::vector<std::unique_ptr<RoomSession>> keep;
     for (auto& r : rooms_) {
@@ -206,20 +218,27 @@ class Daemon {
     for (auto& r : rooms_) r->Stop();
     rooms_.clear();
     transport_->Shutdown();
-    for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+    for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_})
+      uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
     unlink(sock_path_.c_str());
   }
 
   void StartSignals() {
-    for (auto [s, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT}, std::pair{&sighup_, SIGHUP}}) {
+    for (auto [s, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT},
+                             std::pair{&sighup_, SIGHUP}}) {
       uv_signal_init(&loop_, s);
       s->data = this;
-      uv_signal_start(s, [](uv_signal_t* h, int sig) {
-        auto* d = static_cast<Daemon*>(h->data);
-        if (sig == SIGHUP) d->Reload();
-        else d->Shutdown();
-      }, signum);
+      uv_signal_start(
+          s,
+          [](uv_signal_t* h, int sig) {
+            auto* d = static_cast<Daemon*>(h->data);
+            if (sig == SIGHUP)
+              d->Reload();
+            else
+              d->Shutdown();
+          },
+          signum);
     }
   }
 
@@ -230,12 +249,14 @@ class Daemon {
     unlink(sock_path_.c_str());
     int rc = uv_pipe_bind(&server_, sock_path_.c_str());
     if (rc == 0) chmod(sock_path_.c_str(), 0600);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_), 8, [](uv_stream_t* s, int status) {
-      if (status < 0) return;
-      static_cast<Daemon*>(s->data)->AcceptStatus();
-    });
+    if (rc == 0)
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_), 8, [](uv_stream_t* s, int status) {
+        if (status < 0) return;
+        static_cast<Daemon*>(s->data)->AcceptStatus();
+      });
     if (rc != 0) {
-      log::Error("cannot listen on the status socket", {{"path", sock_path_}, {"error", uv_strerror(rc)}});
+      log::Error("cannot listen on the status socket",
+                 {{"path", sock_path_}, {"error", uv_strerror(rc)}});
       uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
       uv_run(&loop_, UV_RUN_NOWAIT);
       return false;
@@ -246,8 +267,10 @@ class Daemon {
   void AcceptStatus() {
     auto* client = new uv_pipe_t;
     uv_pipe_init(&loop_, client, 0);
-    if (uv_accept(reinterpret_cast<uv_stream_t*>(&server_), reinterpret_cast<uv_stream_t*>(client)) != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(client), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    if (uv_accept(reinterpret_cast<uv_stream_t*>(&server_),
+                  reinterpret_cast<uv_stream_t*>(client)) != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(client),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
       return;
     }
     std::vector<RoomStatus> st;
@@ -263,7 +286,8 @@ class Daemon {
     uv_write(&w->req, reinterpret_cast<uv_stream_t*>(client), &buf, 1, [](uv_write_t* req, int) {
       auto* c = static_cast<uv_pipe_t*>(req->data);
       delete reinterpret_cast<Write*>(req);
-      uv_close(reinterpret_cast<uv_handle_t*>(c), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(c),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
     });
   }
 

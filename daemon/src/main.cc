@@ -5,7 +5,8 @@
 namespace vaultd::daemon {
 std::string DefaultConfigPath() {
   if (const char* c = std::getenv("VAULTD_CONFIG"); c && *c) return c;
-  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/vaultd/vaultd.yaml";
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x)
+    return std::string(x) + "/vaultd/vaultd.yaml";
   const char* home = std::getenv("HOME");
   return std::string(home && *home ? home : "/root") + "/.local/state/vaultd/vaultd.yaml";
 }
@@ -17,6 +18,6 @@ cli::CommandTable& Commands() {
 }  // namespace vaultd::daemon
 
 int main(int argc, char** argv) {
-  return vaultd::daemon::Commands().Main(
-      argc, argv, "vaultd", "the vaultd sync daemon and container-side tools");
+  return vaultd::daemon::Commands().Main(argc, argv, "vaultd",
+                                         "the vaultd sync daemon and container-side tools");
 }

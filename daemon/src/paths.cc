@@ -19,7 +19,7 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 bool IsTempName(std::string_view name) {
   if (StartsWith(name, kTempPrefix)) return true;
   if (StartsWith(name, ".vaultd-move-") && EndsWith(name, ".tmp")) return true;
-  if (StartsWith(name, ".#")) return true;                       // emacs lock
+  if (StartsWith(name, ".#")) return true;                        // emacs lock
   if (StartsWith(name, "#") && EndsWith(name, "#")) return true;  // emacs autosave
   if (EndsWith(name, "~")) return true;                           // backup files
   if (EndsWith(name, ".swp") || EndsWith(name, ".swx") || EndsWith(name, ".swo")) return true;
@@ -31,8 +31,7 @@ bool IsTempName(std::string_view name) {
 }  // namespace
 
 bool IsIgnoredDirName(std::string_view segment) {
-  return segment == ".obsidian" || segment == ".trash" || segment == ".vaultd" ||
-         segment == ".git";
+  return segment == ".obsidian" || segment == ".trash" || segment == ".vaultd" || segment == ".git";
 }
 
 bool IsIgnoredPath(std::string_view rel) {
@@ -58,8 +57,8 @@ bool IsSafeDocKey(std::string_view key) {
   size_t start = 0;
   while (true) {
     size_t slash = key.find('/', start);
-    std::string_view seg = key.substr(
-        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view seg =
+        key.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (seg.empty() || seg == "." || seg == ".." || seg.size() > 255) return false;
     if (slash == std::string_view::npos) break;
     start = slash + 1;

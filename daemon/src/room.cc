@@ -38,9 +38,10 @@ constexpr const char* kSchemaName = "vaultd/1";
 constexpr uint64_t kCompactAfterUpdates = 500;
 
 bool IsTextName(const std::string& p) {
-  static const char* kExt[] = {"md", "markdown", "txt", "canvas", "css", "js", "json", "csv", "tsv",
-                               "yaml", "yml", "html", "htm", "xml", "svg", "tex", "org", "rst",
-                               "adoc", "ini", "toml", "log", "base", "excalidraw"};
+  static const char* kExt[] = {"md",   "markdown", "txt",  "canvas", "css",  "js",
+                               "json", "csv",      "tsv",  "yaml",   "yml",  "html",
+                               "htm",  "xml",      "svg",  "tex",    "org",  "rst",
+                               "adoc", "ini",      "toml", "log",    "base", "excalidraw"};
   size_t slash = p.rfind('/');
   size_t dot = p.rfind('.');
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return false;
@@ -107,7 +108,8 @@ class Room final : public RoomSession {
     if (!updates.ok()) return updates.status();
     for (const auto& u : *updates) {
       if (Status s = doc_->ApplyUpdate(u, "store"); !s.ok())
-        return Status::Corruption("room " + rc_.room + ": a stored update does not apply: " + s.message());
+        return Status::Corruption("room " + rc_.room +
+                                  ": a stored update does not apply: " + s.message());
     }
     auto recs = deps_.store->LoadFiles(rc_.room);
     if (!recs.ok()) return recs.status();
@@ -132,9 +134,11 @@ class Room final : public RoomSession {
       Expire();
       return Status::Ok();
     }
-    if (!deps_.watcher) deps_.watcher = NewInotifyWatcher(deps_.loop, fs_.root(), *deps_.clock,
-                                                          {.debounce_ms = dc_.debounce_ms});
-    if (Status s = deps_.watcher->Start([this](std::vector<WatchEvent> evs) { OnWatch(std::move(evs)); });
+    if (!deps_.watcher)
+      deps_.watcher =
+          NewInotifyWatcher(deps_.loop, fs_.root(), *deps_.clock, {.debounce_ms = dc_.debounce_ms});
+    if (Status s =
+            deps_.watcher->Start([this](std::vector<WatchEvent> evs) { OnWatch(std::move(evs)); });
         !s.ok()) {
       st_.degraded = true;
       st_.degraded_reason = s.message();
@@ -160,11 +164,15 @@ class Room final : public RoomSession {
       conn_.reset();  // no on_close after this
     }
     graveyard_.clear();
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(timer_), reinterpret_cast<uv_handle_t*>(reconnect_timer_),
-                           reinterpret_cast<uv_handle_t*>(kick_)}) {
-      if (h && !uv_is_closing(h)) uv_close(h, [](uv_handle_t* hh) {
-          if (hh->type == UV_TIMER) delete reinterpret_cast<uv_timer_t*>(hh);
-          else delete reinterpret_cast<uv_idle_t*>(hh);
+    for (uv_handle_t* h :
+         {reinterpret_cast<uv_handle_t*>(timer_), reinterpret_cast<uv_handle_t*>(reconnect_timer_),
+          reinterpret_cast<uv_handle_t*>(kick_)}) {
+      if (h && !uv_is_closing(h))
+        uv_close(h, [](uv_handle_t* hh) {
+          if (hh->type == UV_TIMER)
+            delete reinterpret_cast<uv_timer_t*>(hh);
+          else
+            delete reinterpret_cast<uv_idle_t*>(hh);
         });
     }
     timer_ = nullptr;
@@ -193,7 +201,8 @@ class Room final : public RoomSession {
   void Rescan() override { FullReconcile(); }
 
   std::string DocJson() const override {
-    return doc_ ? doc_->ToJson({{"files", crdt::TypeKind::kMap}, {"marks", crdt::TypeKind::kMap},
+    return doc_ ? doc_->ToJson({{"files", crdt::TypeKind::kMap},
+                                {"marks", crdt::TypeKind::kMap},
                                 {"meta", crdt::TypeKind::kMap}})
                 : "{}";
   }
@@ -251,7 +260,8 @@ class Room final : public RoomSession {
   }
   static bool DiskEq(const std::string& k, const FileRecord& r) { return Sha256Hex(k) == r.hash; }
   std::string ShadowOf(const std::string& p) {
-    if (auto it = pending_.files.find(p); it != pending_.files.end() && it->second) return it->second->shadow;
+    if (auto it = pending_.files.find(p); it != pending_.files.end() && it->second)
+      return it->second->shadow;
     auto s = deps_.store->LoadShadow(rc_.room, p);
     if (!s.ok()) {
       ++st_.errors;
@@ -263,7 +273,9 @@ class Room final : public RoomSession {
   bool Classify(const std::string& p, const std::string& k) const {
     return IsTextName(p) && k.size() <= dc_.limits.text_max_bytes && IsValidUtf8(k);
   }
-  uint64_t MaxBytes() const { return std::max(dc_.limits.text_max_bytes, dc_.limits.binary_max_bytes); }
+  uint64_t MaxBytes() const {
+    return std::max(dc_.limits.text_max_bytes, dc_.limits.binary_max_bytes);
+  }
 
   void SetEntry(const std::string& p, const std::string& k, bool text) {
     if (text) {
@@ -327,7 +339,8 @@ class Room final : public RoomSession {
     return clock >= it->second.local_clock;
   }
 
-  FileRecord MakeRecord(const std::string& content, bool text, const FileStat& st, const FileRecord* old) {
+  FileRecord MakeRecord(const std::string& content, bool text, const FileStat& st,
+                        const FileRecord* old) {
     FileRecord r;
     r.is_text = text;
     if (text) r.shadow = content;
@@ -352,7 +365,8 @@ class Room final : public RoomSession {
     recs_.erase(p);
   }
 
-  void ScheduleWrite(const std::string& p, const std::string& data, bool text, const FileStat& expect) {
+  void ScheduleWrite(const std::string& p, const std::string& data, bool text,
+                     const FileStat& expect) {
     ops_.push_back({DiskOp::kWrite, p, {}, data, text, expect, false});
   }
 
@@ -386,7 +400,8 @@ class Room final : public RoomSession {
       if (ds.size > MaxBytes()) {
         if (too_large_logged_.insert(p).second) {
           ++st_.rejected_paths;
-          log::Warn("file over the size limits, not synced", {{"room", rc_.room}, {"path", p}, {"bytes", ds.size}});
+          log::Warn("file over the size limits, not synced",
+                    {{"room", rc_.room}, {"path", p}, {"bytes", ds.size}});
         }
         return;
       }
@@ -471,7 +486,8 @@ class Room final : public RoomSession {
         ForgetRecord(p);
         return;
       }
-      log::Info("restored a file deleted here but changed in the room", {{"room", rc_.room}, {"path", p}});
+      log::Info("restored a file deleted here but changed in the room",
+                {{"room", rc_.room}, {"path", p}});
       ScheduleWrite(p, e.content, e.kind == EntryKind::kText, {});
       return;
     }
@@ -493,7 +509,8 @@ class Room final : public RoomSession {
       if (merged != k) ScheduleWrite(p, merged, true, ds);
       return;
     }
-    if (e.kind == EntryKind::kBinary && !text && rec && !rec->is_text && Sha256Hex(e.content) != rec->hash) {
+    if (e.kind == EntryKind::kBinary && !text && rec && !rec->is_text &&
+        Sha256Hex(e.content) != rec->hash) {
       // Both sides changed a binary file: the room's version keeps the name.
       WriteConflictCopy(p, k, false);
       ScheduleWrite(p, e.content, false, ds);
@@ -535,7 +552,9 @@ class Room final : public RoomSession {
     if (rit == recs_.end() || fs_.Stat(from).type != EntryType::kMissing) return false;
     if (files_.Get(to)) return false;
     Entry e = EntryOf(from);
-    if (e.kind == EntryKind::kNone || e.kind == EntryKind::kUnsupported || !ContentEq(e, rit->second)) return false;
+    if (e.kind == EntryKind::kNone || e.kind == EntryKind::kUnsupported ||
+        !ContentEq(e, rit->second))
+      return false;
     FileStat ds;
     bool changed = false;
     auto k = fs_.Read(to, MaxBytes(), &ds, &changed);
@@ -562,7 +581,8 @@ class Room final : public RoomSession {
     const Any* to_any = Field(*m, "to");
     auto* ops = op ? std::get_if<std::string>(&op->v) : nullptr;
     auto* tos = to_any ? std::get_if<std::string>(&to_any->v) : nullptr;
-    if (!ops || *ops != "rename" || !tos || !IsSafeDocKey(*tos) || !remote_entry_.count(*tos)) return false;
+    if (!ops || *ops != "rename" || !tos || !IsSafeDocKey(*tos) || !remote_entry_.count(*tos))
+      return false;
     auto rit = recs_.find(from);
     if (rit == recs_.end() || recs_.count(*tos)) return false;
     Entry e = EntryOf(*tos);
@@ -570,24 +590,28 @@ class Room final : public RoomSession {
     FileStat ds;
     bool changed = false;
     auto k = fs_.Read(from, MaxBytes(), &ds, &changed);
-    if (!k.ok() || !DiskEq(*k, rit->second) || fs_.Stat(*tos).type != EntryType::kMissing) return false;
+    if (!k.ok() || !DiskEq(*k, rit->second) || fs_.Stat(*tos).type != EntryType::kMissing)
+      return false;
     ops_.push_back({DiskOp::kRename, from, *tos, {}, rit->second.is_text, ds, true});
     return true;
   }
 
   void Reconcile(std::set<std::string> paths) {
     if (stopped_) return;
-    doc_->Transact([&] {
-      for (const auto& p : std::vector<std::string>(paths.begin(), paths.end())) {
-        if (remote_entry_.count(p) && TryRemoteRename(p)) {
-          Any holder;
-          const crdt::AnyObject* m = RemoteMark(p, &holder);
-          if (const Any* to = m ? Field(*m, "to") : nullptr) paths.erase(std::get<std::string>(to->v));
-          paths.erase(p);
-        }
-      }
-      for (const auto& p : paths) ReconcilePath(p);
-    }, "local");
+    doc_->Transact(
+        [&] {
+          for (const auto& p : std::vector<std::string>(paths.begin(), paths.end())) {
+            if (remote_entry_.count(p) && TryRemoteRename(p)) {
+              Any holder;
+              const crdt::AnyObject* m = RemoteMark(p, &holder);
+              if (const Any* to = m ? Field(*m, "to") : nullptr)
+                paths.erase(std::get<std::string>(to->v));
+              paths.erase(p);
+            }
+          }
+          for (const auto& p : paths) ReconcilePath(p);
+        },
+        "local");
     remote_entry_.clear();
     remote_marks_.clear();
     remote_dirty_.clear();
@@ -650,7 +674,8 @@ class Room final : public RoomSession {
       Status s = fs_.Commit(batch[i], op.expect, &written);
       if (s.ok()) {
         auto it = recs_.find(op.path);
-        SetRecord(op.path, MakeRecord(op.data, op.is_text, written, it == recs_.end() ? nullptr : &it->second));
+        SetRecord(op.path, MakeRecord(op.data, op.is_text, written,
+                                      it == recs_.end() ? nullptr : &it->second));
       } else {
         OnDiskError(op, s);
       }
@@ -703,7 +728,8 @@ class Room final : public RoomSession {
     if (s.sys_errno() == EROFS) return;  // a read-only mount: the next change tries again
     retry_.insert(op.path);
     if (op.kind == DiskOp::kRename) retry_.insert(op.to);
-    log::Warn("disk write failed; will retry", {{"room", rc_.room}, {"path", op.path}, {"error", s.message()}});
+    log::Warn("disk write failed; will retry",
+              {{"room", rc_.room}, {"path", op.path}, {"error", s.message()}});
   }
 
   void Flush() {
@@ -780,7 +806,8 @@ class Room final : public RoomSession {
           if (ev.is_dir) {
             std::string fp = ev.from + "/", tp = ev.path + "/";
             for (auto& [p, r] : recs_)
-              if (p.compare(0, fp.size(), fp) == 0) renames.emplace_back(p, tp + p.substr(fp.size()));
+              if (p.compare(0, fp.size(), fp) == 0)
+                renames.emplace_back(p, tp + p.substr(fp.size()));
             AddSubtree(ev.path);
             AddSubtree(ev.from);
           } else {
@@ -788,8 +815,10 @@ class Room final : public RoomSession {
           }
           break;
         default:
-          if (ev.is_dir || ev.path.empty()) AddSubtree(ev.path);
-          else dirty_.insert(ev.path);
+          if (ev.is_dir || ev.path.empty())
+            AddSubtree(ev.path);
+          else
+            dirty_.insert(ev.path);
       }
     }
     if (!live_) {
@@ -798,12 +827,16 @@ class Room final : public RoomSession {
       return;
     }
     if (!renames.empty()) {
-      doc_->Transact([&] {
-        for (auto& [f, t] : renames) {
-          if (!TryLocalRename(f, t)) dirty_.insert(f), dirty_.insert(t);
-          else dirty_.erase(f), dirty_.erase(t);
-        }
-      }, "local");
+      doc_->Transact(
+          [&] {
+            for (auto& [f, t] : renames) {
+              if (!TryLocalRename(f, t))
+                dirty_.insert(f), dirty_.insert(t);
+              else
+                dirty_.erase(f), dirty_.erase(t);
+            }
+          },
+          "local");
       StampLocalClocks();
       Flush();
     }
@@ -829,15 +862,22 @@ class Room final : public RoomSession {
     auto url_or = RoomUrl(dc_.relay.url, rc_.room, token_);
     if (!url_or.ok()) {
       st_.last_error = url_or.status().message();
-      log::Error("cannot make the room URL", {{"room", rc_.room}, {"error", url_or.status().message()}});
+      log::Error("cannot make the room URL",
+                 {{"room", rc_.room}, {"error", url_or.status().message()}});
       return;
     }
     std::string url = *url_or;
     ConnectionCallbacks cb;
     uint64_t gen = ++conn_gen_;
-    cb.on_open = [this, gen] { if (gen == conn_gen_) OnOpen(); };
-    cb.on_message = [this, gen](std::span<const uint8_t> m) { if (gen == conn_gen_) OnMessage(m); };
-    cb.on_close = [this, gen](const std::string& why) { if (gen == conn_gen_) OnClose(why); };
+    cb.on_open = [this, gen] {
+      if (gen == conn_gen_) OnOpen();
+    };
+    cb.on_message = [this, gen](std::span<const uint8_t> m) {
+      if (gen == conn_gen_) OnMessage(m);
+    };
+    cb.on_close = [this, gen](const std::string& why) {
+      if (gen == conn_gen_) OnClose(why);
+    };
     auto c = deps_.transport->Connect(url, std::move(cb));
     if (!c.ok()) {
       OnClose(c.status().message());
@@ -851,7 +891,8 @@ class Room final : public RoomSession {
     attempt_ = 0;
     // A read-only session sends SyncStep1 and nothing else (no SyncStep2
     // answer, no updates), whatever the room's document does locally.
-    sync_ = std::make_unique<crdt::SyncSession>(*doc_, nullptr, crdt::SyncOptions{.read_only = rc_.read_only});
+    sync_ = std::make_unique<crdt::SyncSession>(*doc_, nullptr,
+                                                crdt::SyncOptions{.read_only = rc_.read_only});
     for (const auto& f : sync_->Start()) (void)conn_->Send(f);
     log::Info("room connected", {{"room", rc_.room}});
   }
@@ -862,8 +903,8 @@ class Room final : public RoomSession {
     auto out = sync_->Receive(frame, NowMs());
     if (!out.ok()) {
       ++st_.malformed;
-      log::Warn("dropped a malformed frame", {{"room", rc_.room}, {"bytes", frame.size()},
-                                               {"error", out.status().message()}});
+      log::Warn("dropped a malformed frame",
+                {{"room", rc_.room}, {"bytes", frame.size()}, {"error", out.status().message()}});
       return;
     }
     st_.updates_received = sync_->updates_received() + updates_before_;
@@ -896,7 +937,8 @@ class Room final : public RoomSession {
   void EnsureSchema() {
     auto s = meta_.Get("schema");
     if (!s) {
-      if (!rc_.read_only) doc_->Transact([&] { (void)meta_.Set("schema", Any(kSchemaName)); }, "local");
+      if (!rc_.read_only)
+        doc_->Transact([&] { (void)meta_.Set("schema", Any(kSchemaName)); }, "local");
       return;
     }
     if (s->is_type() || !std::holds_alternative<std::string>(s->any().v) ||
@@ -916,13 +958,18 @@ class Room final : public RoomSession {
     ++st_.reconnects;
     int delay = static_cast<int>(
         BackoffDelayMs(attempt_++, 250, 30000, std::uniform_real_distribution<double>(0, 1)(rng_)));
-    if (was) log::Warn("room disconnected", {{"room", rc_.room}, {"reason", why}, {"retry_ms", delay}});
-    else log::Debug("room connect failed", {{"room", rc_.room}, {"reason", why}, {"retry_ms", delay}});
-    uv_timer_start(reconnect_timer_, [](uv_timer_t* t) {
-      auto* self = static_cast<Room*>(t->data);
-      self->graveyard_.clear();
-      self->Connect();
-    }, static_cast<uint64_t>(delay), 0);
+    if (was)
+      log::Warn("room disconnected", {{"room", rc_.room}, {"reason", why}, {"retry_ms", delay}});
+    else
+      log::Debug("room connect failed", {{"room", rc_.room}, {"reason", why}, {"retry_ms", delay}});
+    uv_timer_start(
+        reconnect_timer_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Room*>(t->data);
+          self->graveyard_.clear();
+          self->Connect();
+        },
+        static_cast<uint64_t>(delay), 0);
   }
 
   // ---- timers -----------------------------------------------------------------
@@ -934,11 +981,14 @@ class Room final : public RoomSession {
     if (!busy_.empty()) due = std::min<uint64_t>(due, 50);
     if (deps_.watcher && deps_.watcher->health().degraded) due = std::min<uint64_t>(due, 5000);
     if (rc_.expires_at && !expired_) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*rc_.expires_at - deps_.clock->Now()).count();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*rc_.expires_at -
+                                                                        deps_.clock->Now())
+                      .count();
       due = std::min<uint64_t>(due, left < 0 ? 0 : static_cast<uint64_t>(left) + 1);
     }
     if (due == UINT64_MAX) return;
-    uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<Room*>(t->data)->OnTimer(); }, due, 0);
+    uv_timer_start(
+        timer_, [](uv_timer_t* t) { static_cast<Room*>(t->data)->OnTimer(); }, due, 0);
   }
 
   void OnTimer() {
@@ -977,7 +1027,9 @@ class Room final : public RoomSession {
   }
 
   int64_t NowMs() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(deps_.clock->Monotonic().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               deps_.clock->Monotonic().time_since_epoch())
+        .count();
   }
 
   DaemonConfig dc_;

@@ -18,7 +18,9 @@ namespace {
 
 FileStat FromStat(const struct stat& st) {
   FileStat f;
-  f.type = S_ISREG(st.st_mode) ? EntryType::kFile : S_ISDIR(st.st_mode) ? EntryType::kDir : EntryType::kOther;
+  f.type = S_ISREG(st.st_mode)   ? EntryType::kFile
+           : S_ISDIR(st.st_mode) ? EntryType::kDir
+                                 : EntryType::kOther;
   f.size = static_cast<uint64_t>(st.st_size);
   f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   f.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
@@ -160,7 +162,8 @@ Result<std::string> RoomFs::Read(const std::string& rel, uint64_t max_bytes, Fil
   return data;
 }
 
-Status RoomFs::Prepare(const std::string& rel, const std::string& data, mode_t mode, Prepared* out) {
+Status RoomFs::Prepare(const std::string& rel, const std::string& data, mode_t mode,
+                       Prepared* out) {
   out->rel = rel;
   out->dirfd = OpenParent(rel, true, &out->leaf);
   if (out->dirfd < 0) return Status::FromErrno(-out->dirfd, "open folder of " + root_ + "/" + rel);
@@ -212,7 +215,8 @@ Status RoomFs::Commit(Prepared& p, const FileStat& expect, FileStat* written) {
   }
   if (!Matches(StatAt(p.dirfd, p.leaf), expect)) {
     Abort(p);
-    return Status::AlreadyExists(root_ + "/" + p.rel + ": changed on disk before it could be written");
+    return Status::AlreadyExists(root_ + "/" + p.rel +
+                                 ": changed on disk before it could be written");
   }
   if (renameat(p.dirfd, p.tmp.c_str(), p.dirfd, p.leaf.c_str()) != 0) {
     int e = errno;
@@ -267,10 +271,12 @@ Status RoomFs::WriteChecked(const std::string& rel, const std::string& data, con
 Status RoomFs::UnlinkChecked(const std::string& rel, const FileStat& expect) {
   std::string leaf;
   int dfd = OpenParent(rel, false, &leaf);
-  if (dfd < 0) return -dfd == ENOENT ? Status::Ok() : Status::FromErrno(-dfd, "open folder of " + rel);
+  if (dfd < 0)
+    return -dfd == ENOENT ? Status::Ok() : Status::FromErrno(-dfd, "open folder of " + rel);
   if (!Matches(StatAt(dfd, leaf), expect)) {
     close(dfd);
-    return Status::AlreadyExists(root_ + "/" + rel + ": changed on disk before it could be deleted");
+    return Status::AlreadyExists(root_ + "/" + rel +
+                                 ": changed on disk before it could be deleted");
   }
   int rc = unlinkat(dfd, leaf.c_str(), 0);
   int e = errno;
@@ -280,7 +286,8 @@ Status RoomFs::UnlinkChecked(const std::string& rel, const FileStat& expect) {
   return Status::Ok();
 }
 
-Status RoomFs::RenameChecked(const std::string& from, const std::string& to, const FileStat& expect) {
+Status RoomFs::RenameChecked(const std::string& from, const std::string& to,
+                             const FileStat& expect) {
   std::string lf, lt;
   int df = OpenParent(from, false, &lf);
   if (df < 0) return Status::FromErrno(-df, "open folder of " + from);

@@ -30,14 +30,22 @@ class Stmt {
   Stmt(const Stmt&) = delete;
   bool ok() const { return rc_ == SQLITE_OK; }
   sqlite3_stmt* get() { return s_; }
-  void Text(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
-  void Blob(int i, const void* p, size_t n) { sqlite3_bind_blob64(s_, i, n ? p : "", n, SQLITE_TRANSIENT); }
+  void Text(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Blob(int i, const void* p, size_t n) {
+    sqlite3_bind_blob64(s_, i, n ? p : "", n, SQLITE_TRANSIENT);
+  }
   void Int(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
   int Step() { return sqlite3_step(s_); }
-  void Reset() { sqlite3_reset(s_); sqlite3_clear_bindings(s_); }
+  void Reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
   std::string ColText(int i) {
     auto* p = sqlite3_column_blob(s_, i);
-    return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(s_, i)) : std::string();
+    return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(s_, i))
+             : std::string();
   }
   int64_t ColInt(int i) { return sqlite3_column_int64(s_, i); }
 
@@ -54,8 +62,9 @@ class SqliteStore final : public Store {
 
   Status Init(const std::string& state_dir) {
     path_ = state_dir + "/vaultd.db";
-    int rc = sqlite3_open_v2(path_.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return Err("open");
     sqlite3_busy_timeout(db_, 2000);
     if (Status s = Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
@@ -87,7 +96,8 @@ class SqliteStore final : public Store {
   }
 
   Result<std::map<std::string, FileRecord>> LoadFiles(const std::string& room) override {
-    Stmt q(db_, "SELECT path,is_text,NULL,hash,size,mtime_ns,ino,local_clock FROM files WHERE room=?");
+    Stmt q(db_,
+           "SELECT path,is_text,NULL,hash,size,mtime_ns,ino,local_clock FROM files WHERE room=?");
     if (!q.ok()) return Err("prepare");
     q.Text(1, room);
     std::map<std::string, FileRecord> out;
@@ -175,7 +185,8 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
   Status Err(const std::string& what) {
-    return Status::IoError(path_ + ": " + what + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+    return Status::IoError(path_ + ": " + what + ": " +
+                           (db_ ? sqlite3_errmsg(db_) : "out of memory"));
   }
   int64_t Scalar(const char* sql, const std::string& room) {
     Stmt q(db_, sql);
@@ -230,9 +241,10 @@ class SqliteStore final : public Store {
     for (const auto& u : c.updates) {
       if (Status s = Append(room, u); !s.ok()) return s;
     }
-    Stmt up(db_,
-            "INSERT OR REPLACE INTO files(room,path,is_text,shadow,hash,size,mtime_ns,ino,local_clock)"
-            " VALUES(?,?,?,?,?,?,?,?,?)");
+    Stmt up(
+        db_,
+        "INSERT OR REPLACE INTO files(room,path,is_text,shadow,hash,size,mtime_ns,ino,local_clock)"
+        " VALUES(?,?,?,?,?,?,?,?,?)");
     Stmt del(db_, "DELETE FROM files WHERE room=? AND path=?");
     for (const auto& [path, rec] : c.files) {
       if (rec) {

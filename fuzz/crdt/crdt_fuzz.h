@@ -1,6 +1,6 @@
-// Entry points of the CRDT fuzz targets, shared by the libFuzzer binaries (fuzz/crdt/*_main.cc) and by
-// the corpus regression test (tests/conformance/crdt/fuzz_corpus_test.cc), so `scripts/test` replays
-// every committed corpus file through exactly what the fuzzer ran.
+// Entry points of the CRDT fuzz targets, shared by the libFuzzer binaries (fuzz/crdt/*_main.cc) and
+// by the corpus regression test (tests/conformance/crdt/fuzz_corpus_test.cc), so `scripts/test`
+// replays every committed corpus file through exactly what the fuzzer ran.
 #pragma once
 
 #include <cstddef>
@@ -10,13 +10,13 @@
 #include <span>
 
 // A broken invariant is a bug even when nothing crashed: stop so libFuzzer keeps the input.
-#define FUZZ_CHECK(cond, what)                                                  \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::fprintf(stderr, "crdt fuzz invariant failed: %s (%s:%d)\n", (what), \
-                   __FILE__, __LINE__);                                         \
-      std::abort();                                                             \
-    }                                                                           \
+#define FUZZ_CHECK(cond, what)                                                           \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      std::fprintf(stderr, "crdt fuzz invariant failed: %s (%s:%d)\n", (what), __FILE__, \
+                   __LINE__);                                                            \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (0)
 
 namespace vaultd::crdt::fuzz {

@@ -9,7 +9,8 @@ namespace vaultd::crdt::fuzz {
 void FuzzJson(std::span<const uint8_t> data) {
   std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
   auto plain = ParseJsonText(text);
-  FUZZ_CHECK(ValidateJsonText(text).ok() == plain.ok(), "ValidateJsonText and ParseJsonText disagree");
+  FUZZ_CHECK(ValidateJsonText(text).ok() == plain.ok(),
+             "ValidateJsonText and ParseJsonText disagree");
   auto transport = ParseJsonText(text, {.js_key_order = true, .transport = true});
   // The transport only adds meaning (and errors) to well-formed JSON.
   FUZZ_CHECK(plain.ok() || !transport.ok(), "the transport accepts what plain JSON refuses");

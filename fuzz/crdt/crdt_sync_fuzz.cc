@@ -14,7 +14,8 @@ void Messages(std::span<const uint8_t> data) {
   if (auto m = DecodeSyncMessage(data); m.ok()) {
     auto again = DecodeSyncMessage(EncodeSyncMessage(*m));
     FUZZ_CHECK(again.ok(), "an encoded sync message does not decode");
-    FUZZ_CHECK(again->type == m->type && again->payload == m->payload, "sync message round trip changed it");
+    FUZZ_CHECK(again->type == m->type && again->payload == m->payload,
+               "sync message round trip changed it");
   }
   if (auto a = DecodeAwarenessUpdate(data); a.ok()) {
     Bytes once = EncodeAwarenessUpdate(*a);

@@ -19,8 +19,10 @@ void RoundTrip(Doc& doc, bool gc) {
   Doc again({.client_id = 0x7fffffff, .gc = gc});
   Status s = again.ApplyUpdate(*full);
   FUZZ_CHECK(s.ok(), "our own encoding of an accepted update was rejected");
-  FUZZ_CHECK(Snapshot(again) == Snapshot(doc), "re-encoded state reads back as a different document");
-  FUZZ_CHECK(again.EncodeStateVector() == doc.EncodeStateVector(), "re-encoded state has another state vector");
+  FUZZ_CHECK(Snapshot(again) == Snapshot(doc),
+             "re-encoded state reads back as a different document");
+  FUZZ_CHECK(again.EncodeStateVector() == doc.EncodeStateVector(),
+             "re-encoded state has another state vector");
   // A diff against our own state vector adds nothing.
   auto sv = doc.EncodeStateVector();
   auto diff = doc.EncodeStateAsUpdate(sv);
@@ -44,7 +46,8 @@ void FuzzUpdate(std::span<const uint8_t> data) {
       RoundTrip(doc, gc);
       // Duplicates are no-ops.
       std::string before = Snapshot(doc);
-      FUZZ_CHECK(doc.ApplyUpdate(data).ok(), "the same update applied twice was rejected the second time");
+      FUZZ_CHECK(doc.ApplyUpdate(data).ok(),
+                 "the same update applied twice was rejected the second time");
       FUZZ_CHECK(Snapshot(doc) == before, "applying the same update twice changed the document");
     } else {
       // A rejected update leaves the document unchanged (doc.h: "rejected whole").
@@ -61,14 +64,16 @@ void FuzzUpdate(std::span<const uint8_t> data) {
     (void)doc.ApplyUpdate(data.subspan(0, cut));
     if (auto full = doc.EncodeStateAsUpdate(); full.ok()) {
       Doc again({.client_id = 0x7fffffff, .gc = true});
-      FUZZ_CHECK(again.ApplyUpdate(*full).ok(), "our encoding of a partly applied document was rejected");
+      FUZZ_CHECK(again.ApplyUpdate(*full).ok(),
+                 "our encoding of a partly applied document was rejected");
     }
   }
 
   std::vector<std::vector<uint8_t>> both{std::vector<uint8_t>(data.begin(), data.end())};
   both.push_back(both[0]);
   if (auto merged = MergeUpdates(both); merged.ok()) {
-    FUZZ_CHECK(ValidateUpdate(*merged).ok(), "MergeUpdates produced an update that does not validate");
+    FUZZ_CHECK(ValidateUpdate(*merged).ok(),
+               "MergeUpdates produced an update that does not validate");
   }
   static const uint8_t kEmptySv[] = {0};
   if (auto diff = DiffUpdate(data, kEmptySv); diff.ok()) {

@@ -47,12 +47,14 @@ void FuzzClientOne(const uint8_t* data, size_t size) {
       Check(m.mode == "ro" || m.mode == "rw", "modes are ro or rw");
     }
     auto again = ParseMountSet(doc->raw_json);
-    Check(again.ok() && again->mounts.size() == doc->mounts.size(), "a parsed mount set parses again");
+    Check(again.ok() && again->mounts.size() == doc->mounts.size(),
+          "a parsed mount set parses again");
     return;
   }
   auto mounts = ParseMountInfo(in);
   if (!mounts.ok()) return;
-  for (const auto& m : *mounts) Check(!m.mount_point.empty() && m.mount_point.front() == '/', "mount points are absolute");
+  for (const auto& m : *mounts)
+    Check(!m.mount_point.empty() && m.mount_point.front() == '/', "mount points are absolute");
   for (const auto& f : CompareMounts(Expected(), *mounts)) {
     Check(f.path.rfind("/vault/", 0) == 0, "findings are under the vault root");
     Check(!f.message.empty(), "findings explain themselves");
@@ -61,7 +63,8 @@ void FuzzClientOne(const uint8_t* data, size_t size) {
   for (const auto& e : DiscoverMounts(*mounts, "/vault")) {
     std::string flat = e.target;
     std::replace(flat.begin(), flat.end(), '/', '-');
-    Check(IsSafeRelativePath(e.target) && IsSafePathSegment(e.name) && e.name == flat && e.room == flat,
+    Check(IsSafeRelativePath(e.target) && IsSafePathSegment(e.name) && e.name == flat &&
+              e.room == flat,
           "discovered targets are safe, names and rooms are the target with '/' as '-'");
     Check(names.insert(e.name).second, "discovered names are unique");
     Check(e.mode == "ro" || e.mode == "rw", "discovered modes are ro or rw");

@@ -25,7 +25,8 @@ struct Outcome {
   HttpResponse resp;
 };
 
-Outcome Parse(const std::vector<std::string_view>& reads, size_t max_body, size_t max_head, bool head_request) {
+Outcome Parse(const std::vector<std::string_view>& reads, size_t max_body, size_t max_head,
+              bool head_request) {
   HttpResponseParser parser(max_body, max_head, head_request);
   Outcome out;
   for (std::string_view r : reads) {
@@ -59,7 +60,8 @@ void FuzzHttpResponseOne(const uint8_t* data, size_t size) {
   const size_t max_body = data[0] == 255 ? HttpRequest{}.max_response_bytes : data[0];
   const bool head_request = (data[1] & 0x80) != 0;
   const unsigned head_sel = data[1] & 0x7f;
-  const size_t max_head = head_sel == 127 ? HttpResponseParser::DefaultMaxHead(max_body) : 4 + 8 * head_sel;
+  const size_t max_head =
+      head_sel == 127 ? HttpResponseParser::DefaultMaxHead(max_body) : 4 + 8 * head_sel;
   size_t k = data[2] % 8;
   size_t pos = 3;
   if (size < pos + k) return;
@@ -79,7 +81,8 @@ void FuzzHttpResponseOne(const uint8_t* data, size_t size) {
   const Outcome split = Parse(reads, max_body, max_head, head_request);
   Check(SameOutcome(whole, split), "the split response parses differently from the whole one");
   if (!whole.status.ok()) {
-    Check(whole.status.code() == StatusCode::kCorruption || whole.status.code() == StatusCode::kUnavailable,
+    Check(whole.status.code() == StatusCode::kCorruption ||
+              whole.status.code() == StatusCode::kUnavailable,
           "an error other than Corruption or Unavailable");
     return;
   }
@@ -98,11 +101,13 @@ void FuzzHttpResponseOne(const uint8_t* data, size_t size) {
     std::string again = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     if (!r.body.empty()) again += size_line + r.body + "\r\n";
     again += "0\r\n\r\n";
-    const Outcome re = Parse({again}, max_body, HttpResponseParser::DefaultMaxHead(max_body), false);
+    const Outcome re =
+        Parse({again}, max_body, HttpResponseParser::DefaultMaxHead(max_body), false);
     Check(re.status.ok() && re.ended_before_eof, "the body re-encoded as one chunk does not parse");
     Check(re.resp.body == r.body, "the body re-encoded as one chunk decodes differently");
   } else if (whole.content_length) {
-    Check(whole.ended_before_eof && r.body.size() == *whole.content_length, "body length differs from Content-Length");
+    Check(whole.ended_before_eof && r.body.size() == *whole.content_length,
+          "body length differs from Content-Length");
   } else {
     Check(!whole.ended_before_eof, "a body without length ended before EOF");
   }

@@ -62,12 +62,14 @@ void CheckVerified(const Result<VerifiedToken>& r) {
   }
   Check(!r->username.empty(), "a verified token has a username");
   for (const auto& g : r->groups) Check(!g.empty() && g.front() != '/', "groups are normalized");
-  Check(r->expires_at.has_value() && *r->expires_at > kNow - std::chrono::seconds(30), "exp was checked");
+  Check(r->expires_at.has_value() && *r->expires_at > kNow - std::chrono::seconds(30),
+        "exp was checked");
 }
 
 void CheckBase64(std::string_view s) {
   // Strict decoding means one string per byte sequence: decode(s) == d implies encode(d) == s.
-  if (auto d = Base64UrlDecode(s)) Check(Base64UrlEncode(*d) == s, "base64url decoding is canonical");
+  if (auto d = Base64UrlDecode(s))
+    Check(Base64UrlEncode(*d) == s, "base64url decoding is canonical");
 }
 
 }  // namespace
@@ -86,7 +88,8 @@ void FuzzJwtOne(const uint8_t* data, size_t size) {
       unsigned int len = 0;
       HMAC(EVP_sha256(), kSecret.data(), static_cast<int>(kSecret.size()),
            reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
-      std::string token = input + "." + Base64UrlEncode(std::string_view(reinterpret_cast<char*>(mac), len));
+      std::string token =
+          input + "." + Base64UrlEncode(std::string_view(reinterpret_cast<char*>(mac), len));
       CheckVerified(Verifier().Verify(token, kNow));
       break;
     }
@@ -102,8 +105,11 @@ void FuzzJwtOne(const uint8_t* data, size_t size) {
     }
     case 'A': {
       auto cfg = ParseAuthConfig(in, "AUTH.yaml");
-      if (cfg.ok()) Check(!cfg->token.issuer.empty() && !cfg->token.algorithms.empty(), "a parsed AUTH.yaml is complete");
-      else Check(cfg.status().message().rfind("AUTH.yaml", 0) == 0, "AUTH.yaml errors name the file");
+      if (cfg.ok())
+        Check(!cfg->token.issuer.empty() && !cfg->token.algorithms.empty(),
+              "a parsed AUTH.yaml is complete");
+      else
+        Check(cfg.status().message().rfind("AUTH.yaml", 0) == 0, "AUTH.yaml errors name the file");
       break;
     }
     default: {

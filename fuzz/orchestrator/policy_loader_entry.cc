@@ -29,8 +29,10 @@ void CheckMountSet(const MountSet& m, const EvalRequest& req) {
     Check(targets.insert(mount.target).second, "targets are unique");
     Check(i == 0 || m.mounts[i - 1].target < mount.target, "mounts sorted by target");
     Check(!mount.because.empty(), "every mount says why");
-    if (mount.expires_at) Check(*mount.expires_at > req.at, "expires_at is after the evaluation instant");
-    if (mount.expires_at) Check(m.valid_until && *m.valid_until <= *mount.expires_at, "valid_until <= expires_at");
+    if (mount.expires_at)
+      Check(*mount.expires_at > req.at, "expires_at is after the evaluation instant");
+    if (mount.expires_at)
+      Check(m.valid_until && *m.valid_until <= *mount.expires_at, "valid_until <= expires_at");
     if (mount.name == "personal") {
       Check(mount.room.find(req.user) != std::string_view::npos, "personal room names the user");
     }
@@ -78,7 +80,8 @@ void FuzzPolicyLoaderOne(const uint8_t* data, size_t size) {
       nlohmann::json kasm = KasmUserVolumeMappings(m);
       Check(kasm["volume_mappings"].size() + kasm["not_mappable"].size() == m.mounts.size(),
             "every mount is in the Kasm user mappings or listed as not mappable");
-      Check(kasm["warnings"].size() == kasm["not_mappable"].size(), "every unmappable mount has a warning");
+      Check(kasm["warnings"].size() == kasm["not_mappable"].size(),
+            "every unmappable mount has a warning");
     }
   }
   // A mount set keeps what its views point into alive: a copy outlives both

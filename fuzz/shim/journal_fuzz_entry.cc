@@ -15,14 +15,13 @@ constexpr const char kTarget[] = "fuzz_move_journal";
 void Check(bool ok, const char* what) { fuzzing::Check(ok, kTarget, what); }
 
 bool SameRecord(const Record& a, const Record& b) {
-  return strcmp(a.id, b.id) == 0 && a.phase == b.phase && a.kind == b.kind &&
-         a.flags == b.flags && strcmp(a.src, b.src) == 0 && strcmp(a.dst, b.dst) == 0 &&
-         strcmp(a.tmp, b.tmp) == 0 && a.src_id.dev == b.src_id.dev &&
-         a.src_id.ino == b.src_id.ino && a.src_id.size == b.src_id.size &&
-         a.src_id.nlink == b.src_id.nlink && a.src_id.mode == b.src_id.mode &&
-         a.src_id.mtime_ns == b.src_id.mtime_ns && a.src_id.ctime_ns == b.src_id.ctime_ns &&
-         a.dst_existed == b.dst_existed && a.tmp_ino == b.tmp_ino &&
-         a.entry_count == b.entry_count && a.started_ns == b.started_ns;
+  return strcmp(a.id, b.id) == 0 && a.phase == b.phase && a.kind == b.kind && a.flags == b.flags &&
+         strcmp(a.src, b.src) == 0 && strcmp(a.dst, b.dst) == 0 && strcmp(a.tmp, b.tmp) == 0 &&
+         a.src_id.dev == b.src_id.dev && a.src_id.ino == b.src_id.ino &&
+         a.src_id.size == b.src_id.size && a.src_id.nlink == b.src_id.nlink &&
+         a.src_id.mode == b.src_id.mode && a.src_id.mtime_ns == b.src_id.mtime_ns &&
+         a.src_id.ctime_ns == b.src_id.ctime_ns && a.dst_existed == b.dst_existed &&
+         a.tmp_ino == b.tmp_ino && a.entry_count == b.entry_count && a.started_ns == b.started_ns;
 }
 
 void FuzzRecord(const char* data, size_t size) {
@@ -34,8 +33,9 @@ void FuzzRecord(const char* data, size_t size) {
     Check(rec->src[0] == '/' && rec->dst[0] == '/' && rec->tmp[0] == '/', "relative path");
     std::string tail = std::string("/.vaultd-move-") + rec->id + ".tmp";
     std::string tmp = rec->tmp;
-    Check(tmp.size() >= tail.size() && tmp.compare(tmp.size() - tail.size(), tail.size(), tail) == 0,
-          "temp name is not the move's");
+    Check(
+        tmp.size() >= tail.size() && tmp.compare(tmp.size() - tail.size(), tail.size(), tail) == 0,
+        "temp name is not the move's");
     Check(rec->phase != Phase::kCopied || rec->tmp_ino != 0, "copied without tmp_ino");
     Check(rec->entry_count >= 1, "no entries");
     // Format what was parsed, append its phase, parse again: the same record.
@@ -135,8 +135,7 @@ std::string SealRecord(std::string text) {
     if (nl == std::string::npos) nl = text.size();
     size_t sum = text.find(" checksum ", line);
     if (sum != std::string::npos && sum < nl) {
-      text.replace(sum, nl - sum,
-                   " checksum " + Hex64(Fnv1a64(text.data() + line, sum - line)));
+      text.replace(sum, nl - sum, " checksum " + Hex64(Fnv1a64(text.data() + line, sum - line)));
       nl = text.find('\n', sum);
       if (nl == std::string::npos) break;
     }

@@ -60,7 +60,8 @@ std::string AddressString(const sockaddr* sa) {
 }
 
 long long RemainingMs(Clock::time_point deadline) {
-  return std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+  return std::max<long long>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
 }
 
 // Waits for `events` on fd until the deadline; false on timeout.
@@ -105,8 +106,8 @@ struct Lookup {
 // getaddrinfo_a was the alternative; its gai_cancel cannot stop a lookup in
 // progress either, and its request block would then have to outlive us, so
 // the plain thread with shared ownership is the simpler correct form.
-Result<AddrInfo> Resolve(const std::string& host, const std::string& port, Clock::time_point deadline,
-                         std::chrono::milliseconds timeout) {
+Result<AddrInfo> Resolve(const std::string& host, const std::string& port,
+                         Clock::time_point deadline, std::chrono::milliseconds timeout) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -137,21 +138,24 @@ Result<AddrInfo> Resolve(const std::string& host, const std::string& port, Clock
       lookup->cv.notify_all();
     }).detach();
   } catch (const std::system_error& e) {
-    return Status::Unavailable("DNS lookup of '" + host + "': cannot start the lookup thread: " + e.what());
+    return Status::Unavailable("DNS lookup of '" + host +
+                               "': cannot start the lookup thread: " + e.what());
   }
   std::unique_lock lock(lookup->mu);
   if (!lookup->cv.wait_until(lock, deadline, [&] { return lookup->done; }))
-    return Status::Unavailable("DNS lookup of '" + host + "' timed out after " + std::to_string(timeout.count()) +
-                               " ms");
+    return Status::Unavailable("DNS lookup of '" + host + "' timed out after " +
+                               std::to_string(timeout.count()) + " ms");
   if (lookup->rc != 0)
-    return Status::Unavailable("DNS lookup of '" + host + "' failed: " + GaiError(lookup->rc, lookup->err));
+    return Status::Unavailable("DNS lookup of '" + host +
+                               "' failed: " + GaiError(lookup->rc, lookup->err));
   return AddrInfo(std::exchange(lookup->res, nullptr), ::freeaddrinfo);
 }
 
 // Resolves and connects within `timeout` in all (DNS lookup included).
 Result<Fd> Connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  VAULTD_ASSIGN_OR_RETURN(AddrInfo res, Resolve(url.host, std::to_string(url.port), deadline, timeout));
+  VAULTD_ASSIGN_OR_RETURN(AddrInfo res,
+                          Resolve(url.host, std::to_string(url.port), deadline, timeout));
   std::string errors;
   for (addrinfo* ai = res.get(); ai; ai = ai->ai_next) {
     const std::string where = AddressString(ai->ai_addr);
@@ -168,8 +172,8 @@ Result<Fd> Connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
         auto ready = WaitFor(fd.get(), POLLOUT, deadline);
         if (!ready.ok()) return ready.status();
         if (!*ready) {
-          errors += (errors.empty() ? "" : "; ") + std::string("connect to ") + where + ": timed out after " +
-                    std::to_string(timeout.count()) + " ms";
+          errors += (errors.empty() ? "" : "; ") + std::string("connect to ") + where +
+                    ": timed out after " + std::to_string(timeout.count()) + " ms";
           continue;
         }
         socklen_t len = sizeof err;
@@ -177,7 +181,8 @@ Result<Fd> Connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
       }
     }
     if (err != 0) {
-      errors += (errors.empty() ? "" : "; ") + std::string("connect to ") + where + ": " + strerror(err);
+      errors +=
+          (errors.empty() ? "" : "; ") + std::string("connect to ") + where + ": " + strerror(err);
       continue;
     }
     int one = 1;
@@ -203,9 +208,10 @@ std::string HttpResponse::Header(std::string_view name) const {
 Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   constexpr std::string_view kScheme = "http://";
   if (url.substr(0, 8) == "https://")
-    return Status::InvalidArgument("'" + std::string(url) +
-                                   "': https:// is not supported by the built-in client; use http:// on the "
-                                   "internal network or a local TLS proxy");
+    return Status::InvalidArgument(
+        "'" + std::string(url) +
+        "': https:// is not supported by the built-in client; use http:// on the "
+        "internal network or a local TLS proxy");
   if (url.substr(0, kScheme.size()) != kScheme)
     return Status::InvalidArgument("'" + std::string(url) + "' is not an http:// URL");
   std::string_view rest = url.substr(kScheme.size());
@@ -215,14 +221,17 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (out.target.front() == '?') out.target.insert(0, "/");
   if (authority.find('@') != std::string_view::npos)
-    return Status::InvalidArgument("'" + std::string(url) + "': credentials in the URL are not supported");
+    return Status::InvalidArgument("'" + std::string(url) +
+                                   "': credentials in the URL are not supported");
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Status::InvalidArgument("'" + std::string(url) + "': bad IPv6 literal");
+    if (close == std::string_view::npos)
+      return Status::InvalidArgument("'" + std::string(url) + "': bad IPv6 literal");
     out.host = std::string(authority.substr(1, close - 1));
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return Status::InvalidArgument("'" + std::string(url) + "': bad authority");
+      if (authority[close + 1] != ':')
+        return Status::InvalidArgument("'" + std::string(url) + "': bad authority");
       port_text = authority.substr(close + 2);
     }
   } else {
@@ -233,15 +242,19 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   if (out.host.empty()) return Status::InvalidArgument("'" + std::string(url) + "': missing host");
   for (char c : out.target)
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-      return Status::InvalidArgument("'" + std::string(url) + "': the path holds a space or control character");
+      return Status::InvalidArgument("'" + std::string(url) +
+                                     "': the path holds a space or control character");
   if (!port_text.empty() || (port_text.empty() && authority.back() == ':')) {
     int port = 0;
-    if (port_text.empty() || port_text.size() > 5) return Status::InvalidArgument("'" + std::string(url) + "': bad port");
+    if (port_text.empty() || port_text.size() > 5)
+      return Status::InvalidArgument("'" + std::string(url) + "': bad port");
     for (char c : port_text) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return Status::InvalidArgument("'" + std::string(url) + "': bad port");
+      if (!std::isdigit(static_cast<unsigned char>(c)))
+        return Status::InvalidArgument("'" + std::string(url) + "': bad port");
       port = port * 10 + (c - '0');
     }
-    if (port < 1 || port > 65535) return Status::InvalidArgument("'" + std::string(url) + "': bad port");
+    if (port < 1 || port > 65535)
+      return Status::InvalidArgument("'" + std::string(url) + "': bad port");
     out.port = port;
   }
   return out;
@@ -251,16 +264,19 @@ Result<HttpResponse> HttpFetch(const HttpRequest& request) {
   VAULTD_ASSIGN_OR_RETURN(HttpUrl url, ParseHttpUrl(request.url));
   const std::string where = url.ToString();
   for (const auto& [k, v] : request.headers)
-    if (k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos)
+    if (k.find_first_of("\r\n:") != std::string::npos ||
+        v.find_first_of("\r\n") != std::string::npos)
       return Status::InvalidArgument("header '" + k + "' holds CR, LF or ':'");
   auto connected = Connect(url, request.connect_timeout);
   if (!connected.ok()) return connected.status();
   Fd fd = std::move(*connected);
 
-  std::string host_header = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  std::string host_header =
+      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   if (url.port != 80) host_header += ":" + std::to_string(url.port);
   std::string out = request.method + " " + url.target + " HTTP/1.1\r\nHost: " + host_header +
-                    "\r\nUser-Agent: vaultd-orchestrator-client\r\nAccept: application/json\r\nConnection: close\r\n";
+                    "\r\nUser-Agent: vaultd-orchestrator-client\r\nAccept: "
+                    "application/json\r\nConnection: close\r\n";
   for (const auto& [k, v] : request.headers) out += k + ": " + v + "\r\n";
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT")
     out += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
@@ -269,8 +285,8 @@ Result<HttpResponse> HttpFetch(const HttpRequest& request) {
 
   const auto deadline = Clock::now() + request.read_timeout;
   auto timed_out = [&](const char* doing) {
-    return Status::Unavailable("timed out after " + std::to_string(request.read_timeout.count()) + " ms " + doing +
-                               " " + where);
+    return Status::Unavailable("timed out after " + std::to_string(request.read_timeout.count()) +
+                               " ms " + doing + " " + where);
   };
   std::string_view pending = out;
   while (!pending.empty()) {
@@ -293,9 +309,10 @@ Result<HttpResponse> HttpFetch(const HttpRequest& request) {
   };
   // The parser sees each read as it arrives; its result does not depend on
   // how the reads split the response.
-  internal::HttpResponseParser parser(request.max_response_bytes,
-                                      internal::HttpResponseParser::DefaultMaxHead(request.max_response_bytes),
-                                      request.method == "HEAD");
+  internal::HttpResponseParser parser(
+      request.max_response_bytes,
+      internal::HttpResponseParser::DefaultMaxHead(request.max_response_bytes),
+      request.method == "HEAD");
   char buf[16384];
   for (;;) {
     if (parser.done()) return std::move(parser.response());

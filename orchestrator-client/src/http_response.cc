@@ -22,7 +22,8 @@ Status ChunkedDecoder::Feed(std::string_view data) {
         size_t lf = data.find('\n', i);
         size_t end = lf == std::string_view::npos ? data.size() : lf;
         if (line_.size() + (end - i) > kMaxSizeLine)
-          return Status::Corruption("chunk size line longer than " + std::to_string(kMaxSizeLine) + " bytes");
+          return Status::Corruption("chunk size line longer than " + std::to_string(kMaxSizeLine) +
+                                    " bytes");
         line_.append(data.substr(i, end - i));
         i = end;
         if (lf == std::string_view::npos) break;
@@ -40,7 +41,8 @@ Status ChunkedDecoder::Feed(std::string_view data) {
       }
       case State::kDataCr:
       case State::kDataLf:
-        if (data[i] != (state_ == State::kDataCr ? '\r' : '\n')) return Status::Corruption("chunk not followed by CRLF");
+        if (data[i] != (state_ == State::kDataCr ? '\r' : '\n'))
+          return Status::Corruption("chunk not followed by CRLF");
         ++i;
         state_ = state_ == State::kDataCr ? State::kDataLf : State::kSizeLine;
         break;
@@ -52,7 +54,8 @@ Status ChunkedDecoder::Feed(std::string_view data) {
 }
 
 Status ChunkedDecoder::EndSizeLine() {
-  if (line_.empty() || line_.back() != '\r') return Status::Corruption("chunk size line not ended by CRLF");
+  if (line_.empty() || line_.back() != '\r')
+    return Status::Corruption("chunk size line not ended by CRLF");
   std::string_view size_text(line_.data(), line_.size() - 1);
   size_text = size_text.substr(0, size_text.find(';'));
   if (size_text.empty() || size_text.size() > 8) return Status::Corruption("bad chunk size");
@@ -71,7 +74,8 @@ Status ChunkedDecoder::EndSizeLine() {
     return Status::Ok();
   }
   if (size > max_body_ - body_.size())
-    return Status::Corruption("chunked body exceeds the limit of " + std::to_string(max_body_) + " bytes");
+    return Status::Corruption("chunked body exceeds the limit of " + std::to_string(max_body_) +
+                              " bytes");
   remaining_ = size;
   state_ = State::kData;
   return Status::Ok();
@@ -89,7 +93,8 @@ Status HttpResponseParser::FinishAtEof() {
   if (!error_.ok()) return error_;
   if (done_) return Status::Ok();
   if (!have_head_)
-    return Status::Unavailable(head_.empty() ? "before any response" : "inside the response headers");
+    return Status::Unavailable(head_.empty() ? "before any response"
+                                             : "inside the response headers");
   if (!chunked_ && !content_length_) {
     done_ = true;  // the body ends at EOF
     return Status::Ok();
@@ -135,7 +140,8 @@ Status HttpResponseParser::ParseHead(std::string_view head) {
     return Status::Corruption("bad status line '" + std::string(status_line.substr(0, 64)) + "'");
   int code = 0;
   for (size_t i = 9; i < 12; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(status_line[i]))) return Status::Corruption("bad status code");
+    if (!std::isdigit(static_cast<unsigned char>(status_line[i])))
+      return Status::Corruption("bad status code");
     code = code * 10 + (status_line[i] - '0');
   }
   resp_.status = code;
@@ -148,13 +154,15 @@ Status HttpResponseParser::ParseHead(std::string_view head) {
     if (colon == std::string_view::npos) return Status::Corruption("header line without ':'");
     std::string name = Lower(std::string(line.substr(0, colon)));
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (name == "content-length") {
       size_t v = 0;
       if (value.empty() || value.size() > 12) return Status::Corruption("bad Content-Length");
       for (char c : value) {
-        if (!std::isdigit(static_cast<unsigned char>(c))) return Status::Corruption("bad Content-Length");
+        if (!std::isdigit(static_cast<unsigned char>(c)))
+          return Status::Corruption("bad Content-Length");
         v = v * 10 + static_cast<size_t>(c - '0');
       }
       if (content_length_ && *content_length_ != v)
@@ -169,7 +177,8 @@ Status HttpResponseParser::ParseHead(std::string_view head) {
   // A response to HEAD, a 204 and a 304 have no body, whatever the headers say.
   no_body_ = head_request_ || code == 204 || code == 304;
   if (content_length_ && *content_length_ > max_body_)
-    return Status::Corruption("body of " + std::to_string(*content_length_) + " bytes exceeds the limit");
+    return Status::Corruption("body of " + std::to_string(*content_length_) +
+                              " bytes exceeds the limit");
   return Status::Ok();
 }
 
@@ -188,8 +197,8 @@ Status HttpResponseParser::FeedBody(std::string_view data) {
     return Status::Ok();
   }
   if (data.size() > max_body_ - resp_.body.size())
-    return Status::Corruption("body without Content-Length exceeds the limit of " + std::to_string(max_body_) +
-                              " bytes");
+    return Status::Corruption("body without Content-Length exceeds the limit of " +
+                              std::to_string(max_body_) + " bytes");
   resp_.body.append(data);
   return Status::Ok();
 }

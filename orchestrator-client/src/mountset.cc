@@ -23,15 +23,18 @@ class Checker {
     return Status::InvalidArgument("mount set: " + where + ": " + what);
   }
 
-  Result<std::string> String(const json& obj, const char* key, const std::string& where, bool allow_empty = false) const {
+  Result<std::string> String(const json& obj, const char* key, const std::string& where,
+                             bool allow_empty = false) const {
     auto it = obj.find(key);
     if (it == obj.end()) return Error(where + key, "missing");
     if (!it->is_string()) return Error(where + key, "must be a string");
-    if (!allow_empty && it->get_ref<const std::string&>().empty()) return Error(where + key, "must not be empty");
+    if (!allow_empty && it->get_ref<const std::string&>().empty())
+      return Error(where + key, "must not be empty");
     return it->get<std::string>();
   }
 
-  Result<std::optional<WallTime>> OptionalTime(const json& obj, const char* key, const std::string& where) const {
+  Result<std::optional<WallTime>> OptionalTime(const json& obj, const char* key,
+                                               const std::string& where) const {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return std::optional<WallTime>();
     if (!it->is_string()) return Error(where + key, "must be an RFC 3339 time or null");
@@ -40,8 +43,8 @@ class Checker {
     return std::optional<WallTime>(*t);
   }
 
-  Result<std::vector<std::string>> Strings(const json& obj, const char* key, const std::string& where,
-                                           bool required) const {
+  Result<std::vector<std::string>> Strings(const json& obj, const char* key,
+                                           const std::string& where, bool required) const {
     std::vector<std::string> out;
     auto it = obj.find(key);
     if (it == obj.end()) {
@@ -74,7 +77,8 @@ Result<MountSetDoc> ParseMountSet(std::string_view text) {
   MountSetDoc out;
   VAULTD_ASSIGN_OR_RETURN(std::string schema, c.String(doc, "schema", ""));
   if (schema != kMountSetSchema)
-    return c.Error("schema", "unsupported schema '" + schema.substr(0, 64) + "' (want " + std::string(kMountSetSchema) + ")");
+    return c.Error("schema", "unsupported schema '" + schema.substr(0, 64) + "' (want " +
+                                 std::string(kMountSetSchema) + ")");
   VAULTD_ASSIGN_OR_RETURN(out.user, c.String(doc, "user", ""));
   VAULTD_ASSIGN_OR_RETURN(out.groups, c.Strings(doc, "groups", "", true));
   VAULTD_ASSIGN_OR_RETURN(out.policy_revision, c.String(doc, "policy_revision", ""));
@@ -84,12 +88,15 @@ Result<MountSetDoc> ParseMountSet(std::string_view text) {
   VAULTD_ASSIGN_OR_RETURN(out.valid_until, c.OptionalTime(doc, "valid_until", ""));
   VAULTD_ASSIGN_OR_RETURN(out.vault_root, c.String(doc, "vault_root", ""));
   if (out.vault_root.front() != '/' ||
-      (out.vault_root.size() > 1 && !IsSafeRelativePath(std::string_view(out.vault_root).substr(1))))
-    return c.Error("vault_root", "must be a normalized absolute path, got '" + out.vault_root + "'");
+      (out.vault_root.size() > 1 &&
+       !IsSafeRelativePath(std::string_view(out.vault_root).substr(1))))
+    return c.Error("vault_root",
+                   "must be a normalized absolute path, got '" + out.vault_root + "'");
   VAULTD_ASSIGN_OR_RETURN(out.warnings, c.Strings(doc, "warnings", "", false));
 
   auto mounts = doc.find("mounts");
-  if (mounts == doc.end() || !mounts->is_array()) return c.Error("mounts", "missing or not an array");
+  if (mounts == doc.end() || !mounts->is_array())
+    return c.Error("mounts", "missing or not an array");
   std::set<std::string> names, targets, rooms;
   for (size_t i = 0; i < mounts->size(); ++i) {
     const json& m = (*mounts)[i];
@@ -103,14 +110,16 @@ Result<MountSetDoc> ParseMountSet(std::string_view text) {
     if (!IsSafeRelativePath(e.target))
       return c.Error(where + "target", "'" + e.target + "' is not a safe relative path");
     VAULTD_ASSIGN_OR_RETURN(e.mode, c.String(m, "mode", where));
-    if (e.mode != "ro" && e.mode != "rw") return c.Error(where + "mode", "must be ro or rw, got '" + e.mode + "'");
+    if (e.mode != "ro" && e.mode != "rw")
+      return c.Error(where + "mode", "must be ro or rw, got '" + e.mode + "'");
     VAULTD_ASSIGN_OR_RETURN(e.room, c.String(m, "room", where));
     VAULTD_ASSIGN_OR_RETURN(e.expires_at, c.OptionalTime(m, "expires_at", where));
     VAULTD_ASSIGN_OR_RETURN(e.because, c.Strings(m, "because", where, false));
     if (!names.insert(e.name).second) return c.Error(where + "name", "duplicate '" + e.name + "'");
     if (!rooms.insert(e.room).second) return c.Error(where + "room", "duplicate '" + e.room + "'");
     for (const auto& t : targets) {
-      const auto& [a, b] = t.size() < e.target.size() ? std::pair(t, e.target) : std::pair(e.target, t);
+      const auto& [a, b] =
+          t.size() < e.target.size() ? std::pair(t, e.target) : std::pair(e.target, t);
       if (a == b) return c.Error(where + "target", "duplicate '" + e.target + "'");
       if (b.compare(0, a.size(), a) == 0 && b[a.size()] == '/')
         return c.Error(where + "target", "'" + b + "' is nested inside '" + a + "'");
@@ -129,8 +138,8 @@ Result<MountSetDoc> ParseMountSet(std::string_view text) {
   return out;
 }
 
-std::chrono::milliseconds BackoffDelay(int retry, std::chrono::milliseconds initial, std::chrono::milliseconds max,
-                                       uint64_t random) {
+std::chrono::milliseconds BackoffDelay(int retry, std::chrono::milliseconds initial,
+                                       std::chrono::milliseconds max, uint64_t random) {
   int64_t cap = initial.count();
   for (int i = 1; i < retry && cap < max.count(); ++i) cap *= 2;
   cap = std::min<int64_t>(cap, max.count());
@@ -141,7 +150,8 @@ std::chrono::milliseconds BackoffDelay(int retry, std::chrono::milliseconds init
 Result<MountSetDoc> FetchMountSet(const FetchOptions& options) {
   const int attempts = std::max(1, options.max_attempts);
   std::mt19937_64 rng(options.jitter_seed ? options.jitter_seed : std::random_device{}());
-  auto sleep = options.sleep ? options.sleep : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  auto sleep = options.sleep ? options.sleep
+                             : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   for (int attempt = 1;; ++attempt) {
     HttpRequest req;
     req.url = options.url;
@@ -172,14 +182,15 @@ Result<MountSetDoc> FetchMountSet(const FetchOptions& options) {
       }
     }
     if (!retry || attempt >= attempts)
-      return err.WithContext("fetching the mount set from " + options.url + " (attempt " + std::to_string(attempt) +
-                             "/" + std::to_string(attempts) + ")");
+      return err.WithContext("fetching the mount set from " + options.url + " (attempt " +
+                             std::to_string(attempt) + "/" + std::to_string(attempts) + ")");
     sleep(BackoffDelay(attempt, options.initial_backoff, options.max_backoff, rng()));
   }
 }
 
 Status SaveMountSetCache(const std::string& path, const MountSetDoc& doc) {
-  return WriteFileAtomic(path, doc.raw_json, {.mode = 0600, .sync = true}).WithContext("saving the mount set cache");
+  return WriteFileAtomic(path, doc.raw_json, {.mode = 0600, .sync = true})
+      .WithContext("saving the mount set cache");
 }
 
 Result<MountSetDoc> LoadMountSetCache(const std::string& path) {
@@ -190,8 +201,8 @@ Result<MountSetDoc> LoadMountSetCache(const std::string& path) {
   return doc;
 }
 
-Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options, const std::string& cache_path,
-                                            WallTime now) {
+Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options,
+                                            const std::string& cache_path, WallTime now) {
   auto fetched = FetchMountSet(options);
   if (fetched.ok()) {
     FetchOutcome out{std::move(*fetched), false, {}};

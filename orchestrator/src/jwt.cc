@@ -66,9 +66,12 @@ std::optional<std::string> NormalizeGroup(std::string g, GroupPath mode) {
 
 std::string_view JwtAlgName(JwtAlg alg) {
   switch (alg) {
-    case JwtAlg::kRS256: return "RS256";
-    case JwtAlg::kES256: return "ES256";
-    case JwtAlg::kHS256: return "HS256";
+    case JwtAlg::kRS256:
+      return "RS256";
+    case JwtAlg::kES256:
+      return "ES256";
+    case JwtAlg::kHS256:
+      return "HS256";
   }
   return "?";
 }
@@ -89,7 +92,9 @@ std::optional<nlohmann::json> ParseStrictJsonObject(std::string_view text) {
     using E = nlohmann::json::parse_event_t;
     if (depth > kMaxJsonDepth) bad = true;
     switch (event) {
-      case E::object_start: keys_stack.emplace_back(); break;
+      case E::object_start:
+        keys_stack.emplace_back();
+        break;
       case E::object_end:
         if (!keys_stack.empty()) keys_stack.pop_back();
         break;
@@ -103,7 +108,8 @@ std::optional<nlohmann::json> ParseStrictJsonObject(std::string_view text) {
         if (!seen.insert(k).second) bad = true;
         break;
       }
-      default: break;
+      default:
+        break;
     }
     return !bad;
   };
@@ -168,7 +174,8 @@ Result<VerifiedToken> JwtVerifier::Verify(std::string_view token, WallTime now) 
     for (const auto& k : keys_)
       if (!k->kid.empty() && k->kid == kid) key = k.get();
     if (!key) return Fail("unknown kid \"" + kid.substr(0, 64) + "\"");
-    if (!key->Fits(*alg)) return Fail("kid \"" + kid.substr(0, 64) + "\" is not a " + alg_name + " key");
+    if (!key->Fits(*alg))
+      return Fail("kid \"" + kid.substr(0, 64) + "\" is not a " + alg_name + " key");
   } else {
     size_t fitting = 0;
     for (const auto& k : keys_)
@@ -209,7 +216,8 @@ Result<VerifiedToken> JwtVerifier::Verify(std::string_view token, WallTime now) 
   }
   if (!aud_ok) return Fail("wrong or missing audience");
 
-  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const int64_t leeway = options_.leeway_seconds;
   VerifiedToken out;
   auto exp_it = claims->find("exp");
@@ -221,7 +229,8 @@ Result<VerifiedToken> JwtVerifier::Verify(std::string_view token, WallTime now) 
   if (auto nbf_it = claims->find("nbf"); nbf_it != claims->end()) {
     auto nbf = NumericDate(*nbf_it);
     if (!nbf) return Fail("\"nbf\" is not a number");
-    if (now_s + leeway < *nbf) return Fail("token not valid before " + FormatRfc3339(FromSeconds(*nbf)));
+    if (now_s + leeway < *nbf)
+      return Fail("token not valid before " + FormatRfc3339(FromSeconds(*nbf)));
     out.not_before = FromSeconds(*nbf);
   }
   if (auto iat_it = claims->find("iat"); iat_it != claims->end()) {
@@ -240,7 +249,8 @@ Result<VerifiedToken> JwtVerifier::Verify(std::string_view token, WallTime now) 
   out.username = user->get<std::string>();
 
   if (auto groups = claims->find(options_.groups_claim); groups != claims->end()) {
-    if (!groups->is_array()) return Fail("groups claim \"" + options_.groups_claim + "\" is not an array");
+    if (!groups->is_array())
+      return Fail("groups claim \"" + options_.groups_claim + "\" is not an array");
     if (groups->size() > kMaxGroups) return Fail("too many groups");
     for (const auto& g : *groups) {
       if (!g.is_string()) return Fail("groups claim holds a non-string");

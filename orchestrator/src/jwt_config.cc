@@ -12,9 +12,9 @@ namespace {
 constexpr uint64_t kMaxKeyFileBytes = 1 << 20;
 
 const yaml::MapSchema kAuthSchema = {
-    .allowed = {"issuer", "audience", "algorithms", "keys", "username_claim", "groups_claim", "group_path",
-                "leeway_seconds", "max_token_bytes", "token_cache_entries", "hs256_secret_file", "hs256_kid",
-                "admin_key_file"},
+    .allowed = {"issuer", "audience", "algorithms", "keys", "username_claim", "groups_claim",
+                "group_path", "leeway_seconds", "max_token_bytes", "token_cache_entries",
+                "hs256_secret_file", "hs256_kid", "admin_key_file"},
     .not_a_mapping = "AUTH.yaml must be a mapping",
 };
 
@@ -27,7 +27,8 @@ const yaml::MapSchema kKeyEntrySchema = {
 
 class ConfigParser {
  public:
-  explicit ConfigParser(const std::string& path) : path_(path), dir_(DirName(path)), problems_(path) {}
+  explicit ConfigParser(const std::string& path)
+      : path_(path), dir_(DirName(path)), problems_(path) {}
 
   std::string Resolve(const std::string& p) const {
     if (p.empty() || p.front() == '/' || dir_ == ".") return p;
@@ -41,7 +42,8 @@ class ConfigParser {
     src.line = yaml::LineOf(entry);
     if (map.Has("pem") && map.Has("jwks")) {
       const bool pem_last = yaml::LineOf(map.Key("pem")) > yaml::LineOf(map.Key("jwks"));
-      problems_.Add(map.Key(pem_last ? "pem" : "jwks"), "a key entry has exactly one of 'pem' or 'jwks'");
+      problems_.Add(map.Key(pem_last ? "pem" : "jwks"),
+                    "a key entry has exactly one of 'pem' or 'jwks'");
       return;
     }
     const std::string kind = map.Has("pem") ? "pem" : "jwks";
@@ -67,11 +69,13 @@ class ConfigParser {
     for (const auto& a : value) {
       auto alg = a.IsScalar() ? ParseJwtAlg(a.Scalar()) : std::nullopt;
       if (!alg) {
-        problems_.Add(a, "unsupported algorithm '" + (a.IsScalar() ? a.Scalar() : std::string("?")) +
+        problems_.Add(a, "unsupported algorithm '" +
+                             (a.IsScalar() ? a.Scalar() : std::string("?")) +
                              "' (allowed: RS256, ES256, HS256)");
         return;
       }
-      if (std::find(cfg->token.algorithms.begin(), cfg->token.algorithms.end(), *alg) != cfg->token.algorithms.end()) {
+      if (std::find(cfg->token.algorithms.begin(), cfg->token.algorithms.end(), *alg) !=
+          cfg->token.algorithms.end()) {
         problems_.Add(a, "algorithm '" + a.Scalar() + "' listed twice");
         return;
       }
@@ -103,13 +107,19 @@ class ConfigParser {
       if (auto v = map.String("username_claim")) cfg.token.username_claim = *v;
       if (auto v = map.String("groups_claim")) cfg.token.groups_claim = *v;
       if (auto gp = map.String("group_path")) {
-        if (*gp == "last") cfg.token.group_path = GroupPath::kLast;
-        else if (*gp == "full") cfg.token.group_path = GroupPath::kFull;
-        else problems_.Add(map.Value("group_path"), "'group_path' must be 'last' or 'full', got '" + *gp + "'");
+        if (*gp == "last")
+          cfg.token.group_path = GroupPath::kLast;
+        else if (*gp == "full")
+          cfg.token.group_path = GroupPath::kFull;
+        else
+          problems_.Add(map.Value("group_path"),
+                        "'group_path' must be 'last' or 'full', got '" + *gp + "'");
       }
       if (auto v = map.Int("leeway_seconds", 0, 600)) cfg.token.leeway_seconds = *v;
-      if (auto v = map.Int("max_token_bytes", 256, 1 << 20)) cfg.token.max_token_bytes = static_cast<size_t>(*v);
-      if (auto v = map.Int("token_cache_entries", 0, 10'000'000)) cfg.token_cache_entries = static_cast<size_t>(*v);
+      if (auto v = map.Int("max_token_bytes", 256, 1 << 20))
+        cfg.token.max_token_bytes = static_cast<size_t>(*v);
+      if (auto v = map.Int("token_cache_entries", 0, 10'000'000))
+        cfg.token_cache_entries = static_cast<size_t>(*v);
       if (auto v = map.String("hs256_secret_file")) cfg.hs256_secret_file = Resolve(*v);
       if (auto v = map.String("hs256_kid")) cfg.hs256_kid = *v;
       if (auto v = map.String("admin_key_file")) cfg.admin_key_file = Resolve(*v);
@@ -125,11 +135,14 @@ class ConfigParser {
     if (cfg.token.issuer.empty()) return error(top, "missing 'issuer'");
     if (cfg.token.audience.empty()) return error(top, "missing 'audience'");
     if (cfg.token.algorithms.empty()) return error(top, "missing 'algorithms'");
-    const bool hs = std::find(cfg.token.algorithms.begin(), cfg.token.algorithms.end(), JwtAlg::kHS256) != cfg.token.algorithms.end();
+    const bool hs = std::find(cfg.token.algorithms.begin(), cfg.token.algorithms.end(),
+                              JwtAlg::kHS256) != cfg.token.algorithms.end();
     if (hs && cfg.hs256_secret_file.empty())
-      return error(map.Value("algorithms"), "HS256 is allowed but no 'hs256_secret_file' is configured");
+      return error(map.Value("algorithms"),
+                   "HS256 is allowed but no 'hs256_secret_file' is configured");
     if (!hs && !cfg.hs256_secret_file.empty())
-      return error(map.Value("hs256_secret_file"), "'hs256_secret_file' is set but HS256 is not in 'algorithms'");
+      return error(map.Value("hs256_secret_file"),
+                   "'hs256_secret_file' is set but HS256 is not in 'algorithms'");
     if (!cfg.hs256_kid.empty() && cfg.hs256_secret_file.empty())
       return error(map.Value("hs256_kid"), "'hs256_kid' needs 'hs256_secret_file'");
     const bool asym = std::any_of(cfg.token.algorithms.begin(), cfg.token.algorithms.end(),
@@ -167,8 +180,10 @@ Result<std::unique_ptr<JwtVerifier>> JwtVerifier::FromConfig(const AuthConfig& c
   for (const auto& src : config.keys) {
     const std::string what = config.source + ":" + std::to_string(src.line) + ": " + src.path;
     auto text = ReadFile(src.path, kMaxKeyFileBytes);
-    if (!text.ok()) return text.status().WithContext(config.source + ":" + std::to_string(src.line));
-    auto loaded = src.kind == KeySource::Kind::kPem ? LoadPemKeys(*text, src.kid, what) : ParseJwks(*text, what);
+    if (!text.ok())
+      return text.status().WithContext(config.source + ":" + std::to_string(src.line));
+    auto loaded = src.kind == KeySource::Kind::kPem ? LoadPemKeys(*text, src.kid, what)
+                                                    : ParseJwks(*text, what);
     if (!loaded.ok()) return loaded.status();
     for (auto& k : *loaded) keys.push_back(std::move(k));
   }
@@ -184,9 +199,11 @@ Result<std::unique_ptr<JwtVerifier>> JwtVerifier::FromConfig(const AuthConfig& c
     if (!k->kid.empty() && !kids.insert(k->kid).second)
       return Status::InvalidArgument(config.source + ": kid '" + k->kid + "' is used by two keys");
   for (JwtAlg alg : config.token.algorithms) {
-    bool any = std::any_of(keys.begin(), keys.end(), [&](const JwtKeyPtr& k) { return k->Fits(alg); });
+    bool any =
+        std::any_of(keys.begin(), keys.end(), [&](const JwtKeyPtr& k) { return k->Fits(alg); });
     if (!any)
-      return Status::InvalidArgument(config.source + ": 'algorithms' lists " + std::string(JwtAlgName(alg)) +
+      return Status::InvalidArgument(config.source + ": 'algorithms' lists " +
+                                     std::string(JwtAlgName(alg)) +
                                      " but no configured key can verify it");
   }
   return std::make_unique<JwtVerifier>(config.token, std::move(keys));

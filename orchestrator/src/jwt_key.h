@@ -23,10 +23,10 @@ class JwtKey {
   enum class Type { kRsa, kEcP256, kHmac };
 
   Type type = Type::kRsa;
-  std::string kid;              // empty = none
-  std::optional<JwtAlg> alg;    // JWKS "alg", when given: the only algorithm this key may verify
-  EvpPkeyPtr pkey;              // kRsa, kEcP256
-  std::string secret;           // kHmac
+  std::string kid;            // empty = none
+  std::optional<JwtAlg> alg;  // JWKS "alg", when given: the only algorithm this key may verify
+  EvpPkeyPtr pkey;            // kRsa, kEcP256
+  std::string secret;         // kHmac
 
   // True when this key may verify `a` (type matches, and the JWKS "alg" if any).
   bool Fits(JwtAlg a) const;

@@ -27,7 +27,9 @@ constexpr size_t kMinHmacSecretBytes = 32;
 template <auto Free>
 struct Freer {
   template <typename T>
-  void operator()(T* p) const { Free(p); }
+  void operator()(T* p) const {
+    Free(p);
+  }
 };
 using BioPtr = std::unique_ptr<BIO, Freer<BIO_free>>;
 using X509Ptr = std::unique_ptr<X509, Freer<X509_free>>;
@@ -48,7 +50,8 @@ std::string OpenSslError() {
 }
 
 // Checks the key is one we can use and wraps it.
-Result<std::shared_ptr<JwtKey>> WrapPublicKey(EvpPkeyPtr pkey, const std::string& kid, const std::string& what) {
+Result<std::shared_ptr<JwtKey>> WrapPublicKey(EvpPkeyPtr pkey, const std::string& kid,
+                                              const std::string& what) {
   auto key = std::make_shared<JwtKey>();
   key->kid = kid;
   switch (EVP_PKEY_get_base_id(pkey.get())) {
@@ -102,12 +105,13 @@ Result<EvpPkeyPtr> FromData(const char* type, OSSL_PARAM_BLD* bld, const std::st
 Result<EvpPkeyPtr> RsaFromJwk(const nlohmann::json& jwk, const std::string& what) {
   VAULTD_ASSIGN_OR_RETURN(std::string n, B64Field(jwk, "n", what));
   VAULTD_ASSIGN_OR_RETURN(std::string e, B64Field(jwk, "e", what));
-  BnPtr bn_n(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr));
-  BnPtr bn_e(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), static_cast<int>(e.size()), nullptr));
+  BnPtr bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()),
+                       nullptr));
+  BnPtr bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), static_cast<int>(e.size()),
+                       nullptr));
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
-  if (!bn_n || !bn_e || !bld || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
+  if (!bn_n || !bn_e || !bld ||
+      !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
       !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()))
     return Status::Internal(what + ": " + OpenSslError());
   return FromData("RSA", bld.get(), what);
@@ -123,8 +127,10 @@ Result<EvpPkeyPtr> EcFromJwk(const nlohmann::json& jwk, const std::string& what)
     return Status::InvalidArgument(what + ": P-256 coordinates must be 32 bytes each");
   std::string point = "\x04" + x + y;  // uncompressed SEC1 point
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
-  if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-      !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()))
+  if (!bld ||
+      !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
+      !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                        point.size()))
     return Status::Internal(what + ": " + OpenSslError());
   VAULTD_ASSIGN_OR_RETURN(EvpPkeyPtr pkey, FromData("EC", bld.get(), what));
   // fromdata does not prove the point is on the curve; a bogus point must not become a key.
@@ -167,21 +173,25 @@ std::optional<std::string> RawEcdsaToDer(std::string_view raw) {
 bool JwtKey::Fits(JwtAlg a) const {
   if (alg && *alg != a) return false;
   switch (a) {
-    case JwtAlg::kRS256: return type == Type::kRsa;
-    case JwtAlg::kES256: return type == Type::kEcP256;
-    case JwtAlg::kHS256: return type == Type::kHmac;
+    case JwtAlg::kRS256:
+      return type == Type::kRsa;
+    case JwtAlg::kES256:
+      return type == Type::kEcP256;
+    case JwtAlg::kHS256:
+      return type == Type::kHmac;
   }
   return false;
 }
 
-bool JwtKey::VerifySignature(JwtAlg a, std::string_view signing_input, std::string_view signature) const {
+bool JwtKey::VerifySignature(JwtAlg a, std::string_view signing_input,
+                             std::string_view signature) const {
   if (!Fits(a)) return false;
   if (a == JwtAlg::kHS256) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-              reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
-              &mac_len))
+              reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(),
+              mac, &mac_len))
       return false;
     return signature.size() == mac_len && CRYPTO_memcmp(mac, signature.data(), mac_len) == 0;
   }
@@ -195,11 +205,11 @@ bool JwtKey::VerifySignature(JwtAlg a, std::string_view signing_input, std::stri
     if (signature.size() != static_cast<size_t>(EVP_PKEY_get_size(pkey.get()))) return false;
   }
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1 &&
-            EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(),
-                             reinterpret_cast<const unsigned char*>(signing_input.data()),
-                             signing_input.size()) == 1;
+  bool ok =
+      ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1 &&
+      EVP_DigestVerify(
+          ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+          reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -233,15 +243,19 @@ Result<std::vector<JwtKeyPtr>> LoadPemKeys(std::string_view pem, const std::stri
     } else {
       OPENSSL_free(data);
       if (block.find("PRIVATE") != std::string::npos)
-        return Status::InvalidArgument(what + ": holds a private key; give the public key or certificate");
+        return Status::InvalidArgument(what +
+                                       ": holds a private key; give the public key or certificate");
       continue;  // e.g. "EC PARAMETERS" before a key
     }
     OPENSSL_free(data);
-    if (!pkey) return Status::InvalidArgument(what + ": cannot decode PEM block '" + block + "': " + OpenSslError());
+    if (!pkey)
+      return Status::InvalidArgument(what + ": cannot decode PEM block '" + block +
+                                     "': " + OpenSslError());
     VAULTD_ASSIGN_OR_RETURN(std::shared_ptr<JwtKey> key, WrapPublicKey(std::move(pkey), kid, what));
     keys.push_back(std::move(key));
   }
-  if (keys.empty()) return Status::InvalidArgument(what + ": no PEM public key or certificate found");
+  if (keys.empty())
+    return Status::InvalidArgument(what + ": no PEM public key or certificate found");
   if (keys.size() > 1 && !kid.empty())
     return Status::InvalidArgument(what + ": holds " + std::to_string(keys.size()) +
                                    " keys but one kid; use a JWKS file for several kids");
@@ -261,10 +275,12 @@ Result<std::vector<JwtKeyPtr>> ParseJwks(std::string_view json, const std::strin
     std::string where = what + ": keys[" + std::to_string(index++) + "]";
     if (!jwk.is_object()) return Status::InvalidArgument(where + ": not an object");
     auto kty = jwk.find("kty");
-    if (kty == jwk.end() || !kty->is_string()) return Status::InvalidArgument(where + ": missing \"kty\"");
+    if (kty == jwk.end() || !kty->is_string())
+      return Status::InvalidArgument(where + ": missing \"kty\"");
     if (auto use = jwk.find("use"); use != jwk.end()) {
       if (!use->is_string()) return Status::InvalidArgument(where + ": \"use\" is not a string");
-      if (use->get<std::string>() != "sig") continue;  // encryption keys (Keycloak publishes RSA-OAEP ones)
+      if (use->get<std::string>() != "sig")
+        continue;  // encryption keys (Keycloak publishes RSA-OAEP ones)
     }
     std::optional<JwtAlg> alg;
     if (auto a = jwk.find("alg"); a != jwk.end()) {
@@ -286,7 +302,8 @@ Result<std::vector<JwtKeyPtr>> ParseJwks(std::string_view json, const std::strin
     } else {
       continue;  // "oct", "OKP": not verification keys we support
     }
-    VAULTD_ASSIGN_OR_RETURN(std::shared_ptr<JwtKey> key, WrapPublicKey(std::move(pkey), kid, where));
+    VAULTD_ASSIGN_OR_RETURN(std::shared_ptr<JwtKey> key,
+                            WrapPublicKey(std::move(pkey), kid, where));
     if (alg) {
       if (!key->Fits(*alg))
         return Status::InvalidArgument(where + ": \"alg\" " + std::string(JwtAlgName(*alg)) +
@@ -297,7 +314,8 @@ Result<std::vector<JwtKeyPtr>> ParseJwks(std::string_view json, const std::strin
       return Status::InvalidArgument(where + ": duplicate kid '" + kid + "'");
     keys.push_back(std::move(key));
   }
-  if (keys.empty()) return Status::InvalidArgument(what + ": no usable RSA or EC P-256 signature key");
+  if (keys.empty())
+    return Status::InvalidArgument(what + ": no usable RSA or EC P-256 signature key");
   return keys;
 }
 

@@ -16,8 +16,9 @@ namespace {
 // Kasm's session user is uid/gid 1000 (Kasm's volume mapping guide); a ro
 // mount cannot be chowned, so its ownership check is skipped.
 nlohmann::json VolumeMapping(const std::string& container_path, const std::string& mode) {
-  return {{"bind", container_path}, {"mode", mode}, {"uid", 1000}, {"gid", 1000},
-          {"required", true}, {"skip_check", mode == "ro"}};
+  return {
+      {"bind", container_path},    {"mode", mode}, {"uid", 1000}, {"gid", 1000}, {"required", true},
+      {"skip_check", mode == "ro"}};
 }
 
 std::string Join(const std::vector<std::string>& parts) {
@@ -39,8 +40,8 @@ class MappingObject {
  public:
   explicit MappingObject(std::string owner) : owner_(std::move(owner)) {}
 
-  void Add(const std::string& folder, const std::string& host, const std::string& bind, const std::string& mode,
-           std::vector<std::string>& warnings) {
+  void Add(const std::string& folder, const std::string& host, const std::string& bind,
+           const std::string& mode, std::vector<std::string>& warnings) {
     auto [it, inserted] = holder_.emplace(host, folder);
     if (inserted) {
       vm_[host] = VolumeMapping(bind, mode);
@@ -52,10 +53,12 @@ class MappingObject {
                              {"bind", bind},
                              {"mode", mode},
                              {"host_path_mapped_for", it->second}});
-    warnings.push_back("folders '" + it->second + "' and '" + folder + "' share host path " + host + ": the Volume " +
-                       "Mappings of " + owner_ + " are keyed by host path and hold one entry for it, so Kasm maps " +
-                       host + " -> " + kept_bind + " (folder '" + it->second + "') only and folder '" + folder +
-                       "' (" + bind + ", " + mode + ") is NOT mapped; docker-run-config (Pattern B) mounts both");
+    warnings.push_back("folders '" + it->second + "' and '" + folder + "' share host path " + host +
+                       ": the Volume " + "Mappings of " + owner_ +
+                       " are keyed by host path and hold one entry for it, so Kasm maps " + host +
+                       " -> " + kept_bind + " (folder '" + it->second + "') only and folder '" +
+                       folder + "' (" + bind + ", " + mode +
+                       ") is NOT mapped; docker-run-config (Pattern B) mounts both");
   }
   size_t size() const { return vm_.size(); }
   const nlohmann::json& volume_mappings() const { return vm_; }
@@ -83,7 +86,8 @@ nlohmann::json KasmPlanJson(const Policy& p) {
     Mode& cur = m[f];
     if (mode > cur) cur = mode;
   };
-  auto note = [&](const Folder& f, const std::string& rule, const char* kind, const std::string& reason) {
+  auto note = [&](const Folder& f, const std::string& rule, const char* kind,
+                  const std::string& reason) {
     not_native.push_back({{"folder", f.name}, {"rule", rule}, {"kind", kind}, {"reason", reason}});
   };
 
@@ -95,7 +99,8 @@ nlohmann::json KasmPlanJson(const Policy& p) {
       if (r.Windowed()) {
         std::string window;
         if (r.not_before) window += "from " + FormatRfc3339(*r.not_before);
-        if (r.not_after) window += std::string(window.empty() ? "" : " ") + "until " + FormatRfc3339(*r.not_after);
+        if (r.not_after)
+          window += std::string(window.empty() ? "" : " ") + "until " + FormatRfc3339(*r.not_after);
         note(f, rule, "time-window",
              "Kasm mappings have no validity period: an admin must add the mapping " + window +
                  " by hand (planned below as if always open)");
@@ -111,8 +116,9 @@ nlohmann::json KasmPlanJson(const Policy& p) {
         synthetic_members[name] = r.written;
         grant(by_group[name], fi, r.mode);
         note(f, rule, "and",
-             "Kasm grants mappings to members of any one group (a union); 'all of [" + GroupList(p, r.written) +
-                 "]' needs a synthetic Kasm group '" + name + "' whose members an admin keeps equal to the intersection");
+             "Kasm grants mappings to members of any one group (a union); 'all of [" +
+                 GroupList(p, r.written) + "]' needs a synthetic Kasm group '" + name +
+                 "' whose members an admin keeps equal to the intersection");
         continue;
       }
       for (uint32_t g : r.groups) grant(by_group[p.GroupName(g)], fi, r.mode);
@@ -132,8 +138,10 @@ nlohmann::json KasmPlanJson(const Policy& p) {
     for (size_t i = 0; i < f.deny.size(); ++i) {
       note(f, "deny[" + std::to_string(i) + "]", "deny",
            "Kasm merges mappings additively and cannot subtract: members of " +
-               (f.deny[i].groups.empty() ? std::string("every group") : "[" + GroupList(p, f.deny[i].written) + "]") +
-               " still get the folder through the group mappings below; remove them from those groups instead");
+               (f.deny[i].groups.empty() ? std::string("every group")
+                                         : "[" + GroupList(p, f.deny[i].written) + "]") +
+               " still get the folder through the group mappings below; remove them from those "
+               "groups instead");
     }
   }
 
@@ -155,12 +163,14 @@ nlohmann::json KasmPlanJson(const Policy& p) {
     }
     group_mappings += vm.size();
     not_mappable += vm.not_mappable().size();
-    nlohmann::json g = {{"name", group}, {"synthetic", synthetic.count(group) > 0},
+    nlohmann::json g = {{"name", group},
+                        {"synthetic", synthetic.count(group) > 0},
                         {"volume_mappings", vm.volume_mappings()}};
     if (!vm.not_mappable().empty()) g["not_mappable"] = vm.not_mappable();
     if (synthetic.count(group)) g["members_must_be_in_all_of"] = nlohmann::json::array();
     if (synthetic.count(group)) {
-      for (uint32_t id : synthetic_members[group]) g["members_must_be_in_all_of"].push_back(p.GroupName(id));
+      for (uint32_t id : synthetic_members[group])
+        g["members_must_be_in_all_of"].push_back(p.GroupName(id));
     }
     groups.push_back(std::move(g));
   }
@@ -169,9 +179,9 @@ nlohmann::json KasmPlanJson(const Policy& p) {
     const Folder& f = p.folders[fi];
     conflicts.push_back(
         {{"folder", f.name},
-         {"reason", "mapped rw for [" + Join(modes.at("rw")) +
-                        "] and ro for [" + Join(modes.at("ro")) +
-                        "]: a user in both gets two mappings of " + f.path + " to " + Bind(f.target) +
+         {"reason", "mapped rw for [" + Join(modes.at("rw")) + "] and ro for [" +
+                        Join(modes.at("ro")) + "]: a user in both gets two mappings of " + f.path +
+                        " to " + Bind(f.target) +
                         "; Kasm does not document which wins, so these groups must not overlap"}});
   }
 
@@ -183,7 +193,8 @@ nlohmann::json KasmPlanJson(const Policy& p) {
   }
   if (p.personal) {
     // Kasm substitutes {username} in volume mappings itself.
-    workspace.Add("personal", p.personal->path, Bind(p.personal->target), ModeName(p.personal->mode), warnings);
+    workspace.Add("personal", p.personal->path, Bind(p.personal->target),
+                  ModeName(p.personal->mode), warnings);
   }
   not_mappable += workspace.not_mappable().size();
 
@@ -200,11 +211,13 @@ nlohmann::json KasmPlanJson(const Policy& p) {
       objects.insert(objs.begin(), objs.end());
     }
     if (objects.size() < 2) continue;  // all in one object: reported as not_mappable
-    conflicts.push_back(
-        {{"folder", p.folders[folders.begin()->first].name},
-         {"reason", "host path " + host + " is shared by " + std::to_string(folders.size()) + " folders (" + each +
-                        "): a user who gets more than one of these objects gets several mappings of one host path; "
-                        "Kasm does not document how they merge, so at most one of these folders is certain"}});
+    conflicts.push_back({{"folder", p.folders[folders.begin()->first].name},
+                         {"reason", "host path " + host + " is shared by " +
+                                        std::to_string(folders.size()) + " folders (" + each +
+                                        "): a user who gets more than one of these objects gets "
+                                        "several mappings of one host path; "
+                                        "Kasm does not document how they merge, so at most one of "
+                                        "these folders is certain"}});
   }
 
   size_t m = p.group_names.size(), n = p.folders.size();
@@ -244,9 +257,10 @@ std::string KasmPlanText(const nlohmann::json& plan) {
   };
   auto not_mappable_lines = [&](const nlohmann::json& list, const char* indent) {
     for (const auto& n : list) {
-      o << indent << "NOT MAPPED " << n["host_path"].get<std::string>() << " -> " << n["bind"].get<std::string>()
-        << " (" << n["mode"].get<std::string>() << ") for folder '" << n["folder"].get<std::string>()
-        << "': host path already mapped for folder '" << n["host_path_mapped_for"].get<std::string>() << "'\n";
+      o << indent << "NOT MAPPED " << n["host_path"].get<std::string>() << " -> "
+        << n["bind"].get<std::string>() << " (" << n["mode"].get<std::string>() << ") for folder '"
+        << n["folder"].get<std::string>() << "': host path already mapped for folder '"
+        << n["host_path_mapped_for"].get<std::string>() << "'\n";
     }
   };
   o << "Kasm-native (Pattern A) plan for " << plan["policy"].get<std::string>() << " ("
@@ -261,7 +275,8 @@ std::string KasmPlanText(const nlohmann::json& plan) {
     o << "  " << g["name"].get<std::string>();
     if (g["synthetic"].get<bool>()) {
       std::string all;
-      for (const auto& x : g["members_must_be_in_all_of"]) all += (all.empty() ? "" : ", ") + x.get<std::string>();
+      for (const auto& x : g["members_must_be_in_all_of"])
+        all += (all.empty() ? "" : ", ") + x.get<std::string>();
       o << "  [synthetic: keep members = users in all of " << all << "]";
     }
     o << "\n";
@@ -271,7 +286,8 @@ std::string KasmPlanText(const nlohmann::json& plan) {
   o << "\nWorkspace Volume Mappings (every user of the workspace):\n";
   if (plan["workspace_volume_mappings"].empty()) o << "  (none)\n";
   mapping_lines(plan["workspace_volume_mappings"], "  ");
-  if (plan.contains("workspace_not_mappable")) not_mappable_lines(plan["workspace_not_mappable"], "  ");
+  if (plan.contains("workspace_not_mappable"))
+    not_mappable_lines(plan["workspace_not_mappable"], "  ");
   o << "\nRules Kasm cannot express natively (" << plan["not_native"].size() << "):\n";
   if (plan["not_native"].empty()) o << "  (none)\n";
   for (const auto& r : plan["not_native"]) {
@@ -285,11 +301,12 @@ std::string KasmPlanText(const nlohmann::json& plan) {
     }
   }
   const auto& c = plan["counts"];
-  o << "\nCounts: " << c["folders"] << " folders x " << c["policy_groups"] << " groups = " << c["folders_x_groups"]
-    << " possible group mappings.\n"
-    << "  Kasm admin objects: " << c["kasm_groups"] << " groups (" << c["synthetic_groups"] << " synthetic) + "
-    << c["group_volume_mappings"] << " group volume mappings + " << c["workspace_volume_mappings"]
-    << " workspace volume mappings = " << c["admin_objects"] << "\n"
+  o << "\nCounts: " << c["folders"] << " folders x " << c["policy_groups"]
+    << " groups = " << c["folders_x_groups"] << " possible group mappings.\n"
+    << "  Kasm admin objects: " << c["kasm_groups"] << " groups (" << c["synthetic_groups"]
+    << " synthetic) + " << c["group_volume_mappings"] << " group volume mappings + "
+    << c["workspace_volume_mappings"] << " workspace volume mappings = " << c["admin_objects"]
+    << "\n"
     << "  Rules Kasm cannot express: " << c["rules_not_native"] << "; conflicts: " << c["conflicts"]
     << "; folders not mappable (host path shared): " << c["not_mappable"] << "\n"
     << "  With the orchestrator (Pattern B): 1 policy file, 1 Docker Run Config Override.\n";
@@ -300,10 +317,12 @@ nlohmann::json KasmUserVolumeMappings(const MountSet& m) {
   MappingObject vm("Kasm user '" + m.user + "'");
   std::vector<std::string> warnings;
   for (const Mount& mount : m.mounts) {
-    vm.Add(std::string(mount.name), std::string(mount.source), m.vault_root + "/" + std::string(mount.target),
-           std::string(mount.mode), warnings);
+    vm.Add(std::string(mount.name), std::string(mount.source),
+           m.vault_root + "/" + std::string(mount.target), std::string(mount.mode), warnings);
   }
-  return {{"volume_mappings", vm.volume_mappings()}, {"not_mappable", vm.not_mappable()}, {"warnings", warnings}};
+  return {{"volume_mappings", vm.volume_mappings()},
+          {"not_mappable", vm.not_mappable()},
+          {"warnings", warnings}};
 }
 
 }  // namespace vaultd::orchestrator

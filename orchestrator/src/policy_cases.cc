@@ -21,16 +21,18 @@ class CasesLoader {
     try {
       yaml::Problems problems(file_);
       std::optional<YAML::Node> parsed = yaml::ParseDocument(text, problems);
-      for (const yaml::Problem& p : problems.list()) errors_.push_back({file_, p.line, p.column, p.message, true});
+      for (const yaml::Problem& p : problems.list())
+        errors_.push_back({file_, p.line, p.column, p.message, true});
       if (parsed && !parsed->IsSequence()) {
         Error(*parsed,
-              "a cases file is a YAML list of cases (- name: ..., user: ..., groups: [...], at: ..., expect: {...})");
+              "a cases file is a YAML list of cases (- name: ..., user: ..., groups: [...], at: "
+              "..., expect: {...})");
       } else if (parsed) {
         for (size_t i = 0; i < parsed->size(); ++i) Case((*parsed)[i], i, &out.cases);
       }
     } catch (const YAML::Exception& e) {
-      errors_.push_back({file_, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1,
-                         "YAML: " + e.msg, true});
+      errors_.push_back({file_, e.mark.is_null() ? 0 : e.mark.line + 1,
+                         e.mark.is_null() ? 0 : e.mark.column + 1, "YAML: " + e.msg, true});
     }
     out.errors = std::move(errors_);
     if (!out.errors.empty()) out.cases.clear();
@@ -39,11 +41,14 @@ class CasesLoader {
 
  private:
   static int LineOf(const YAML::Node& n) { return yaml::LineOf(n); }
-  void Error(const YAML::Node& n, std::string msg) { errors_.push_back({file_, LineOf(n), 0, std::move(msg), true}); }
+  void Error(const YAML::Node& n, std::string msg) {
+    errors_.push_back({file_, LineOf(n), 0, std::move(msg), true});
+  }
 
   void Case(const YAML::Node& node, size_t index, std::vector<PolicyCase>* out) {
     const std::string where = "cases[" + std::to_string(index) + "]";
-    const yaml::MapSchema schema = yaml::NamedMapSchema(where, {"name", "user", "groups", "at", "expect"});
+    const yaml::MapSchema schema =
+        yaml::NamedMapSchema(where, {"name", "user", "groups", "at", "expect"});
     yaml::Problems problems(file_);
     yaml::MapReader map(node, schema, problems);
     PolicyCase c;
@@ -67,8 +72,9 @@ class CasesLoader {
       }
       if (map.Has("at")) {
         const YAML::Node v = map.Value("at");
-        Result<WallTime> t = v.IsScalar() ? ParseRfc3339(v.Scalar())
-                                          : Result<WallTime>(Status::InvalidArgument("must be an RFC 3339 time"));
+        Result<WallTime> t =
+            v.IsScalar() ? ParseRfc3339(v.Scalar())
+                         : Result<WallTime>(Status::InvalidArgument("must be an RFC 3339 time"));
         if (!t.ok()) {
           problems.Add(v, where + ".at: " + t.status().message());
         } else {
@@ -79,8 +85,9 @@ class CasesLoader {
     }
     // In file order, then what is missing.
     std::vector<yaml::Problem> found = problems.list();
-    std::stable_sort(found.begin(), found.end(),
-                     [](const yaml::Problem& x, const yaml::Problem& y) { return x.line < y.line; });
+    std::stable_sort(
+        found.begin(), found.end(),
+        [](const yaml::Problem& x, const yaml::Problem& y) { return x.line < y.line; });
     for (const yaml::Problem& p : found) errors_.push_back({file_, p.line, 0, p.message, true});
     if (!map.is_mapping()) return;
     bool ok = found.empty();
@@ -101,7 +108,8 @@ class CasesLoader {
   }
 
   // expect: {folder: ro|rw, ...}; null expects nothing at all.
-  void Expect(const YAML::Node& v, const std::string& where, PolicyCase* c, yaml::Problems& problems) {
+  void Expect(const YAML::Node& v, const std::string& where, PolicyCase* c,
+              yaml::Problems& problems) {
     if (v.IsNull()) return;
     if (!v.IsMap()) {
       problems.Add(v, where + ".expect must be a mapping of folder name to ro|rw");
@@ -157,7 +165,8 @@ CaseOutcome RunCase(const std::shared_ptr<const Policy>& policy, const PolicyCas
     }
   }
   for (const auto& [name, mode] : c.expect) {
-    if (!got.count(name)) out.diff.push_back("- " + name + ": " + mode + " (expected, not granted)");
+    if (!got.count(name))
+      out.diff.push_back("- " + name + ": " + mode + " (expected, not granted)");
   }
   out.passed = out.diff.empty();
   return out;

@@ -31,11 +31,11 @@ struct Scratch {
   // Per folder: first matched rule (valid when head_stamp == epoch); candidate stamp; timeline.
   std::vector<uint32_t> head_stamp, head, stamp, seg_off, seg_len;
   std::vector<Segment> segs;
-  std::vector<uint64_t> member;      // bitset over group ids (explain and dedupe)
-  std::vector<uint32_t> pending;     // folders a granting rule made candidates, in match order
-  std::vector<uint32_t> heap;        // topo ranks of candidates that inherit (sources go first)
-  std::vector<uint64_t> by_target;   // bitset over target ranks of the evaluated candidates
-  bool by_target_dirty = false;      // an evaluation stopped (threw) before clearing by_target
+  std::vector<uint64_t> member;     // bitset over group ids (explain and dedupe)
+  std::vector<uint32_t> pending;    // folders a granting rule made candidates, in match order
+  std::vector<uint32_t> heap;       // topo ranks of candidates that inherit (sources go first)
+  std::vector<uint64_t> by_target;  // bitset over target ranks of the evaluated candidates
+  bool by_target_dirty = false;     // an evaluation stopped (threw) before clearing by_target
   std::vector<uint32_t> user_ids;
   std::vector<int64_t> points;
   std::vector<uint32_t> locals;
@@ -144,7 +144,8 @@ void BuildTimeline(const Policy& p, Scratch& s, uint32_t f, int64_t at) {
   if (p.folder_flags[f] & Policy::kHasInherit) {
     for (uint32_t src : p.folders[f].inherit) {
       if (s.stamp[src] != s.epoch) continue;
-      for (uint32_t i = 1; i < s.seg_len[src]; ++i) s.points.push_back(s.segs[s.seg_off[src] + i].start_ns);
+      for (uint32_t i = 1; i < s.seg_len[src]; ++i)
+        s.points.push_back(s.segs[s.seg_off[src] + i].start_ns);
     }
   }
   std::sort(s.points.begin(), s.points.end());
@@ -186,7 +187,8 @@ std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t inde
   for (size_t i = 0; i < f.deny.size(); ++i) {
     const Rule& d = f.deny[i];
     if (d.ActiveAt(at) && GroupsMatch(s, d)) {
-      out.push_back("denied by deny[" + std::to_string(i) + "] (" + DescribeCondition(p, d) + WindowText(d) + ")");
+      out.push_back("denied by deny[" + std::to_string(i) + "] (" + DescribeCondition(p, d) +
+                    WindowText(d) + ")");
     }
   }
   if (f.access.empty() && f.inherit.empty()) out.push_back("no access rules");
@@ -211,14 +213,16 @@ std::vector<std::string> WhyNot(const Policy& p, const Scratch& s, uint32_t inde
     } else if (r.not_after && at >= *r.not_after) {
       out.push_back(rule + "outside window (ended at " + FormatMountSetTime(*r.not_after) + ")");
     } else {
-      out.push_back(rule + "matches (" + DescribeCondition(p, r) + " -> " + ModeName(r.mode) + ") but the folder is denied");
+      out.push_back(rule + "matches (" + DescribeCondition(p, r) + " -> " + ModeName(r.mode) +
+                    ") but the folder is denied");
     }
   }
   for (uint32_t src : f.inherit) {
     Mode m = ModeAt(s, src, at_ns);
     out.push_back("inherit '" + p.folders[src].name + "': " +
                   (m == Mode::kNone ? std::string("source not granted")
-                                    : "source granted " + std::string(ModeName(m)) + " but the folder is denied"));
+                                    : "source granted " + std::string(ModeName(m)) +
+                                          " but the folder is denied"));
   }
   return out;
 }
@@ -235,10 +239,14 @@ std::string_view ModeText(Mode m) {
 bool IsAllowedUsername(std::string_view user, std::string_view extra) {
   constexpr size_t kMaxUsernameBytes = 64;
   if (user.empty() || user.size() > kMaxUsernameBytes) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
   if (!alnum(user[0])) return false;
   for (char c : user)
-    if (!alnum(c) && c != '.' && c != '_' && c != '-' && c != '@' && extra.find(c) == std::string_view::npos) return false;
+    if (!alnum(c) && c != '.' && c != '_' && c != '-' && c != '@' &&
+        extra.find(c) == std::string_view::npos)
+      return false;
   return true;
 }
 
@@ -248,10 +256,13 @@ std::optional<Mount> PersonalMount(const Policy& p, const EvalRequest& req, Moun
   const Personal& pe = *p.personal;
   if (!IsAllowedUsername(req.user, pe.username_extra_chars)) {
     std::string shown;  // the name may be hostile: keep the warning printable
-    for (char c : req.user) shown += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
-    out.warnings.push_back("username '" + shown +
-                           "' is not a safe path segment (allowed: 1 to 64 of letters, digits, . _ - @, starting "
-                           "with a letter or digit): no personal folder");
+    for (char c : req.user)
+      shown +=
+          (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
+    out.warnings.push_back(
+        "username '" + shown +
+        "' is not a safe path segment (allowed: 1 to 64 of letters, digits, . _ - @, starting "
+        "with a letter or digit): no personal folder");
     return std::nullopt;
   }
   auto owned = std::make_shared<std::vector<std::string>>();
@@ -348,7 +359,8 @@ MountSet Evaluate(std::shared_ptr<const Policy> policy, const EvalRequest& req) 
     s.by_target[rank >> 6] |= uint64_t{1} << (rank & 63);
     if (!(p.folder_flags[f] & Policy::kHasDependents)) return;
     bool ever = false;  // granted at some instant from `at` on
-    for (uint32_t i = 0; i < s.seg_len[f]; ++i) ever |= s.segs[s.seg_off[f] + i].mode != Mode::kNone;
+    for (uint32_t i = 0; i < s.seg_len[f]; ++i)
+      ever |= s.segs[s.seg_off[f] + i].mode != Mode::kNone;
     if (ever) {
       for (uint32_t d : p.folders[f].dependents) {
         if (mark(d)) push_heap(d);  // else already pending or in the heap
@@ -372,7 +384,8 @@ MountSet Evaluate(std::shared_ptr<const Policy> policy, const EvalRequest& req) 
   // Mounts come out sorted by target: walk the bitset of target ranks (cheaper
   // than sorting), clearing it for the next evaluation on this thread.
   size_t count = 0;
-  for (size_t w = 0; w < s.by_target.size(); ++w) count += static_cast<size_t>(__builtin_popcountll(s.by_target[w]));
+  for (size_t w = 0; w < s.by_target.size(); ++w)
+    count += static_cast<size_t>(__builtin_popcountll(s.by_target[w]));
   out.mounts.reserve(count + 1);
   std::optional<Mount> personal = PersonalMount(p, req, out);
   std::optional<int64_t> valid_until;

@@ -29,8 +29,9 @@ nlohmann::json Texts(const TextList& texts) {
 }  // namespace
 
 std::string FormatMountSetTime(WallTime t) {
-  return t.time_since_epoch() % std::chrono::seconds(1) == std::chrono::nanoseconds(0) ? FormatRfc3339(t)
-                                                                                    : FormatRfc3339Millis(t);
+  return t.time_since_epoch() % std::chrono::seconds(1) == std::chrono::nanoseconds(0)
+             ? FormatRfc3339(t)
+             : FormatRfc3339Millis(t);
 }
 
 nlohmann::json MountSetToJson(const MountSet& m) {
@@ -57,7 +58,8 @@ nlohmann::json MountSetToJson(const MountSet& m) {
   j["warnings"] = m.warnings;
   if (m.explained) {
     nlohmann::json ng = nlohmann::json::array();
-    for (const NotGranted& n : m.not_granted) ng.push_back({{"name", n.name}, {"reasons", n.reasons}});
+    for (const NotGranted& n : m.not_granted)
+      ng.push_back({{"name", n.name}, {"reasons", n.reasons}});
     j["not_granted"] = std::move(ng);
   }
   return j;
@@ -71,7 +73,11 @@ nlohmann::json DockerRunConfigJson(const MountSet& m) {
     // A dict cannot hold one host path twice; docker-py also takes "host:container:mode" strings.
     nlohmann::json list = nlohmann::json::array();
     for (const Mount& mount : m.mounts) {
-      list.push_back(std::string(mount.source).append(":").append(ContainerPath(m, mount)).append(":").append(mount.mode));
+      list.push_back(std::string(mount.source)
+                         .append(":")
+                         .append(ContainerPath(m, mount))
+                         .append(":")
+                         .append(mount.mode));
     }
     return {{"volumes", std::move(list)}};
   }

@@ -11,7 +11,8 @@ std::string GroupList(const Policy& p, const std::vector<uint32_t>& ids) {
 }
 
 std::string WindowText(const Rule& r) {
-  if (r.not_before && r.not_after) return " [" + FormatMountSetTime(*r.not_before) + ", " + FormatMountSetTime(*r.not_after) + ")";
+  if (r.not_before && r.not_after)
+    return " [" + FormatMountSetTime(*r.not_before) + ", " + FormatMountSetTime(*r.not_after) + ")";
   if (r.not_before) return " from " + FormatMountSetTime(*r.not_before);
   if (r.not_after) return " until " + FormatMountSetTime(*r.not_after);
   return "";
@@ -41,7 +42,9 @@ bool Intersects(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) 
   return false;
 }
 
-bool EmptyWindow(const Rule& r) { return r.not_before && r.not_after && *r.not_before >= *r.not_after; }
+bool EmptyWindow(const Rule& r) {
+  return r.not_before && r.not_after && *r.not_before >= *r.not_after;
+}
 
 // Every instant in a's window is in b's window.
 bool WindowWithin(const Rule& a, const Rule& b) {
@@ -63,7 +66,9 @@ bool GroupConditionImplies(const Rule& a, const Rule& b) {
 }
 
 void LintPolicy(const Policy& p, WallTime now, std::vector<Diagnostic>* out) {
-  auto warn = [&](int line, std::string msg) { out->push_back({p.file, line, 0, std::move(msg), false}); };
+  auto warn = [&](int line, std::string msg) {
+    out->push_back({p.file, line, 0, std::move(msg), false});
+  };
   for (const Folder& f : p.folders) {
     std::string where = "folder '" + f.name + "'";
     if (f.access.empty() && f.inherit.empty()) {
@@ -72,7 +77,8 @@ void LintPolicy(const Policy& p, WallTime now, std::vector<Diagnostic>* out) {
     auto window_checks = [&](const Rule& r, const std::string& rule) {
       if (EmptyWindow(r)) {
         warn(r.line, where + " " + rule + ": not_before " + FormatRfc3339(*r.not_before) +
-                         " is not before not_after " + FormatRfc3339(*r.not_after) + ": the rule never matches");
+                         " is not before not_after " + FormatRfc3339(*r.not_after) +
+                         ": the rule never matches");
       } else if (r.not_after && *r.not_after <= now) {
         warn(r.line, where + " " + rule + ": window ended at " + FormatRfc3339(*r.not_after) +
                          "; the rule never matches again");
@@ -82,7 +88,8 @@ void LintPolicy(const Policy& p, WallTime now, std::vector<Diagnostic>* out) {
       const Rule& r = f.access[i];
       std::string rule = "access[" + std::to_string(i) + "]";
       window_checks(r, rule);
-      if (r.groups.empty()) warn(r.line, where + " " + rule + " names no groups: it grants every user");
+      if (r.groups.empty())
+        warn(r.line, where + " " + rule + " names no groups: it grants every user");
       if (EmptyWindow(r)) continue;
       // A rule never matters when another rule with at least its mode matches whenever it does.
       for (size_t j = 0; j < f.access.size(); ++j) {
@@ -91,9 +98,10 @@ void LintPolicy(const Policy& p, WallTime now, std::vector<Diagnostic>* out) {
         if (!GroupConditionImplies(r, o) || !WindowWithin(r, o)) continue;
         bool equivalent = GroupConditionImplies(o, r) && WindowWithin(o, r) && o.mode == r.mode;
         if (equivalent && j > i) continue;  // report only the later of two identical rules
-        warn(r.line, where + " " + rule + " (" + DescribeCondition(p, r) + " -> " + ModeName(r.mode) +
-                         ") never matters: access[" + std::to_string(j) + "] (" + DescribeCondition(p, o) +
-                         " -> " + ModeName(o.mode) + ") already grants it");
+        warn(r.line, where + " " + rule + " (" + DescribeCondition(p, r) + " -> " +
+                         ModeName(r.mode) + ") never matters: access[" + std::to_string(j) + "] (" +
+                         DescribeCondition(p, o) + " -> " + ModeName(o.mode) +
+                         ") already grants it");
         break;
       }
     }

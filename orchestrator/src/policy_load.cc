@@ -23,9 +23,12 @@ std::string Diagnostic::ToString() const {
 
 const char* ModeName(Mode m) {
   switch (m) {
-    case Mode::kRo: return "ro";
-    case Mode::kRw: return "rw";
-    default: return "none";
+    case Mode::kRo:
+      return "ro";
+    case Mode::kRw:
+      return "rw";
+    default:
+      return "none";
   }
 }
 
@@ -33,7 +36,6 @@ std::string PolicyRevision(const Policy& policy) { return policy.revision; }
 const std::string& PolicyFile(const Policy& policy) { return policy.file; }
 
 namespace {
-
 
 struct Field {
   YAML::Node key;
@@ -81,7 +83,8 @@ std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
 
 class Loader {
  public:
-  Loader(std::string file, const LoadOptions& options) : file_(std::move(file)), options_(options) {}
+  Loader(std::string file, const LoadOptions& options)
+      : file_(std::move(file)), options_(options) {}
 
   LoadResult Run(std::string_view text) {
     LoadResult result;
@@ -90,8 +93,9 @@ class Loader {
     policy_->file = file_;
     policy_->revision = "sha256:" + Sha256Hex(text);
     if (text.size() > kMaxPolicyBytes) {
-      ErrorAt(0, 0, "policy is " + std::to_string(text.size()) + " bytes; the limit is " +
-                        std::to_string(kMaxPolicyBytes));
+      ErrorAt(0, 0,
+              "policy is " + std::to_string(text.size()) + " bytes; the limit is " +
+                  std::to_string(kMaxPolicyBytes));
     } else {
       yaml::Problems problems(file_);
       std::optional<YAML::Node> root = yaml::ParseDocument(text, problems);
@@ -111,13 +115,11 @@ class Loader {
     }
     if (!HasErrors()) Link();
     if (!HasErrors()) LintPolicy(*policy_, options_.now, &diags_);
-    std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-      return a.line < b.line;
-    });
+    std::stable_sort(diags_.begin(), diags_.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
     if (errors_ > kMaxErrors) {
-      diags_.push_back({file_, 0, 0,
-                        std::to_string(errors_ - kMaxErrors) + " more errors not listed",
-                        true});
+      diags_.push_back(
+          {file_, 0, 0, std::to_string(errors_ - kMaxErrors) + " more errors not listed", true});
     }
     for (Diagnostic& d : diags_) d.message = SanitizeUtf8(d.message);
     result.diagnostics = std::move(diags_);
@@ -140,11 +142,13 @@ class Loader {
     if (errors_++ >= kMaxErrors) return;
     diags_.push_back({file_, line, col, std::move(msg), true});
   }
-  void Error(const YAML::Node& n, std::string msg) { ErrorAt(LineOf(n), ColumnOf(n), std::move(msg)); }
+  void Error(const YAML::Node& n, std::string msg) {
+    ErrorAt(LineOf(n), ColumnOf(n), std::move(msg));
+  }
 
   // Reads a mapping, reporting unknown and duplicate keys; `where` names it in messages.
-  bool ReadMap(const YAML::Node& node, const std::string& where, std::initializer_list<const char*> allowed,
-               Fields* out) {
+  bool ReadMap(const YAML::Node& node, const std::string& where,
+               std::initializer_list<const char*> allowed, Fields* out) {
     yaml::MapSchema schema = yaml::NamedMapSchema(where, {allowed.begin(), allowed.end()});
     schema.unknown_key = "{where}: unknown key '{key}' (expected one of: {allowed})";
     schema.duplicate_key = "{where}: duplicate key '{key}' (first at line {first_line})";
@@ -236,7 +240,8 @@ class Loader {
   void CheckAnswerSize(const YAML::Node& list) {
     size_t bytes = 0;
     for (const Folder& folder : policy_->folders) {
-      bytes += 128 + folder.name.size() + folder.path.size() + folder.target.size() + folder.room.size();
+      bytes +=
+          128 + folder.name.size() + folder.path.size() + folder.target.size() + folder.room.size();
       for (const auto* rules : {&folder.access, &folder.deny})
         for (const Rule& r : *rules) {
           bytes += 96;
@@ -244,8 +249,9 @@ class Loader {
         }
     }
     if (bytes > kMaxPolicyAnswerBytes)
-      Error(list, "folders: an answer could be " + std::to_string(bytes >> 20) + " MiB; the limit is " +
-                      std::to_string(kMaxPolicyAnswerBytes >> 20) + " MiB (fewer folders, rules or groups)");
+      Error(list, "folders: an answer could be " + std::to_string(bytes >> 20) +
+                      " MiB; the limit is " + std::to_string(kMaxPolicyAnswerBytes >> 20) +
+                      " MiB (fewer folders, rules or groups)");
   }
 
   void Sync(const Field& section) {
@@ -267,7 +273,9 @@ class Loader {
 
   void PersonalSection(const Field& section) {
     Fields f;
-    if (!ReadMap(section.value, "personal", {"path", "target", "mode", "room", "username_extra_chars"}, &f)) return;
+    if (!ReadMap(section.value, "personal",
+                 {"path", "target", "mode", "room", "username_extra_chars"}, &f))
+      return;
     Personal p;
     p.line = LineOf(section.key);
     bool ok = true;
@@ -279,11 +287,13 @@ class Loader {
       // Check the shape with a stand-in safe user name; the real one is checked per request.
       std::string sample = ReplaceUsername(*path, "user");
       if (path->find(kUsernameVar) == std::string::npos) {
-        Error(f["path"].value, "personal.path must contain {username}: without it every user shares one folder");
+        Error(f["path"].value,
+              "personal.path must contain {username}: without it every user shares one folder");
         ok = false;
       } else if (HasBrace(sample) || !IsSafeAbsolutePath(sample)) {
-        Error(f["path"].value, "personal.path '" + *path +
-                                   "' must be an absolute path without '.', '..' or empty segments");
+        Error(f["path"].value,
+              "personal.path '" + *path +
+                  "' must be an absolute path without '.', '..' or empty segments");
         ok = false;
       }
     } else {
@@ -302,21 +312,26 @@ class Loader {
       }
     }
     if (f.count("mode")) {
-      if (auto m = ReadMode(f["mode"], "personal.mode")) p.mode = *m; else ok = false;
+      if (auto m = ReadMode(f["mode"], "personal.mode"))
+        p.mode = *m;
+      else
+        ok = false;
     }
     if (f.count("room")) {
       if (auto r = Str(f["room"], "personal.room")) {
         p.room = *r;
         std::string sample = ReplaceUsername(*r, "user");
         if (r->find(kUsernameVar) == std::string::npos) {
-          Error(f["room"].value, "personal.room must contain {username}: two users' rooms must never coincide");
+          Error(f["room"].value,
+                "personal.room must contain {username}: two users' rooms must never coincide");
           ok = false;
         } else if (r->find(kUsernameVar, r->find(kUsernameVar) + 1) != std::string::npos) {
           // The collision check against folder rooms assumes one substitution.
           Error(f["room"].value, "personal.room must contain {username} exactly once");
           ok = false;
         } else if (HasBrace(sample) || !IsSafePathSegment(sample)) {
-          Error(f["room"].value, "personal.room '" + *r + "' must be one safe name (no '/', '.', '..')");
+          Error(f["room"].value,
+                "personal.room '" + *r + "' must be one safe name (no '/', '.', '..')");
           ok = false;
         }
       } else {
@@ -330,8 +345,8 @@ class Loader {
         for (char c : *extra) {
           if (allowed.find(c) == std::string_view::npos) {
             Error(f["username_extra_chars"].value,
-                  "personal.username_extra_chars: '" + std::string(1, c) + "' cannot be allowed (choose from " +
-                      std::string(allowed) + ")");
+                  "personal.username_extra_chars: '" + std::string(1, c) +
+                      "' cannot be allowed (choose from " + std::string(allowed) + ")");
             ok = false;
             break;
           }
@@ -348,7 +363,8 @@ class Loader {
 
   bool CheckTarget(const YAML::Node& node, const std::string& t, const std::string& what) {
     if (HasBrace(t) || !IsSafeRelativePath(t)) {
-      Error(node, what + " '" + t + "' must be a relative path of safe segments (no leading '/', '.', '..')");
+      Error(node, what + " '" + t +
+                      "' must be a relative path of safe segments (no leading '/', '.', '..')");
       return false;
     }
     std::string first = t.substr(0, t.find('/'));
@@ -361,8 +377,9 @@ class Loader {
 
   std::optional<Rule> RuleEntry(const YAML::Node& node, const std::string& where, bool deny) {
     Fields f;
-    bool ok = deny ? ReadMap(node, where, {"groups", "compound", "not_before", "not_after"}, &f)
-                   : ReadMap(node, where, {"groups", "compound", "mode", "not_before", "not_after"}, &f);
+    bool ok =
+        deny ? ReadMap(node, where, {"groups", "compound", "not_before", "not_after"}, &f)
+             : ReadMap(node, where, {"groups", "compound", "mode", "not_before", "not_after"}, &f);
     if (!ok) return std::nullopt;
     Rule r;
     r.line = LineOf(node);
@@ -382,13 +399,15 @@ class Loader {
         std::set<std::string> seen;
         for (size_t i = 0; i < g.size(); ++i) {
           if (!g[i].IsScalar() || g[i].Scalar().empty() || !IsValidUtf8(g[i].Scalar())) {
-            Error(g[i], where + ".groups[" + std::to_string(i) + "] must be a non-empty UTF-8 group name");
+            Error(g[i], where + ".groups[" + std::to_string(i) +
+                            "] must be a non-empty UTF-8 group name");
             ok = false;
             continue;
           }
           const std::string& name = g[i].Scalar();
           if (name.find(kUsernameVar) != std::string::npos) {
-            Error(g[i], where + ".groups: {username} is allowed only in personal.path and personal.room");
+            Error(g[i],
+                  where + ".groups: {username} is allowed only in personal.path and personal.room");
             ok = false;
             continue;
           }
@@ -412,7 +431,8 @@ class Loader {
       } else if (*c == "all") {
         r.compound = Compound::kAll;
       } else {
-        Error(f["compound"].value, where + ".compound: unknown value '" + *c + "' (expected any or all)");
+        Error(f["compound"].value,
+              where + ".compound: unknown value '" + *c + "' (expected any or all)");
         ok = false;
       }
     }
@@ -446,7 +466,8 @@ class Loader {
       if (name_node.IsDefined() && name_node.IsScalar()) where += " '" + name_node.Scalar() + "'";
     }
     Fields f;
-    if (!ReadMap(node, where, {"name", "path", "target", "room", "access", "deny", "inherit"}, &f)) return;
+    if (!ReadMap(node, where, {"name", "path", "target", "room", "access", "deny", "inherit"}, &f))
+      return;
     Folder folder;
     folder.line = LineOf(node);
     bool ok = true;
@@ -472,8 +493,9 @@ class Loader {
     }
     if (auto path = required("path")) {
       if (HasBrace(*path) || !IsSafeAbsolutePath(*path)) {
-        Error(f["path"].value, where + ".path '" + *path +
-                                   "' must be an absolute host path without '.', '..' or empty segments");
+        Error(f["path"].value,
+              where + ".path '" + *path +
+                  "' must be an absolute host path without '.', '..' or empty segments");
         ok = false;
       } else {
         folder.path = *path;
@@ -501,7 +523,8 @@ class Loader {
       auto r = Str(f["room"], where + ".room");
       if (r && NoUsername(f["room"], *r, where + ".room")) {
         if (HasBrace(*r) || !IsSafePathSegment(*r)) {
-          Error(f["room"].value, where + ".room '" + *r + "' must be one safe name (no '/', '.', '..')");
+          Error(f["room"].value,
+                where + ".room '" + *r + "' must be one safe name (no '/', '.', '..')");
           ok = false;
         } else {
           folder.room = *r;
@@ -523,7 +546,10 @@ class Loader {
       }
       for (size_t i = 0; i < list.size(); ++i) {
         auto r = RuleEntry(list[i], where + "." + key + "[" + std::to_string(i) + "]", deny);
-        if (r) out->push_back(std::move(*r)); else ok = false;
+        if (r)
+          out->push_back(std::move(*r));
+        else
+          ok = false;
       }
     };
     rules("access", false, &folder.access);
@@ -566,7 +592,8 @@ class Loader {
       in.rooms.push_back(at(room_nodes_[i]));
     }
     in.personal_target = at(personal_target_node_);
-    for (const auto& [fi, node] : inherit_nodes_) in.inherits.push_back({fi, at(node), node.Scalar()});
+    for (const auto& [fi, node] : inherit_nodes_)
+      in.inherits.push_back({fi, at(node), node.Scalar()});
     LinkPolicy(*policy_, in, [&](SourcePosition where, std::string message, bool error) {
       if (error) {
         ErrorAt(where.line, where.column, std::move(message));
@@ -588,7 +615,8 @@ class Loader {
 
 }  // namespace
 
-LoadResult LoadPolicyString(std::string_view yaml, std::string_view filename, const LoadOptions& options) {
+LoadResult LoadPolicyString(std::string_view yaml, std::string_view filename,
+                            const LoadOptions& options) {
   return Loader(std::string(filename), options).Run(yaml);
 }
 

@@ -21,13 +21,14 @@ const char* ModeName(Mode m);
 
 struct Rule {
   int line = 0;
-  std::vector<uint32_t> groups;  // interned ids, sorted, unique; empty = every user
+  std::vector<uint32_t> groups;   // interned ids, sorted, unique; empty = every user
   std::vector<uint32_t> written;  // the same ids in the order the file lists them (messages)
   Compound compound = Compound::kAny;
   Mode mode = Mode::kNone;  // kNone for deny rules
   std::optional<WallTime> not_before;
   std::optional<WallTime> not_after;  // exclusive
-  std::string because;  // precomputed "folders[i] 'x' access[j]: member of ... -> rw" (access rules)
+  std::string
+      because;  // precomputed "folders[i] 'x' access[j]: member of ... -> rw" (access rules)
 
   bool Windowed() const { return not_before || not_after; }
   bool ActiveAt(WallTime t) const {
@@ -44,7 +45,7 @@ struct Folder {
   std::vector<Rule> access;
   std::vector<Rule> deny;
   std::vector<std::string> inherit_names;
-  std::vector<uint32_t> inherit;     // folder indexes of the sources
+  std::vector<uint32_t> inherit;  // folder indexes of the sources
   // Precomputed `because` of inheriting from inherit[k] granted ro ([2k]) or rw ([2k + 1]).
   std::vector<std::string> inherit_because;
   std::vector<uint32_t> dependents;  // folders that inherit from this one
@@ -59,7 +60,8 @@ struct Personal {
   std::string target = "personal";
   Mode mode = Mode::kRw;
   std::string room = "personal-{username}";
-  std::string username_extra_chars;  // allowed in user names besides ASCII letters, digits, '.', '_', '-'
+  std::string
+      username_extra_chars;  // allowed in user names besides ASCII letters, digits, '.', '_', '-'
 };
 
 class Policy {
@@ -80,9 +82,9 @@ class Policy {
   // rules of other groups are never touched.
   struct FlatRule {
     uint32_t folder;
-    uint32_t local;  // index in Folder::access (mode != 0) or Folder::deny (mode == 0)
-    uint32_t need;   // hits that make it match: 1 for any, the group count for all
-    uint8_t mode;    // Mode; 0 = a deny rule
+    uint32_t local;         // index in Folder::access (mode != 0) or Folder::deny (mode == 0)
+    uint32_t need;          // hits that make it match: 1 for any, the group count for all
+    uint8_t mode;           // Mode; 0 = a deny rule
     int64_t not_before_ns;  // INT64_MIN when open
     int64_t not_after_ns;   // INT64_MAX when open
     bool ActiveAt(int64_t t) const { return t >= not_before_ns && t < not_after_ns; }

@@ -40,8 +40,8 @@ struct Server {
   std::string policy_base;
   bool watching = false;
   bool stopping = false;
-  bool loading = false;      // a load is on the thread pool
-  bool load_again = false;   // the file changed while it was
+  bool loading = false;     // a load is on the thread pool
+  bool load_again = false;  // the file changed while it was
 };
 
 // libuv closes handles asynchronously, so shutdown happens inside the loop: the
@@ -175,7 +175,8 @@ Status Setup(Server& server, const ServiceOptions& options) {
   VAULTD_ASSIGN_OR_RETURN(ctx.auth, LoadAuthConfigFile(options.auth_path));
   VAULTD_ASSIGN_OR_RETURN(ctx.verifier, JwtVerifier::FromConfig(ctx.auth));
   if (ctx.auth.token_cache_entries > 0)
-    ctx.token_cache = std::make_unique<VerifiedTokenCache>(*ctx.verifier, ctx.auth.token_cache_entries);
+    ctx.token_cache =
+        std::make_unique<VerifiedTokenCache>(*ctx.verifier, ctx.auth.token_cache_entries);
   if (!ctx.auth.admin_key_file.empty()) {
     auto key = ReadAdminKey(ctx.auth.admin_key_file);
     if (!key.ok()) return key.status().WithContext(ctx.auth.source + ": admin_key_file");
@@ -209,8 +210,8 @@ Result<std::string> ReadPolicyFile(const std::string& path) {
   }
   if (static_cast<uint64_t>(st.st_size) > kMaxPolicyBytes) {
     ::close(fd);
-    return Status::InvalidArgument(path + ": " + std::to_string(st.st_size) + " bytes; the limit is " +
-                                   std::to_string(kMaxPolicyBytes));
+    return Status::InvalidArgument(path + ": " + std::to_string(st.st_size) +
+                                   " bytes; the limit is " + std::to_string(kMaxPolicyBytes));
   }
   std::string out;
   char buf[64 * 1024];
@@ -226,7 +227,8 @@ Result<std::string> ReadPolicyFile(const std::string& path) {
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > kMaxPolicyBytes) {
       ::close(fd);
-      return Status::InvalidArgument(path + ": larger than " + std::to_string(kMaxPolicyBytes) + " bytes");
+      return Status::InvalidArgument(path + ": larger than " + std::to_string(kMaxPolicyBytes) +
+                                     " bytes");
     }
   }
   ::close(fd);
@@ -276,7 +278,8 @@ bool ApplyPolicyLoad(ServiceContext& ctx, PolicyLoad& load, bool initial) {
   const std::string& path = load.path;
   PolicyState& st = ctx.policy;
   auto fail = [&](const std::string& why, const std::string& hash) {
-    if (!hash.empty() && hash == st.failed_hash) return false;  // already reported this exact content
+    if (!hash.empty() && hash == st.failed_hash)
+      return false;  // already reported this exact content
     st.failed_hash = hash;
     st.reload_error = why;
     st.reload_error_at = ctx.clock->Now();
@@ -287,7 +290,8 @@ bool ApplyPolicyLoad(ServiceContext& ctx, PolicyLoad& load, bool initial) {
     return false;
   };
   if (!load.read_error.empty()) return fail(load.read_error, "");
-  if (load.unchanged && load.hash != st.revision) return false;  // the same broken bytes, reported already
+  if (load.unchanged && load.hash != st.revision)
+    return false;  // the same broken bytes, reported already
   if (st.policy && (load.unchanged || load.hash == st.revision)) {
     if (st.reload_error) {  // a broken edit was reverted
       st.reload_error.reset();
@@ -332,13 +336,15 @@ Status Run(const ServiceOptions& options) {
   // Policy watch: the directory via inotify, plus a stat poll as a safety net.
   server->policy_dir = DirName(options.policy_path);
   const auto slash = options.policy_path.rfind('/');
-  server->policy_base = slash == std::string::npos ? options.policy_path : options.policy_path.substr(slash + 1);
+  server->policy_base =
+      slash == std::string::npos ? options.policy_path : options.policy_path.substr(slash + 1);
   uv_timer_init(&server->loop, &server->debounce);
   server->debounce.data = server.get();
   server->inotify_fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (server->inotify_fd >= 0 &&
-      ::inotify_add_watch(server->inotify_fd, server->policy_dir.c_str(),
-                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_ONLYDIR) >= 0 &&
+      ::inotify_add_watch(
+          server->inotify_fd, server->policy_dir.c_str(),
+          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_ONLYDIR) >= 0 &&
       uv_poll_init(&server->loop, &server->watch, server->inotify_fd) == 0) {
     server->watch.data = server.get();
     uv_poll_start(&server->watch, UV_READABLE, OnInotify);
@@ -354,19 +360,25 @@ Status Run(const ServiceOptions& options) {
   server->report.data = server.get();
   const uint64_t report_ms = uint64_t{options.limits.refusal_report_s} * 1000;
   uv_timer_start(&server->report, OnReport, report_ms, report_ms);
-  for (auto [handle, sig] : {std::pair{&server->sigterm, SIGTERM}, {&server->sigint, SIGINT}, {&server->sighup, SIGHUP}}) {
+  for (auto [handle, sig] : {std::pair{&server->sigterm, SIGTERM},
+                             {&server->sigint, SIGINT},
+                             {&server->sighup, SIGHUP}}) {
     uv_signal_init(&server->loop, handle);
     handle->data = server.get();
     uv_signal_start(handle, OnSignal, sig);
   }
 
-  log::Info("listening", {{"address", options.listen_host}, {"port", *port},
-                          {"policy", options.policy_path}, {"revision", server->ctx.policy.revision},
-                          {"audit", options.audit_path.empty() ? "stderr" : options.audit_path},
-                          {"token_cache", static_cast<unsigned long>(server->ctx.auth.token_cache_entries)},
-                          {"max_connections", static_cast<unsigned long>(server->http->max_connections())}});
+  log::Info("listening",
+            {{"address", options.listen_host},
+             {"port", *port},
+             {"policy", options.policy_path},
+             {"revision", server->ctx.policy.revision},
+             {"audit", options.audit_path.empty() ? "stderr" : options.audit_path},
+             {"token_cache", static_cast<unsigned long>(server->ctx.auth.token_cache_entries)},
+             {"max_connections", static_cast<unsigned long>(server->http->max_connections())}});
   if (!options.port_file.empty()) {
-    Status st = WriteFileAtomic(options.port_file, std::to_string(*port) + "\n", {.mode = 0644, .sync = false});
+    Status st = WriteFileAtomic(options.port_file, std::to_string(*port) + "\n",
+                                {.mode = 0644, .sync = false});
     if (!st.ok()) log::Error("cannot write the port file", {{"error", st.ToString()}});
   }
 
@@ -429,7 +441,9 @@ Status SetServiceLimit(std::string_view assignment, ServiceLimits* limits) {
     return Status::Ok();
   }
   std::string known;
-  for (const Entry& e : entries) known += std::string(known.empty() ? "" : ", ") + std::string(e.name);
-  return Status::InvalidArgument("unknown limit '" + std::string(name) + "' (known: " + known + ")");
+  for (const Entry& e : entries)
+    known += std::string(known.empty() ? "" : ", ") + std::string(e.name);
+  return Status::InvalidArgument("unknown limit '" + std::string(name) + "' (known: " + known +
+                                 ")");
 }
 }  // namespace vaultd::orchestrator

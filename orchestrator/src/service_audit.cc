@@ -33,14 +33,17 @@ void AuditLog::WriteLine(std::string text) {
   do n = ::write(fd, text.data(), text.size());
   while (n < 0 && errno == EINTR);
   if (n != static_cast<ssize_t>(text.size())) {
-    log::Error("audit log write failed", {{"path", path_}, {"error", n < 0 ? std::string(strerror(errno)) : "short write"}});
+    log::Error("audit log write failed",
+               {{"path", path_}, {"error", n < 0 ? std::string(strerror(errno)) : "short write"}});
     return;
   }
   if (fsync_ && ::fdatasync(fd) != 0)
-    log::Error("audit log fsync failed", {{"path", path_}, {"error", std::string(strerror(errno))}});
+    log::Error("audit log fsync failed",
+               {{"path", path_}, {"error", std::string(strerror(errno))}});
 }
 
-void LogLimiter::Write(log::Level level, std::string_view msg, std::initializer_list<log::Field> fields) {
+void LogLimiter::Write(log::Level level, std::string_view msg,
+                       std::initializer_list<log::Field> fields) {
   if (!log::Enabled(level)) return;
   const MonoTime now = (*clock_)->Monotonic();
   if (now - window_start_ >= std::chrono::seconds(1)) {
@@ -54,13 +57,15 @@ void LogLimiter::Write(log::Level level, std::string_view msg, std::initializer_
   }
   ++in_window_;
   if (held_back_ > 0) {
-    log::Warn("log lines held back by the rate limit", {{"count", static_cast<unsigned long long>(held_back_)}});
+    log::Warn("log lines held back by the rate limit",
+              {{"count", static_cast<unsigned long long>(held_back_)}});
     held_back_ = 0;
   }
   log::Write(level, msg, fields);
 }
 
-bool RefusalAggregator::Admit(const std::string& client, const std::string& endpoint, const std::string& reason) {
+bool RefusalAggregator::Admit(const std::string& client, const std::string& endpoint,
+                              const std::string& reason) {
   auto key = std::make_pair(client, reason);
   auto it = entries_.find(key);
   if (it == entries_.end()) {

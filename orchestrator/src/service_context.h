@@ -89,8 +89,12 @@ class LogLimiter {
  public:
   LogLimiter(Metrics* metrics, const Clock** clock) : metrics_(metrics), clock_(clock) {}
   void set_per_second(uint32_t n) { per_second_ = n; }
-  void Warn(std::string_view msg, std::initializer_list<log::Field> fields) { Write(log::Level::kWarn, msg, fields); }
-  void Error(std::string_view msg, std::initializer_list<log::Field> fields) { Write(log::Level::kError, msg, fields); }
+  void Warn(std::string_view msg, std::initializer_list<log::Field> fields) {
+    Write(log::Level::kWarn, msg, fields);
+  }
+  void Error(std::string_view msg, std::initializer_list<log::Field> fields) {
+    Write(log::Level::kError, msg, fields);
+  }
 
  private:
   void Write(log::Level level, std::string_view msg, std::initializer_list<log::Field> fields);
@@ -236,7 +240,7 @@ struct PolicyLoad {
   std::string served_revision;  // input: skip parsing when the file still has these bytes
   std::string failed_hash;      // input: ... or the bytes that already failed
   WallTime now;
-  std::string hash;             // "sha256:..." of the bytes read; empty when the read failed
+  std::string hash;  // "sha256:..." of the bytes read; empty when the read failed
   std::string read_error;
   bool unchanged = false;
   LoadResult loaded;

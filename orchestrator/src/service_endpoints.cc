@@ -44,7 +44,9 @@ nlohmann::json MountSummary(const MountSet& ms) {
   return mounts;
 }
 
-std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // Length-prefixed so no user or group name can make two keys collide.
 std::string DecisionKey(const std::string& revision, bool docker, const VerifiedToken& who) {
@@ -55,7 +57,8 @@ std::string DecisionKey(const std::string& revision, bool docker, const Verified
   return key;
 }
 
-CachedDecision Render(const std::shared_ptr<const Policy>& policy, const VerifiedToken& who, WallTime now, bool docker) {
+CachedDecision Render(const std::shared_ptr<const Policy>& policy, const VerifiedToken& who,
+                      WallTime now, bool docker) {
   EvalRequest er;
   er.user = who.username;
   er.groups = who.groups;
@@ -66,7 +69,8 @@ CachedDecision Render(const std::shared_ptr<const Policy>& policy, const Verifie
   d.valid_until = ms.valid_until;
   d.body = Dump(docker ? DockerRunConfigJson(ms) : MountSetToJson(ms));
   if (!docker) {
-    // Find generated_at's value; only patch it later if it is exactly what FormatMountSetTime() writes.
+    // Find generated_at's value; only patch it later if it is exactly what FormatMountSetTime()
+    // writes.
     const std::string marker = "\"generated_at\":\"" + FormatMountSetTime(now) + "\"";
     size_t at = d.body.find(marker);
     if (at != std::string::npos) {
@@ -92,7 +96,8 @@ void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, boo
   auto token = BearerToken(req.authorization);
   Result<VerifiedToken> verified =
       !token ? Result<VerifiedToken>(Status::Unauthenticated("no bearer token"))
-             : (ctx.token_cache ? ctx.token_cache->Verify(*token, now) : ctx.verifier->Verify(*token, now));
+             : (ctx.token_cache ? ctx.token_cache->Verify(*token, now)
+                                : ctx.verifier->Verify(*token, now));
   if (!verified.ok()) {
     ctx.metrics.CountDecision("unauthenticated");
     UnauthorizedResponse(resp, token.has_value());
@@ -102,8 +107,10 @@ void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, boo
       ctx.metrics.CountAggregatedRefusal();  // in the aggregate line at the end of the period
       return;
     }
-    ctx.log_limiter.Warn("request refused", {{"decision_id", id}, {"endpoint", req.path},
-                                             {"client", req.client_address}, {"reason", reason}});
+    ctx.log_limiter.Warn("request refused", {{"decision_id", id},
+                                             {"endpoint", req.path},
+                                             {"client", req.client_address},
+                                             {"reason", reason}});
     nlohmann::json audit = AuditBase(ctx, req, id);
     audit["outcome"] = "unauthenticated";
     audit["reason"] = reason;
@@ -116,14 +123,16 @@ void Decide(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, boo
   resp.status = 200;
   resp.content_type = "application/json";
   resp.body = d->body;
-  if (d->time_offset != std::string::npos) resp.body.replace(d->time_offset, d->time_length, FormatMountSetTime(now));
+  if (d->time_offset != std::string::npos)
+    resp.body.replace(d->time_offset, d->time_length, FormatMountSetTime(now));
   resp.headers.emplace_back("cache-control", "no-store");
   resp.headers.emplace_back("x-vaultd-decision-id", id);
   // Keys in the order nlohmann writes them, so every audit line looks alike.
   std::string line = "{\"client\":" + Dump(req.client_address) + ",\"decision_id\":\"" + id +
                      "\",\"endpoint\":" + Dump(req.path) + ",\"groups\":" + d->groups_json +
-                     ",\"mounts\":" + d->mounts_json + ",\"outcome\":\"granted\",\"policy_revision\":" +
-                     d->revision_json + ",\"time\":\"" + FormatRfc3339Millis(now) + "\",\"user\":" + d->user_json;
+                     ",\"mounts\":" + d->mounts_json +
+                     ",\"outcome\":\"granted\",\"policy_revision\":" + d->revision_json +
+                     ",\"time\":\"" + FormatRfc3339Millis(now) + "\",\"user\":" + d->user_json;
   if (!d->warnings_json.empty()) line += ",\"warnings\":" + d->warnings_json;
   line += "}";
   ctx.audit->WriteLine(std::move(line));
@@ -140,16 +149,20 @@ void HandleDockerRunConfig(ServiceContext& ctx, const HttpRequest& req, HttpResp
 
 // The admin key check of the admin endpoints: false (with the response filled in,
 // and an audit line for a wrong key) unless the request carries the admin key.
-bool AdminAuthorized(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp, nlohmann::json* audit) {
+bool AdminAuthorized(ServiceContext& ctx, const HttpRequest& req, HttpResponse& resp,
+                     nlohmann::json* audit) {
   if (ctx.admin_key.empty()) {
-    JsonResponse(resp, 403, {{"error", "admin_disabled"},
-                             {"error_description", "no admin_key_file is configured in AUTH.yaml"}});
+    JsonResponse(resp, 403,
+                 {{"error", "admin_disabled"},
+                  {"error_description", "no admin_key_file is configured in AUTH.yaml"}});
     return false;
   }
   auto token = BearerToken(req.authorization);
   if (token && ConstantTimeEquals(*token, ctx.admin_key)) return true;
-  ctx.log_limiter.Warn("admin request refused", {{"decision_id", (*audit)["decision_id"].get<std::string>()},
-                                                 {"endpoint", req.path}, {"client", req.client_address}});
+  ctx.log_limiter.Warn("admin request refused",
+                       {{"decision_id", (*audit)["decision_id"].get<std::string>()},
+                        {"endpoint", req.path},
+                        {"client", req.client_address}});
   (*audit)["outcome"] = "admin_unauthenticated";
   ctx.audit->Write(*audit);
   ctx.metrics.CountDecision("admin_unauthenticated");
@@ -270,7 +283,8 @@ const CachedDecision* DecisionCache::Put(std::string key, CachedDecision decisio
     scratch_ = std::move(decision);
     return &scratch_;
   }
-  if (entries_.size() >= capacity_) entries_.clear();  // crude but bounded; refills in one request each
+  if (entries_.size() >= capacity_)
+    entries_.clear();  // crude but bounded; refills in one request each
   CachedDecision& slot = entries_[std::move(key)];
   slot = std::move(decision);
   return &slot;
@@ -302,13 +316,16 @@ void JsonResponse(HttpResponse& resp, int status, const nlohmann::json& body) {
 
 void UnauthorizedResponse(HttpResponse& resp, bool token_present) {
   if (token_present) {
-    JsonResponse(resp, 401, {{"error", "invalid_token"},
-                             {"error_description", "the bearer token is invalid or expired"}});
-    resp.headers.emplace_back("www-authenticate", "Bearer realm=\"vaultd\", error=\"invalid_token\"");
+    JsonResponse(resp, 401,
+                 {{"error", "invalid_token"},
+                  {"error_description", "the bearer token is invalid or expired"}});
+    resp.headers.emplace_back("www-authenticate",
+                              "Bearer realm=\"vaultd\", error=\"invalid_token\"");
   } else {
     // RFC 6750 §3.1: a request without credentials gets the challenge but no error code.
-    JsonResponse(resp, 401, {{"error", "missing_token"},
-                             {"error_description", "an Authorization: Bearer token is required"}});
+    JsonResponse(resp, 401,
+                 {{"error", "missing_token"},
+                  {"error_description", "an Authorization: Bearer token is required"}});
     resp.headers.emplace_back("www-authenticate", "Bearer realm=\"vaultd\"");
   }
 }

@@ -25,15 +25,17 @@ int RunCheck(const std::vector<std::string>& argv) {
     std::printf("%s: invalid: %zu error(s), %zu warning(s)\n", path->c_str(), errors, warnings);
     return cli::kExitFailure;
   }
-  std::printf("%s: valid (%s), %zu warning(s)\n", path->c_str(), PolicyRevision(*r.policy).c_str(), warnings);
+  std::printf("%s: valid (%s), %zu warning(s)\n", path->c_str(), PolicyRevision(*r.policy).c_str(),
+              warnings);
   return cli::kExitOk;
 }
 
-cli::Registrar reg(Commands(), {"check", "validate a policy file",
-                                "check --policy P\n\n"
-                                "Prints every error and lint warning as `file:line: error|warning: message`.\n"
-                                "Exit 0 when the policy is valid (warnings allowed), 1 when it has errors.",
-                                &RunCheck});
+cli::Registrar reg(Commands(),
+                   {"check", "validate a policy file",
+                    "check --policy P\n\n"
+                    "Prints every error and lint warning as `file:line: error|warning: message`.\n"
+                    "Exit 0 when the policy is valid (warnings allowed), 1 when it has errors.",
+                    &RunCheck});
 
 }  // namespace
 }  // namespace vaultd::orchestrator

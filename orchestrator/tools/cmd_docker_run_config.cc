@@ -21,12 +21,14 @@ int RunDockerRunConfig(const std::vector<std::string>& argv) {
   return cli::kExitOk;
 }
 
-cli::Registrar reg(Commands(), {"docker-run-config", "Kasm Docker Run Config Override volumes",
-                                "docker-run-config --policy P --user U --groups g1,g2 [--at RFC3339]\n\n"
-                                "Prints {\"volumes\": {\"/host\": {\"bind\": \"/vault/x\", \"mode\": \"ro\"}}}, the\n"
-                                "Docker SDK form Kasm passes to containers.run(); when one host path is\n"
-                                "mounted twice, the list form {\"volumes\": [\"/host:/vault/x:ro\", ...]}.",
-                                &RunDockerRunConfig});
+cli::Registrar reg(
+    Commands(),
+    {"docker-run-config", "Kasm Docker Run Config Override volumes",
+     "docker-run-config --policy P --user U --groups g1,g2 [--at RFC3339]\n\n"
+     "Prints {\"volumes\": {\"/host\": {\"bind\": \"/vault/x\", \"mode\": \"ro\"}}}, the\n"
+     "Docker SDK form Kasm passes to containers.run(); when one host path is\n"
+     "mounted twice, the list form {\"volumes\": [\"/host:/vault/x:ro\", ...]}.",
+     &RunDockerRunConfig});
 
 }  // namespace
 }  // namespace vaultd::orchestrator

@@ -21,15 +21,16 @@ int RunEval(const std::vector<std::string>& argv) {
   return cli::kExitOk;
 }
 
-cli::Registrar reg(Commands(), {"eval", "print one user's mount set",
-                                "eval --policy P --user U --groups g1,g2 [--at RFC3339] [--explain]\n\n"
-                                "  --policy P    vault-permissions.yaml\n"
-                                "  --user U      the user name ({username} of the personal folder)\n"
-                                "  --groups G    comma-separated groups (may be repeated)\n"
-                                "  --at T        evaluate at this RFC 3339 instant (default: now)\n"
-                                "  --explain     also list every folder not granted and why\n\n"
-                                "Prints the mount set JSON (docs/mountset.md). Exit 1 when the policy is invalid.",
-                                &RunEval});
+cli::Registrar reg(
+    Commands(), {"eval", "print one user's mount set",
+                 "eval --policy P --user U --groups g1,g2 [--at RFC3339] [--explain]\n\n"
+                 "  --policy P    vault-permissions.yaml\n"
+                 "  --user U      the user name ({username} of the personal folder)\n"
+                 "  --groups G    comma-separated groups (may be repeated)\n"
+                 "  --at T        evaluate at this RFC 3339 instant (default: now)\n"
+                 "  --explain     also list every folder not granted and why\n\n"
+                 "Prints the mount set JSON (docs/mountset.md). Exit 1 when the policy is invalid.",
+                 &RunEval});
 
 }  // namespace
 }  // namespace vaultd::orchestrator

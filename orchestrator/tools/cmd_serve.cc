@@ -12,7 +12,8 @@ namespace {
 
 int RunServe(const std::vector<std::string>& argv) {
   auto parsed = ParseCommandLine(
-      "serve", argv, {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache", "limits"},
+      "serve", argv,
+      {"policy", "listen", "auth", "audit", "port-file", "log-level", "decision-cache", "limits"},
       {"audit-fsync"});
   if (!parsed) return cli::kExitUsage;
   const cli::Args& args = *parsed;
@@ -36,11 +37,13 @@ int RunServe(const std::vector<std::string>& argv) {
     }
   }
   if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
-    std::fprintf(stderr, "vault-orchestrator serve: --listen wants HOST:PORT, got '%s'\n", listen->c_str());
+    std::fprintf(stderr, "vault-orchestrator serve: --listen wants HOST:PORT, got '%s'\n",
+                 listen->c_str());
     return cli::kExitUsage;
   }
   options.listen_host = listen->substr(0, colon);
-  if (options.listen_host.size() > 2 && options.listen_host.front() == '[' && options.listen_host.back() == ']')
+  if (options.listen_host.size() > 2 && options.listen_host.front() == '[' &&
+      options.listen_host.back() == ']')
     options.listen_host = options.listen_host.substr(1, options.listen_host.size() - 2);
   options.listen_port = port;
   options.policy_path = *policy;
@@ -52,7 +55,9 @@ int RunServe(const std::vector<std::string>& argv) {
     char* end = nullptr;
     unsigned long long v = std::strtoull(n->c_str(), &end, 10);
     if (n->empty() || *end != '\0' || v > 10'000'000) {
-      std::fprintf(stderr, "vault-orchestrator serve: --decision-cache wants a number of entries (0 = off)\n");
+      std::fprintf(
+          stderr,
+          "vault-orchestrator serve: --decision-cache wants a number of entries (0 = off)\n");
       return cli::kExitUsage;
     }
     options.decision_cache_entries = static_cast<size_t>(v);
@@ -72,7 +77,9 @@ int RunServe(const std::vector<std::string>& argv) {
   if (auto level = args.Get("log-level")) {
     log::Level l;
     if (!log::ParseLevel(*level, &l)) {
-      std::fprintf(stderr, "vault-orchestrator serve: --log-level must be debug, info, warn, error or off\n");
+      std::fprintf(
+          stderr,
+          "vault-orchestrator serve: --log-level must be debug, info, warn, error or off\n");
       return cli::kExitUsage;
     }
     log::SetLevel(l);
@@ -85,26 +92,28 @@ int RunServe(const std::vector<std::string>& argv) {
   return cli::kExitOk;
 }
 
-cli::Registrar reg(Commands(),
-                   {"serve", "the JWT-authenticated HTTP service",
-                    "serve --policy P --listen HOST:PORT --auth AUTH.yaml [--audit FILE] [--audit-fsync]\n"
-                    "      [--port-file FILE] [--decision-cache N] [--limits NAME=V,...] [--log-level L]\n\n"
-                    "  --policy P         vault-permissions.yaml; reloaded when the file changes (also on SIGHUP);\n"
-                    "                     a broken edit keeps the last good policy and /healthz says 'degraded'\n"
-                    "  --listen HOST:PORT address to bind (port 0 = any free port, see --port-file)\n"
-                    "  --auth AUTH.yaml   token verification and the admin key (docs/orchestrator-service.md)\n"
-                    "  --audit FILE       append one JSON line per decision (default: stderr)\n"
-                    "  --audit-fsync      fdatasync the audit log after every line\n"
-                    "  --port-file FILE   write the bound port here once listening\n"
-                    "  --decision-cache N rendered answers kept until they could change (default 10000; 0 = off)\n"
-                    "  --limits NAME=V,.. connection caps, timeouts and buffer bounds, e.g.\n"
-                    "                     max_connections_per_client=64,header_timeout_ms=5000\n"
-                    "                     (every name and default: docs/orchestrator-service.md)\n\n"
-                    "Endpoints: GET /v1/mountset, GET /v1/docker-run-config (Authorization: Bearer <JWT>),\n"
-                    "POST /v1/evaluate, GET /v1/policy-status (Authorization: Bearer <admin key>), GET /healthz,\n"
-                    "GET /metrics.\n"
-                    "Stops cleanly on SIGTERM or SIGINT.",
-                    &RunServe});
+cli::Registrar reg(
+    Commands(),
+    {"serve", "the JWT-authenticated HTTP service",
+     "serve --policy P --listen HOST:PORT --auth AUTH.yaml [--audit FILE] [--audit-fsync]\n"
+     "      [--port-file FILE] [--decision-cache N] [--limits NAME=V,...] [--log-level L]\n\n"
+     "  --policy P         vault-permissions.yaml; reloaded when the file changes (also on "
+     "SIGHUP);\n"
+     "                     a broken edit keeps the last good policy and /healthz says 'degraded'\n"
+     "  --listen HOST:PORT address to bind (port 0 = any free port, see --port-file)\n"
+     "  --auth AUTH.yaml   token verification and the admin key (docs/orchestrator-service.md)\n"
+     "  --audit FILE       append one JSON line per decision (default: stderr)\n"
+     "  --audit-fsync      fdatasync the audit log after every line\n"
+     "  --port-file FILE   write the bound port here once listening\n"
+     "  --decision-cache N rendered answers kept until they could change (default 10000; 0 = off)\n"
+     "  --limits NAME=V,.. connection caps, timeouts and buffer bounds, e.g.\n"
+     "                     max_connections_per_client=64,header_timeout_ms=5000\n"
+     "                     (every name and default: docs/orchestrator-service.md)\n\n"
+     "Endpoints: GET /v1/mountset, GET /v1/docker-run-config (Authorization: Bearer <JWT>),\n"
+     "POST /v1/evaluate, GET /v1/policy-status (Authorization: Bearer <admin key>), GET /healthz,\n"
+     "GET /metrics.\n"
+     "Stops cleanly on SIGTERM or SIGINT.",
+     &RunServe});
 
 }  // namespace
 }  // namespace vaultd::orchestrator

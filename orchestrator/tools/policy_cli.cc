@@ -46,7 +46,8 @@ int ExitForUnloadedPolicy(const cli::Args& args) {
   return args.Has("policy") ? cli::kExitFailure : cli::kExitUsage;
 }
 
-std::optional<EvalRequest> RequestFromArgs(const char* command, const cli::Args& args, bool user_required) {
+std::optional<EvalRequest> RequestFromArgs(const char* command, const cli::Args& args,
+                                           bool user_required) {
   EvalRequest req;
   auto user = args.Get("user");
   if (!user) {

@@ -25,7 +25,8 @@ int ExitForUnloadedPolicy(const cli::Args& args);
 
 // --user, --groups (comma-separated, repeatable) and --at (default: now) into a request.
 // Prints the problem and returns nullopt on bad input.
-std::optional<EvalRequest> RequestFromArgs(const char* command, const cli::Args& args, bool user_required = true);
+std::optional<EvalRequest> RequestFromArgs(const char* command, const cli::Args& args,
+                                           bool user_required = true);
 
 void PrintUsageError(const char* command, const std::string& message);
 

@@ -28,11 +28,14 @@ namespace vaultd::itest {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-inline std::string NodeModules() { return std::string(VAULTD_SOURCE_DIR) + "/tests/node/node_modules"; }
+inline std::string NodeModules() {
+  return std::string(VAULTD_SOURCE_DIR) + "/tests/node/node_modules";
+}
 
 // Polls `pred` until it holds or `limit` passes; between polls it yields the
 // CPU briefly (the condition is on other processes, which need it).
-inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+inline bool WaitFor(const std::function<bool()>& pred,
+                    std::chrono::milliseconds limit = std::chrono::seconds(30)) {
   auto deadline = Clock::now() + limit;
   while (!pred()) {
     if (Clock::now() > deadline) return false;
@@ -156,7 +159,8 @@ class Process {
         buf_.erase(0, nl + 1);
         return line;
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) return "";
       pollfd p{out_, POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
@@ -239,7 +243,8 @@ class Daemon {
     std::string name, path;
     bool ro = false;
   };
-  void Configure(const std::string& relay_url, const std::vector<RoomSpec>& rooms, int debounce_ms = 10) {
+  void Configure(const std::string& relay_url, const std::vector<RoomSpec>& rooms,
+                 int debounce_ms = 10) {
     std::ostringstream y;
     y << "vault: " << vault.string() << "\nstate_dir: " << state.string() << "\nuser: " << user_
       << "\nrelay:\n  url: " << relay_url << "\nrooms:\n";
@@ -256,20 +261,23 @@ class Daemon {
     proc_ = std::make_unique<Process>();
     std::vector<std::string> e = env;
     e.push_back("VAULTD_JOURNAL_DIR=" + (root_ / "journal").string());
-    if (!proc_->Start({std::string(VAULTD_BIN_DIR) + "/vaultd", "run", "--config", config().string()}, e,
-                      root_ / "vaultd.log"))
+    if (!proc_->Start(
+            {std::string(VAULTD_BIN_DIR) + "/vaultd", "run", "--config", config().string()}, e,
+            root_ / "vaultd.log"))
       return false;
     return WaitFor([&] { return !Status().is_null() || !proc_->running(); }) && proc_->running();
   }
   // Every room synced.
   bool WaitSynced(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-    return WaitFor([&] {
-      auto s = Status();
-      if (s.is_null()) return false;
-      for (const auto& r : s["rooms"])
-        if (!r["synced"].get<bool>()) return false;
-      return true;
-    }, limit);
+    return WaitFor(
+        [&] {
+          auto s = Status();
+          if (s.is_null()) return false;
+          for (const auto& r : s["rooms"])
+            if (!r["synced"].get<bool>()) return false;
+          return true;
+        },
+        limit);
   }
   nlohmann::json Status() {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

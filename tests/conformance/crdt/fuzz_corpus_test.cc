@@ -1,5 +1,6 @@
-// Replays the committed libFuzzer corpora (fuzz/corpus/crdt_update/, crdt_sync/, crdt_json/) and the golden files
-// through the fuzz targets' own entry points, so a regression the fuzzer once found fails `scripts/test`.
+// Replays the committed libFuzzer corpora (fuzz/corpus/crdt_update/, crdt_sync/, crdt_json/) and
+// the golden files through the fuzz targets' own entry points, so a regression the fuzzer once
+// found fails `scripts/test`.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,7 +20,8 @@ std::vector<fs::path> FilesIn(const fs::path& dir, const std::string& ext) {
   std::vector<fs::path> out;
   if (!fs::is_directory(dir)) return out;
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_regular_file() && (ext.empty() || e.path().extension() == ext)) out.push_back(e.path());
+    if (e.is_regular_file() && (ext.empty() || e.path().extension() == ext))
+      out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
   return out;

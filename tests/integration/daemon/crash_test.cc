@@ -90,8 +90,10 @@ TEST(CrashTest, KillDashNineDuringEditsLosesNothing) {
     for (auto& l : local_lines[f]) all += l;
     std::string rel = "local-" + std::to_string(f) + ".md";
     if (all.empty()) continue;
-    EXPECT_TRUE(WaitFor([&] { return Slurp(a.vault / "eng" / rel) == all && peer.Text(rel) == all; }))
-        << rel << ": disk has " << Slurp(a.vault / "eng" / rel).size() << " bytes, the peer "
+    EXPECT_TRUE(WaitFor([&] {
+      return Slurp(a.vault / "eng" / rel) == all && peer.Text(rel) == all;
+    })) << rel
+        << ": disk has " << Slurp(a.vault / "eng" / rel).size() << " bytes, the peer "
         << peer.Text(rel).size() << ", want " << all.size() << " (seed " << seed << ")";
   }
   EXPECT_TRUE(WaitFor([&] { return Slurp(remote) == remote_text; }))
@@ -99,7 +101,8 @@ TEST(CrashTest, KillDashNineDuringEditsLosesNothing) {
       << " (seed " << seed << ")";
   stop = true;
   reader.join();
-  EXPECT_EQ(torn.load(), 0) << "a reader saw a torn file: '" << torn_seen.substr(0, 200) << "' (seed " << seed << ")";
+  EXPECT_EQ(torn.load(), 0) << "a reader saw a torn file: '" << torn_seen.substr(0, 200)
+                            << "' (seed " << seed << ")";
   a.Stop();
   relay.Stop();
   if (!::testing::Test::HasFailure()) fs::remove_all(root);

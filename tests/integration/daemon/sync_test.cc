@@ -52,7 +52,8 @@ class SyncTest : public ::testing::Test {
   }
   void TearDown() override {
     if (HasFailure()) {
-      std::cerr << "---- alice's log\n" << a_->Log().substr(0, 20000) << "\n---- bob's log\n"
+      std::cerr << "---- alice's log\n"
+                << a_->Log().substr(0, 20000) << "\n---- bob's log\n"
                 << b_->Log().substr(0, 20000) << "\n";
     }
     a_->Stop();
@@ -75,27 +76,30 @@ class SyncTest : public ::testing::Test {
   ::testing::AssertionResult Converged(Peer& peer, const std::string& rel, const std::string& want,
                                        bool binary = false) {
     std::string pa, pb, pp;
-    bool ok = WaitFor([&] {
-      pa = Slurp(A(rel));
-      pb = Slurp(B(rel));
-      if (pa != want || pb != want) return false;
-      auto f = peer.Files();
-      if (want == "<missing>") {
-        pp = f.contains(rel) ? "<present>" : "<missing>";
-      } else if (!f.contains(rel)) {
-        pp = "<missing>";
-      } else if (binary) {
-        pp = f[rel].contains("binary") ? f[rel]["binary"].get<std::string>() : "<not binary>";
-        return pp == Base64(want);
-      } else {
-        pp = f[rel].contains("text") ? f[rel]["text"].get<std::string>() : "<not text>";
-      }
-      return pp == want;
-    }, std::chrono::seconds(30));
+    bool ok = WaitFor(
+        [&] {
+          pa = Slurp(A(rel));
+          pb = Slurp(B(rel));
+          if (pa != want || pb != want) return false;
+          auto f = peer.Files();
+          if (want == "<missing>") {
+            pp = f.contains(rel) ? "<present>" : "<missing>";
+          } else if (!f.contains(rel)) {
+            pp = "<missing>";
+          } else if (binary) {
+            pp = f[rel].contains("binary") ? f[rel]["binary"].get<std::string>() : "<not binary>";
+            return pp == Base64(want);
+          } else {
+            pp = f[rel].contains("text") ? f[rel]["text"].get<std::string>() : "<not text>";
+          }
+          return pp == want;
+        },
+        std::chrono::seconds(30));
     if (ok) return ::testing::AssertionSuccess();
     auto cut = [](const std::string& s) { return s.size() > 200 ? s.substr(0, 200) + "..." : s; };
-    return ::testing::AssertionFailure() << rel << ": alice has '" << cut(pa) << "', bob has '" << cut(pb)
-                                         << "', the peer has '" << cut(pp) << "'; want '" << cut(want) << "'";
+    return ::testing::AssertionFailure()
+           << rel << ": alice has '" << cut(pa) << "', bob has '" << cut(pb) << "', the peer has '"
+           << cut(pp) << "'; want '" << cut(want) << "'";
   }
 
   fs::path root_;
@@ -108,7 +112,9 @@ TEST_F(SyncTest, CreateEditRenameDeleteOnEitherDiskAndThroughYjsConverge) {
   Peer peer;
   ASSERT_TRUE(peer.Start(relay_->url() + "/eng", root_ / "peer.log"));
 
-  std::string crlf = "# Notes\r\nemoji \xF0\x9F\x98\x80 and \xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB\r\nend\r\n";
+  std::string crlf =
+      "# Notes\r\nemoji \xF0\x9F\x98\x80 and "
+      "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB\r\nend\r\n";
   Spit(A("a.md"), crlf);
   EXPECT_TRUE(Converged(peer, "a.md", crlf));
 
@@ -120,7 +126,8 @@ TEST_F(SyncTest, CreateEditRenameDeleteOnEitherDiskAndThroughYjsConverge) {
 
   std::string big;
   std::mt19937 rng(7);
-  while (big.size() < 5u * 1024 * 1024) big += "line " + std::to_string(rng()) + " \xC3\xA9\xE2\x82\xAC\n";
+  while (big.size() < 5u * 1024 * 1024)
+    big += "line " + std::to_string(rng()) + " \xC3\xA9\xE2\x82\xAC\n";
   Spit(B("big.md"), big);
   EXPECT_TRUE(Converged(peer, "big.md", big));
 
@@ -132,9 +139,11 @@ TEST_F(SyncTest, CreateEditRenameDeleteOnEitherDiskAndThroughYjsConverge) {
   WriteInPlace(B("a.md"), crlf + "written in place\r\n");
   EXPECT_TRUE(Converged(peer, "a.md", crlf + "written in place\r\n"));
 
-  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", "from-js.md"}, {"text", "hello from yjs\n"}})["ok"], true);
+  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", "from-js.md"}, {"text", "hello from yjs\n"}})["ok"],
+            true);
   EXPECT_TRUE(Converged(peer, "from-js.md", "hello from yjs\n"));
-  ASSERT_EQ(peer.Do({{"cmd", "insert"}, {"path", "from-js.md"}, {"index", 5}, {"text", ","}})["ok"], true);
+  ASSERT_EQ(peer.Do({{"cmd", "insert"}, {"path", "from-js.md"}, {"index", 5}, {"text", ","}})["ok"],
+            true);
   EXPECT_TRUE(Converged(peer, "from-js.md", "hello, from yjs\n"));
 
   fs::create_directories(A("renamed"));
@@ -145,7 +154,8 @@ TEST_F(SyncTest, CreateEditRenameDeleteOnEitherDiskAndThroughYjsConverge) {
   fs::remove(B("empty.md"));
   EXPECT_TRUE(Converged(peer, "empty.md", "<missing>"));
 
-  ASSERT_EQ(peer.Do({{"cmd", "rename"}, {"from", "from-js.md"}, {"to", "js/moved.md"}})["ok"], true);
+  ASSERT_EQ(peer.Do({{"cmd", "rename"}, {"from", "from-js.md"}, {"to", "js/moved.md"}})["ok"],
+            true);
   EXPECT_TRUE(Converged(peer, "js/moved.md", "hello, from yjs\n"));
   EXPECT_TRUE(Converged(peer, "from-js.md", "<missing>"));
 
@@ -178,13 +188,16 @@ TEST_F(SyncTest, EditsWhileTheRelayIsDownMergeOnReconnect) {
   ASSERT_TRUE(WaitFor([&] { return Slurp(B("n.md")) == base; }));
   Spit(A("gone.md"), "to be deleted\n");
   Spit(A("pic.bin"), "v0");
-  ASSERT_TRUE(WaitFor([&] { return Slurp(B("gone.md")) == "to be deleted\n" && Slurp(B("pic.bin")) == "v0"; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Slurp(B("gone.md")) == "to be deleted\n" && Slurp(B("pic.bin")) == "v0"; }));
   relay_->Stop();
-  ASSERT_TRUE(WaitFor([&] { return !a_->RoomStatus("eng")["connected"].get<bool>() &&
-                                   !b_->RoomStatus("eng")["connected"].get<bool>(); }));
+  ASSERT_TRUE(WaitFor([&] {
+    return !a_->RoomStatus("eng")["connected"].get<bool>() &&
+           !b_->RoomStatus("eng")["connected"].get<bool>();
+  }));
   Spit(A("n.md"), "one, alice\ntwo\nthree\n");
   Spit(B("n.md"), "one\ntwo\nthree, bob\n");
-  fs::remove(A("gone.md"));                       // delete on one side ...
+  fs::remove(A("gone.md"));                               // delete on one side ...
   Spit(B("gone.md"), "to be deleted\nbut bob edited\n");  // ... edit on the other
   Spit(A("pic.bin"), "alice's picture");
   Spit(B("pic.bin"), "bob's picture");
@@ -195,7 +208,8 @@ TEST_F(SyncTest, EditsWhileTheRelayIsDownMergeOnReconnect) {
       if (r["queued_paths"] != 0 || r["unsent_changes"].get<int>() < 1) return false;
     }
     return true;
-  })) << a_->RoomStatus("eng").dump() << b_->RoomStatus("eng").dump();
+  })) << a_->RoomStatus("eng").dump()
+      << b_->RoomStatus("eng").dump();
   ASSERT_TRUE(relay_->Start());
   ASSERT_TRUE(a_->WaitSynced());
   ASSERT_TRUE(b_->WaitSynced());
@@ -211,8 +225,10 @@ TEST_F(SyncTest, EditsWhileTheRelayIsDownMergeOnReconnect) {
         names.push_back(e.path().filename().string());
     return names;
   };
-  ASSERT_TRUE(WaitFor([&] { return conflicts(a_->vault / "eng").size() == 1 &&
-                                   conflicts(b_->vault / "eng") == conflicts(a_->vault / "eng"); }));
+  ASSERT_TRUE(WaitFor([&] {
+    return conflicts(a_->vault / "eng").size() == 1 &&
+           conflicts(b_->vault / "eng") == conflicts(a_->vault / "eng");
+  }));
   std::string copy = conflicts(a_->vault / "eng")[0];
   std::string kept = Slurp(A("pic.bin"));
   EXPECT_TRUE(kept == "alice's picture" || kept == "bob's picture") << kept;
@@ -249,7 +265,8 @@ TEST_F(SyncTest, HostileInputThroughTheRelayIsRefusedAndCounted) {
                           "x/../../../y.md", ".trash/t.md"}) {
     ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", bad}, {"text", "pwned"}})["ok"], true);
   }
-  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", std::string("ctl\x01.md")}, {"text", "pwned"}})["ok"], true);
+  ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", std::string("ctl\x01.md")}, {"text", "pwned"}})["ok"],
+            true);
   ASSERT_EQ(peer.Do({{"cmd", "other"}, {"path", "number.md"}, {"value", 42}})["ok"], true);
   std::string huge(9u << 20, 'x');  // over text_max_bytes (8 MiB)
   ASSERT_EQ(peer.Do({{"cmd", "set"}, {"path", "huge.md"}, {"text", huge}})["ok"], true);
@@ -275,7 +292,8 @@ TEST_F(SyncTest, SighupAddsAndRemovesRoomsWithoutARestart) {
   b_->Configure(relay_->url(), {{"eng", "eng"}, {"wiki", "wiki"}});
   kill(a_->pid(), SIGHUP);
   kill(b_->pid(), SIGHUP);
-  ASSERT_TRUE(WaitFor([&] { return a_->Status()["rooms"].size() == 2 && b_->Status()["rooms"].size() == 2; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return a_->Status()["rooms"].size() == 2 && b_->Status()["rooms"].size() == 2; }));
   ASSERT_TRUE(a_->WaitSynced());
   Spit(a_->vault / "wiki" / "w.md", "new room\n");
   EXPECT_TRUE(WaitFor([&] { return Slurp(b_->vault / "wiki" / "w.md") == "new room\n"; }));
@@ -301,9 +319,9 @@ TEST_F(SyncTest, AReadOnlyRoomOnAReadOnlyMountSendsNothing) {
   ASSERT_TRUE(a_->Start());
   ASSERT_TRUE(a_->WaitSynced());
   std::string wiki = (b_->vault / "wiki").string();
-  std::string script = "mount --bind '" + wiki + "' '" + wiki + "' && mount -o remount,bind,ro '" + wiki +
-                       "' && exec '" + std::string(VAULTD_BIN_DIR) + "/vaultd' run --config '" +
-                       b_->config().string() + "'";
+  std::string script = "mount --bind '" + wiki + "' '" + wiki + "' && mount -o remount,bind,ro '" +
+                       wiki + "' && exec '" + std::string(VAULTD_BIN_DIR) +
+                       "/vaultd' run --config '" + b_->config().string() + "'";
   Process ro;
   ASSERT_TRUE(ro.Start({"unshare", "-m", "--propagation", "private", "sh", "-c", script},
                        {"VAULTD_JOURNAL_DIR=" + (root_ / "journal-b").string()}, root_ / "ro.log"));
@@ -337,27 +355,36 @@ TEST_F(SyncTest, ADiskFullWriteIsRetriedAndNothingIsLost) {
   b_->Configure(relay_->url(), {{"eng", "eng"}});
   std::string dir = (b_->vault / "eng").string();
   std::string script = "mount -t tmpfs -o size=64k vaultd-full '" + dir + "' && exec '" +
-                       std::string(VAULTD_BIN_DIR) + "/vaultd' run --config '" + b_->config().string() + "'";
+                       std::string(VAULTD_BIN_DIR) + "/vaultd' run --config '" +
+                       b_->config().string() + "'";
   Process full;
   ASSERT_TRUE(full.Start({"unshare", "-m", "--propagation", "private", "sh", "-c", script},
-                         {"VAULTD_JOURNAL_DIR=" + (root_ / "journal-b").string()}, root_ / "full.log"));
+                         {"VAULTD_JOURNAL_DIR=" + (root_ / "journal-b").string()},
+                         root_ / "full.log"));
   ASSERT_TRUE(b_->WaitSynced()) << Slurp(root_ / "full.log");
   std::string big;
   while (big.size() < 300000) big += "a line of a note that does not fit on the disk\n";
   Spit(A("big.md"), big);
   ASSERT_TRUE(WaitFor([&] {
     auto r = b_->RoomStatus("eng");
-    return r["errors"].get<int>() >= 1 && r["last_error"].get<std::string>().find("No space") != std::string::npos;
-  })) << b_->RoomStatus("eng").dump() << Slurp(root_ / "full.log");
+    return r["errors"].get<int>() >= 1 &&
+           r["last_error"].get<std::string>().find("No space") != std::string::npos;
+  })) << b_->RoomStatus("eng").dump()
+      << Slurp(root_ / "full.log");
   EXPECT_GE(b_->RoomStatus("eng")["pending_local"].get<int>(), 1);
-  ASSERT_EQ(system(("nsenter -t " + std::to_string(full.pid()) + " -m mount -o remount,size=4m '" + dir + "'").c_str()), 0);
+  ASSERT_EQ(system(("nsenter -t " + std::to_string(full.pid()) + " -m mount -o remount,size=4m '" +
+                    dir + "'")
+                       .c_str()),
+            0);
   std::string seen;
   EXPECT_TRUE(WaitFor([&] {
     seen = Slurp(root_ / "full-view.md");
     return system(("nsenter -t " + std::to_string(full.pid()) + " -m cat '" + dir + "/big.md' > '" +
-                   (root_ / "full-view.md").string() + "' 2>/dev/null").c_str()) == 0 &&
+                   (root_ / "full-view.md").string() + "' 2>/dev/null")
+                      .c_str()) == 0 &&
            Slurp(root_ / "full-view.md") == big;
-  })) << "the note never reached the disk once it had room; " << b_->RoomStatus("eng").dump();
+  })) << "the note never reached the disk once it had room; "
+      << b_->RoomStatus("eng").dump();
   EXPECT_TRUE(full.running());
   full.Kill(SIGTERM);
   EXPECT_EQ(full.Wait(std::chrono::seconds(10)), 0);
@@ -383,14 +410,18 @@ TEST_F(SyncTest, WatchQueueOverflowRescansAndConverges) {
   fs::create_directories(A("bulk"));
   ASSERT_TRUE(WaitFor([&] { return a_->RoomStatus("eng")["watcher"]["watches"].get<int>() >= 2; }));
   kill(a_->pid(), SIGSTOP);
-  for (int i = 0; i < 2000; ++i) Spit(A("bulk/n" + std::to_string(i) + ".md"), "note " + std::to_string(i) + "\n");
+  for (int i = 0; i < 2000; ++i)
+    Spit(A("bulk/n" + std::to_string(i) + ".md"), "note " + std::to_string(i) + "\n");
   kill(a_->pid(), SIGCONT);
-  ASSERT_TRUE(WaitFor([&] {
-    for (int i = 0; i < 2000; i += 1) {
-      if (Slurp(B("bulk/n" + std::to_string(i) + ".md")) != "note " + std::to_string(i) + "\n") return false;
-    }
-    return true;
-  }, std::chrono::seconds(120)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < 2000; i += 1) {
+          if (Slurp(B("bulk/n" + std::to_string(i) + ".md")) != "note " + std::to_string(i) + "\n")
+            return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(120)));
   auto r = a_->RoomStatus("eng");
   EXPECT_GE(r["watcher"]["overflows"].get<int>(), 1) << r.dump();
   EXPECT_FALSE(r["degraded"].get<bool>()) << "still degraded after the rescan: " << r.dump();

@@ -99,12 +99,14 @@ class ServeTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("serve-test-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    Write("jwks.json", json({{"keys", {testing::Jwk(rsa_, "rsa-1"), testing::Jwk(ec_, "ec-1")}}}).dump(2));
+    Write("jwks.json",
+          json({{"keys", {testing::Jwk(rsa_, "rsa-1"), testing::Jwk(ec_, "ec-1")}}}).dump(2));
     Write("admin.key", std::string(kAdminKey) + "\n");
-    Write("AUTH.yaml", std::string("issuer: ") + kIssuer +
-                           "\naudience: vaultd\nalgorithms: [RS256, ES256]\nkeys:\n  - jwks: jwks.json\n"
-                           "username_claim: preferred_username\ngroups_claim: groups\nleeway_seconds: 5\n"
-                           "admin_key_file: admin.key\n");
+    Write("AUTH.yaml",
+          std::string("issuer: ") + kIssuer +
+              "\naudience: vaultd\nalgorithms: [RS256, ES256]\nkeys:\n  - jwks: jwks.json\n"
+              "username_claim: preferred_username\ngroups_claim: groups\nleeway_seconds: 5\n"
+              "admin_key_file: admin.key\n");
     Write("policy.yaml", kPolicy);
     Start();
   }
@@ -118,13 +120,15 @@ class ServeTest : public ::testing::Test {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       int status = 0;
-      bool exited = WaitUntil([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(10));
+      bool exited = WaitUntil([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; },
+                              std::chrono::seconds(10));
       if (!exited) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status, 0);
       }
       EXPECT_TRUE(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "serve did not stop cleanly on SIGTERM; log:\n" << ReadAll(Path("serve.log"));
+          << "serve did not stop cleanly on SIGTERM; log:\n"
+          << ReadAll(Path("serve.log"));
       pid_ = -1;
     }
   }
@@ -145,16 +149,17 @@ class ServeTest : public ::testing::Test {
 
   void Start() {
     const std::string bin = std::string(VAULTD_BIN_DIR) + "/vault-orchestrator";
-    std::vector<std::string> args = {bin,      "serve",          "--policy",       Path("policy.yaml"),
-                                     "--listen", "127.0.0.1:0",  "--auth",         Path("AUTH.yaml"),
-                                     "--audit",  Path("audit.log"), "--port-file", Path("port")};
+    std::vector<std::string> args = {
+        bin,      "serve",           "--policy", Path("policy.yaml"), "--listen",    "127.0.0.1:0",
+        "--auth", Path("AUTH.yaml"), "--audit",  Path("audit.log"),   "--port-file", Path("port")};
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, Path("serve.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, Path("serve.log").c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     rlimit saved{};
     ::getrlimit(RLIMIT_NOFILE, &saved);
@@ -175,11 +180,13 @@ class ServeTest : public ::testing::Test {
           return true;
         },
         kStartDeadline))
-        << "serve did not start; log:\n" << ReadAll(Path("serve.log"));
+        << "serve did not start; log:\n"
+        << ReadAll(Path("serve.log"));
   }
 
   orchestrator_client::HttpResponse Request(const std::string& method, const std::string& path,
-                                            const std::string& authorization = "", const std::string& body = "") {
+                                            const std::string& authorization = "",
+                                            const std::string& body = "") {
     orchestrator_client::HttpRequest req;
     req.method = method;
     req.url = "http://127.0.0.1:" + std::to_string(port_) + path;
@@ -207,12 +214,14 @@ class ServeTest : public ::testing::Test {
     return fd;
   }
   // Reads until the peer closes or `deadline` passes; `closed` says which.
-  static std::string ReadUntilClose(int fd, std::chrono::milliseconds deadline, bool* closed = nullptr) {
+  static std::string ReadUntilClose(int fd, std::chrono::milliseconds deadline,
+                                    bool* closed = nullptr) {
     std::string out;
     const auto end = SteadyClock::now() + deadline;
     if (closed) *closed = false;
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - SteadyClock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(end - SteadyClock::now()).count();
       if (left <= 0) return out;
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
@@ -230,7 +239,8 @@ class ServeTest : public ::testing::Test {
     int fd = Connect();
     EXPECT_GE(fd, 0);
     if (fd < 0) return {};
-    EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+    EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
     std::string out = ReadUntilClose(fd, std::chrono::seconds(10), closed);
     ::close(fd);
     return out;
@@ -254,8 +264,8 @@ class ServeTest : public ::testing::Test {
   }
 
   // Polls /healthz until its status is `want`; prints the last answer otherwise.
-  ::testing::AssertionResult WaitForStatus(const std::string& want,
-                                           std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+  ::testing::AssertionResult WaitForStatus(
+      const std::string& want, std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
     json health;
     if (WaitUntil(
             [&] {
@@ -268,13 +278,15 @@ class ServeTest : public ::testing::Test {
   }
 
   static int64_t Now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
   static json Claims(const std::string& user = "alice",
                      json groups = json::array({"/engineering", "/legal", "executive"})) {
-    return {{"iss", kIssuer}, {"aud", "vaultd"}, {"exp", Now() + 300}, {"iat", Now()},
-            {"sub", "id-" + user}, {"preferred_username", user}, {"groups", groups}};
+    return {{"iss", kIssuer},  {"aud", "vaultd"},     {"exp", Now() + 300},
+            {"iat", Now()},    {"sub", "id-" + user}, {"preferred_username", user},
+            {"groups", groups}};
   }
   static std::string Rs(const json& claims, const std::string& kid = "rsa-1") {
     return testing::MintAsym(rsa_, {{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid}}, claims);
@@ -295,8 +307,10 @@ class ServeTest : public ::testing::Test {
       EXPECT_NE(r.Header("www-authenticate").find("error=\"invalid_token\""), std::string::npos);
     }
     // Nothing about mounts, folders or the policy may leak on a refusal.
-    for (const char* secret : {"mount", "shared", "engineering", "deal", "personal", "sha256", "vault"})
-      EXPECT_EQ(r.body.find(secret), std::string::npos) << "body leaks '" << secret << "': " << r.body;
+    for (const char* secret :
+         {"mount", "shared", "engineering", "deal", "personal", "sha256", "vault"})
+      EXPECT_EQ(r.body.find(secret), std::string::npos)
+          << "body leaks '" << secret << "': " << r.body;
     auto body = json::parse(r.body, nullptr, false);
     ASSERT_TRUE(body.is_object()) << r.body;
     EXPECT_EQ(body.size(), 2u);  // error + error_description, nothing else
@@ -323,10 +337,11 @@ TEST_F(ServeTest, ValidTokensGetTheirMounts) {
   EXPECT_EQ(ms["sync"]["url"], "ws://relay.test:1234");
 
   // ES256 from the same JWKS; a user with only one of the AND groups gets no deal room.
-  auto es = Get("/v1/mountset",
-                testing::MintAsym(ec_, {{"alg", "ES256"}, {"kid", "ec-1"}}, Claims("bob", {"engineering", "legal"})));
+  auto es = Get("/v1/mountset", testing::MintAsym(ec_, {{"alg", "ES256"}, {"kid", "ec-1"}},
+                                                  Claims("bob", {"engineering", "legal"})));
   ASSERT_EQ(es.status, 200) << es.body;
-  EXPECT_EQ(MountNames(json::parse(es.body)), (std::vector<std::string>{"engineering", "personal"}));
+  EXPECT_EQ(MountNames(json::parse(es.body)),
+            (std::vector<std::string>{"engineering", "personal"}));
 
   auto drc = Get("/v1/docker-run-config", Rs(Claims()));
   ASSERT_EQ(drc.status, 200) << drc.body;
@@ -340,10 +355,14 @@ TEST_F(ServeTest, EveryForgedOrInvalidTokenIsRefusedWithNothingLeaked) {
   const size_t dot1 = good.find('.'), dot2 = good.rfind('.');
   const std::string header = good.substr(0, dot1), payload = good.substr(dot1 + 1, dot2 - dot1 - 1);
 
-  ExpectUnauthorized(testing::SigningInput({{"alg", "none"}, {"typ", "JWT"}}, Claims()) + ".", "alg none");
-  ExpectUnauthorized(testing::SigningInput({{"alg", "none"}}, Claims()) + "." + Base64UrlEncode("x"), "alg none + sig");
-  ExpectUnauthorized(testing::MintHmac(testing::PublicPem(rsa_), {{"alg", "HS256"}, {"kid", "rsa-1"}}, Claims()),
-                     "HS256 with the RSA public key as secret");
+  ExpectUnauthorized(testing::SigningInput({{"alg", "none"}, {"typ", "JWT"}}, Claims()) + ".",
+                     "alg none");
+  ExpectUnauthorized(
+      testing::SigningInput({{"alg", "none"}}, Claims()) + "." + Base64UrlEncode("x"),
+      "alg none + sig");
+  ExpectUnauthorized(
+      testing::MintHmac(testing::PublicPem(rsa_), {{"alg", "HS256"}, {"kid", "rsa-1"}}, Claims()),
+      "HS256 with the RSA public key as secret");
   ExpectUnauthorized(testing::MintHmac(testing::PublicPem(rsa_), {{"alg", "HS256"}}, Claims()),
                      "HS256 with the RSA public key, no kid");
   auto expired = Claims();
@@ -360,11 +379,14 @@ TEST_F(ServeTest, EveryForgedOrInvalidTokenIsRefusedWithNothingLeaked) {
   ExpectUnauthorized(Rs(aud), "wrong aud");
   auto more = Claims();
   more["groups"] = {"engineering", "legal", "executive", "admins"};
-  ExpectUnauthorized(header + "." + Base64UrlEncode(more.dump()) + good.substr(dot2), "tampered payload");
+  ExpectUnauthorized(header + "." + Base64UrlEncode(more.dump()) + good.substr(dot2),
+                     "tampered payload");
   ExpectUnauthorized(Rs(Claims(), "rsa-404"), "unknown kid");
   ExpectUnauthorized(header + "." + payload + "." + "$$$", "malformed base64 signature");
-  ExpectUnauthorized("eyJhbGciOiJSUzI1NiJ9=." + payload + good.substr(dot2), "padded base64 header");
-  ExpectUnauthorized(Base64UrlEncode("{\"alg\": \"RS256\",") + "." + payload + good.substr(dot2), "malformed JSON header");
+  ExpectUnauthorized("eyJhbGciOiJSUzI1NiJ9=." + payload + good.substr(dot2),
+                     "padded base64 header");
+  ExpectUnauthorized(Base64UrlEncode("{\"alg\": \"RS256\",") + "." + payload + good.substr(dot2),
+                     "malformed JSON header");
   ExpectUnauthorized("not-a-jwt", "not a JWT");
   ExpectUnauthorized("", "missing header");
   auto big = Claims();
@@ -397,9 +419,10 @@ TEST_F(ServeTest, HotReloadPicksUpAValidEditAndSurvivesABrokenOne) {
             (std::vector<std::string>{"engineering", "personal"}));
 
   // A valid edit, written the way editors do it (temp file + rename over the original).
-  const std::string edited = std::string(kPolicy) +
-                             "  - name: wiki\n    path: /shared/wiki\n    access:\n      - groups: [engineering]\n"
-                             "        mode: ro\n";
+  const std::string edited =
+      std::string(kPolicy) +
+      "  - name: wiki\n    path: /shared/wiki\n    access:\n      - groups: [engineering]\n"
+      "        mode: ro\n";
   const auto t0 = SteadyClock::now();
   Write("policy.yaml", edited);
   std::string rev1;
@@ -409,9 +432,12 @@ TEST_F(ServeTest, HotReloadPicksUpAValidEditAndSurvivesABrokenOne) {
         return rev1 != rev0;
       },
       std::chrono::milliseconds(1000)))
-      << "the valid edit was not picked up within 1 s; log:\n" << ReadAll(Path("serve.log"));
-  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0);
-  std::printf("[ reload  ] valid edit visible after %lld ms\n", static_cast<long long>(latency.count()));
+      << "the valid edit was not picked up within 1 s; log:\n"
+      << ReadAll(Path("serve.log"));
+  const auto latency =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0);
+  std::printf("[ reload  ] valid edit visible after %lld ms\n",
+              static_cast<long long>(latency.count()));
   EXPECT_EQ(rev1, "sha256:" + Sha256Hex(edited));
   auto ms = json::parse(Get("/v1/mountset", Rs(Claims("carol", {"engineering"}))).body);
   EXPECT_EQ(MountNames(ms), (std::vector<std::string>{"engineering", "personal", "wiki"}));
@@ -431,28 +457,33 @@ TEST_F(ServeTest, HotReloadPicksUpAValidEditAndSurvivesABrokenOne) {
       std::chrono::milliseconds(2000)))
       << degraded.dump();
   EXPECT_EQ(degraded["policy_revision"], rev1);
-  EXPECT_FALSE(degraded.contains("reload_error")) << "load errors are for admins only: " << degraded.dump();
+  EXPECT_FALSE(degraded.contains("reload_error"))
+      << "load errors are for admins only: " << degraded.dump();
   EXPECT_TRUE(degraded.contains("reload_error_at"));
   auto status = Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey);
   ASSERT_EQ(status.status, 200) << status.body;
-  EXPECT_NE(json::parse(status.body)["reload_error"].get<std::string>().find("policy.yaml:"), std::string::npos)
+  EXPECT_NE(json::parse(status.body)["reload_error"].get<std::string>().find("policy.yaml:"),
+            std::string::npos)
       << status.body;
   EXPECT_EQ(Request("GET", "/v1/policy-status", "Bearer wrong-key-0123456789abcdef").status, 401);
   auto still = Get("/v1/mountset", Rs(Claims("carol", {"engineering"})));
   ASSERT_EQ(still.status, 200);
   EXPECT_EQ(json::parse(still.body)["policy_revision"], rev1);
   auto metrics = Get("/metrics", "").body;
-  EXPECT_NE(metrics.find("vaultd_policy_reloads_total{result=\"failure\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vaultd_policy_reloads_total{result=\"failure\"} 1"), std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("vaultd_policy_reload_ok 0"), std::string::npos);
 
   // Fixing the file clears the degraded state.
   Write("policy.yaml", kPolicy);
-  ASSERT_TRUE(WaitUntil([&] { return health()["status"] == "ok"; }, std::chrono::milliseconds(2000)));
+  ASSERT_TRUE(
+      WaitUntil([&] { return health()["status"] == "ok"; }, std::chrono::milliseconds(2000)));
   EXPECT_EQ(health()["policy_revision"], rev0);
 }
 
 TEST_F(ServeTest, AdminEvaluate) {
-  const std::string body = R"({"user": "dave", "groups": ["legal"], "at": "2026-06-01T00:00:00Z", "explain": true})";
+  const std::string body =
+      R"({"user": "dave", "groups": ["legal"], "at": "2026-06-01T00:00:00Z", "explain": true})";
   auto wrong = Request("POST", "/v1/evaluate", "Bearer admin-key-for-tests-012345678X", body);
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.body.find("mount"), std::string::npos);
@@ -469,9 +500,15 @@ TEST_F(ServeTest, AdminEvaluate) {
   ASSERT_TRUE(ms.contains("not_granted")) << ok.body;
   EXPECT_FALSE(ms["not_granted"].empty());
 
-  EXPECT_EQ(Request("POST", "/v1/evaluate", std::string("Bearer ") + kAdminKey, "{\"user\": 5}").status, 400);
-  EXPECT_EQ(Request("POST", "/v1/evaluate", std::string("Bearer ") + kAdminKey, "{\"user\":\"a\",\"x\":1}").status, 400);
-  EXPECT_EQ(Request("POST", "/v1/evaluate", std::string("Bearer ") + kAdminKey, "not json").status, 400);
+  EXPECT_EQ(
+      Request("POST", "/v1/evaluate", std::string("Bearer ") + kAdminKey, "{\"user\": 5}").status,
+      400);
+  EXPECT_EQ(Request("POST", "/v1/evaluate", std::string("Bearer ") + kAdminKey,
+                    "{\"user\":\"a\",\"x\":1}")
+                .status,
+            400);
+  EXPECT_EQ(Request("POST", "/v1/evaluate", std::string("Bearer ") + kAdminKey, "not json").status,
+            400);
   auto huge = Request("POST", "/v1/evaluate", std::string("Bearer ") + kAdminKey,
                       "{\"user\":\"a\",\"groups\":[\"" + std::string(100000, 'g') + "\"]}");
   EXPECT_EQ(huge.status, 413);
@@ -516,7 +553,8 @@ TEST_F(ServeTest, AuditLineForEveryDecisionAndMetrics) {
   EXPECT_EQ(a["client"], "127.0.0.1");
   EXPECT_EQ(a["endpoint"], "/v1/mountset");
   EXPECT_EQ(a["policy_revision"], "sha256:" + Sha256Hex(kPolicy));
-  EXPECT_EQ(a["mounts"], json::parse(R"([{"name":"deal-room","mode":"rw"},{"name":"engineering","mode":"rw"},
+  EXPECT_EQ(a["mounts"],
+            json::parse(R"([{"name":"deal-room","mode":"rw"},{"name":"engineering","mode":"rw"},
                                          {"name":"personal","mode":"rw"}])"));
   EXPECT_TRUE(ParseRfc3339(a["time"].get<std::string>()).ok());
   json cached = lines[id_again], fresh = a;
@@ -531,13 +569,14 @@ TEST_F(ServeTest, AuditLineForEveryDecisionAndMetrics) {
   auto metrics = Get("/metrics", "");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.Header("content-type").rfind("text/plain", 0), 0u);
-  for (const char* want : {"vaultd_http_requests_total{endpoint=\"/v1/mountset\",code=\"200\"} 2",
-                           "vaultd_http_requests_total{endpoint=\"/v1/mountset\",code=\"401\"} 1",
-                           "vaultd_decisions_total{outcome=\"granted\"} 2",
-                           "vaultd_decision_cache_lookups_total{result=\"hit\"} 1",
-                           "vaultd_decisions_total{outcome=\"unauthenticated\"} 1",
-                           "vaultd_http_request_duration_seconds_count{endpoint=\"/v1/mountset\"} 3",
-                           "vaultd_policy_info{revision=\"sha256:"})
+  for (const char* want :
+       {"vaultd_http_requests_total{endpoint=\"/v1/mountset\",code=\"200\"} 2",
+        "vaultd_http_requests_total{endpoint=\"/v1/mountset\",code=\"401\"} 1",
+        "vaultd_decisions_total{outcome=\"granted\"} 2",
+        "vaultd_decision_cache_lookups_total{result=\"hit\"} 1",
+        "vaultd_decisions_total{outcome=\"unauthenticated\"} 1",
+        "vaultd_http_request_duration_seconds_count{endpoint=\"/v1/mountset\"} 3",
+        "vaultd_policy_info{revision=\"sha256:"})
     EXPECT_NE(metrics.body.find(want), std::string::npos) << want << "\n" << metrics.body;
 }
 
@@ -549,7 +588,8 @@ TEST_F(ServeTest, TokenCacheNeverOutlivesExpiry) {
   const std::string t = Rs(Claims());
   for (int i = 0; i < 20; ++i) ASSERT_EQ(Get("/v1/mountset", t).status, 200);
   auto metrics = Get("/metrics", "").body;
-  EXPECT_NE(metrics.find("vaultd_token_cache_lookups_total{result=\"hit\"} 19"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vaultd_token_cache_lookups_total{result=\"hit\"} 19"), std::string::npos)
+      << metrics;
 }
 
 // --- hardening ------------------------------------------------------------------------------
@@ -557,8 +597,9 @@ TEST_F(ServeTest, TokenCacheNeverOutlivesExpiry) {
 TEST_F(ServeTest, HealthzNeverShowsWhatTheFileHolds) {
   // The policy path becomes a symlink to a password file: refused, and its content is not
   // echoed to anyone without the admin key.
-  Write("shadow", "root:$6$saltsalt$SECRETHASHSECRETHASHSECRETHASHSECRETHASH:19000:0:99999:7:::\n"
-                  "alice:$6$pepper$ANOTHERSECRETANOTHERSECRET:19000:0:99999:7:::\n");
+  Write("shadow",
+        "root:$6$saltsalt$SECRETHASHSECRETHASHSECRETHASHSECRETHASH:19000:0:99999:7:::\n"
+        "alice:$6$pepper$ANOTHERSECRETANOTHERSECRET:19000:0:99999:7:::\n");
   std::filesystem::remove(Path("policy.yaml"));
   std::filesystem::create_symlink(Path("shadow"), Path("policy.yaml"));
   ASSERT_TRUE(WaitForStatus("degraded"));
@@ -595,21 +636,27 @@ TEST_F(ServeTest, AliasesAndOversizedPoliciesAreRefusedAndTheOldPolicyKept) {
   std::string groups = "[";
   for (int i = 0; i < 1000; ++i) groups += (i ? ", g" : "g") + std::to_string(i);
   groups += "]";
-  Write("policy.yaml", "version: 1\nfolders:\n  - name: a\n    path: /a\n    access:\n      - groups: &all " + groups +
-                           "\n        mode: ro\n  - name: b\n    path: /b\n    access:\n      - groups: *all\n"
-                           "        mode: ro\n");
+  Write("policy.yaml",
+        "version: 1\nfolders:\n  - name: a\n    path: /a\n    access:\n      - groups: &all " +
+            groups +
+            "\n        mode: ro\n  - name: b\n    path: /b\n    access:\n      - groups: *all\n"
+            "        mode: ro\n");
   ASSERT_TRUE(WaitForStatus("degraded"));
-  auto status = json::parse(Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey).body);
-  EXPECT_NE(status["reload_error"].get<std::string>().find("policy.yaml:11: error: YAML alias"), std::string::npos)
+  auto status =
+      json::parse(Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey).body);
+  EXPECT_NE(status["reload_error"].get<std::string>().find("policy.yaml:11: error: YAML alias"),
+            std::string::npos)
       << status.dump();
   EXPECT_EQ(status["policy_revision"], rev0);
 
   std::string many = "version: 1\nfolders:\n";
-  for (int i = 0; i < 10001; ++i) many += "  - {name: f" + std::to_string(i) + ", path: /f" + std::to_string(i) + "}\n";
+  for (int i = 0; i < 10001; ++i)
+    many += "  - {name: f" + std::to_string(i) + ", path: /f" + std::to_string(i) + "}\n";
   Write("policy.yaml", many);
   ASSERT_TRUE(WaitUntil(
       [&] {
-        auto st = json::parse(Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey).body);
+        auto st = json::parse(
+            Request("GET", "/v1/policy-status", std::string("Bearer ") + kAdminKey).body);
         return st.value("reload_error", "").find("the limit is 10000") != std::string::npos;
       },
       std::chrono::seconds(20)));
@@ -619,9 +666,9 @@ TEST_F(ServeTest, AliasesAndOversizedPoliciesAreRefusedAndTheOldPolicyKept) {
 TEST_F(ServeTest, HealthzAnswersWithin100MsWhileA15MBPolicyLoads) {
   std::string big = "version: 1\nfolders:\n";
   for (int i = 0; big.size() < (15u << 20); ++i)
-    big += "  - name: folder-" + std::to_string(i) + "\n    path: /shared/folders/folder-" + std::to_string(i) +
-           "\n    access:\n      - groups: [engineering, legal, group-" + std::to_string(i % 977) +
-           "]\n        mode: ro\n";
+    big += "  - name: folder-" + std::to_string(i) + "\n    path: /shared/folders/folder-" +
+           std::to_string(i) + "\n    access:\n      - groups: [engineering, legal, group-" +
+           std::to_string(i % 977) + "]\n        mode: ro\n";
   Write("policy.yaml", big);
   // Until the load is over (it ends refused: too many folders), /healthz keeps answering.
   std::vector<double> ms;
@@ -633,15 +680,16 @@ TEST_F(ServeTest, HealthzAnswersWithin100MsWhileA15MBPolicyLoads) {
     ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
     ASSERT_EQ(r.status, 200);
     done = json::parse(r.body)["status"] == "degraded";
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a client polling, not a load generator
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(10));  // a client polling, not a load generator
   }
   ASSERT_TRUE(done) << "the 15 MB policy was not refused within 120 s";
   ASSERT_GE(ms.size(), 3u) << "the load finished before it could be observed";
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   const double p95 = sorted[sorted.size() * 95 / 100], worst = sorted.back();
-  std::printf("[ healthz ] %zu answers during the load: median %.1f ms, p95 %.1f ms, max %.1f ms\n", ms.size(),
-              sorted[sorted.size() / 2], p95, worst);
+  std::printf("[ healthz ] %zu answers during the load: median %.1f ms, p95 %.1f ms, max %.1f ms\n",
+              ms.size(), sorted[sorted.size() / 2], p95, worst);
   // p95, not max: one scheduler hiccup on a loaded machine is not the loop blocking.
   EXPECT_LT(p95, 100.0);
 }
@@ -656,35 +704,45 @@ TEST_F(ServeTest, FramingProblemsAreAnsweredAndClosed) {
     EXPECT_TRUE(closed) << "the connection stayed open";
     EXPECT_EQ(r.find("HTTP/2"), std::string::npos);
   };
-  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth + "\r\n{\"user\":\"a\"}", 411, "POST without length");
-  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\nc\r\n{\"user\":\"a\"}\r\n0\r\n\r\n",
+  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth + "\r\n{\"user\":\"a\"}", 411,
+         "POST without length");
+  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth +
+             "Transfer-Encoding: chunked\r\n\r\nc\r\n{\"user\":\"a\"}\r\n0\r\n\r\n",
          411, "chunked");
   expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth +
              "Content-Length: 12\r\nTransfer-Encoding: chunked\r\n\r\n{\"user\":\"a\"}",
          400, "Content-Length and Transfer-Encoding");
-  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth + "Content-Length: 12\r\nContent-Length: 13\r\n\r\n{\"user\":\"a\"}",
+  expect("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth +
+             "Content-Length: 12\r\nContent-Length: 13\r\n\r\n{\"user\":\"a\"}",
          400, "conflicting Content-Length");
-  expect("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-         "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
-         400, "h2c upgrade");
+  expect(
+      "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+      "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+      400, "h2c upgrade");
   expect("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "HTTP/2 preface");
-  expect("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-         400, "WebSocket upgrade");
+  expect(
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      400, "WebSocket upgrade");
   expect("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n", 501, "CONNECT");
   expect("BREW /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 501, "unknown method");
   expect("GET /healthz HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400, "obs-fold");
 
   // HEAD is answered without a body, so the next answer on the connection stays framed.
-  std::string head = Raw("HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  std::string head =
+      Raw("HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: "
+          "a\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(head), 405) << head;
   const auto next = head.find("\r\n\r\n");
   ASSERT_NE(next, std::string::npos);
   EXPECT_EQ(StatusOf(head.substr(next + 4)), 200) << head;
 
-  // A well-formed body with Content-Length still works, and pipelined requests are answered in order.
+  // A well-formed body with Content-Length still works, and pipelined requests are answered in
+  // order.
   std::string ok = Raw("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\n" + auth +
-                       "Content-Length: 12\r\n\r\n{\"user\":\"a\"}GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+                       "Content-Length: 12\r\n\r\n{\"user\":\"a\"}GET /healthz HTTP/1.1\r\nHost: "
+                       "a\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(ok), 200) << ok;
   EXPECT_NE(ok.find("\"status\":\"ok\""), std::string::npos) << ok;
   const auto second = ok.find("HTTP/1.1 ", 9);
@@ -696,9 +754,10 @@ TEST_F(ServeTest, EveryConnectionStateTimesOut) {
   Restart({"--limits", "header_timeout_ms=300,body_timeout_ms=300,idle_timeout_ms=300"});
   bool closed = false;
   // Nothing sent; half a head; a head without its body; an idle keep-alive connection.
-  for (const std::string& bytes : {std::string(), std::string("GET /healthz HTTP/1.1\r\nHo"),
-                                   std::string("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{"),
-                                   std::string("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")}) {
+  for (const std::string& bytes :
+       {std::string(), std::string("GET /healthz HTTP/1.1\r\nHo"),
+        std::string("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{"),
+        std::string("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")}) {
     SCOPED_TRACE(bytes);
     const auto t0 = SteadyClock::now();
     int fd = Connect();
@@ -729,8 +788,12 @@ TEST_F(ServeTest, ConnectionCapsHoldPerClient) {
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_TRUE(closed);
   for (int fd : held) ::close(fd);
-  ASSERT_TRUE(WaitUntil([&] { return StatusOf(Raw("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) == 200; },
-                        std::chrono::seconds(5)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return StatusOf(Raw("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) ==
+               200;
+      },
+      std::chrono::seconds(5)));
   EXPECT_GE(Metric("vaultd_http_connection_events_total{event=\"client_limit\"}"), 1);
 }
 
@@ -742,32 +805,43 @@ TEST_F(ServeTest, SurvivesConnectionFloodsWithFewDescriptors) {
   const auto t0 = SteadyClock::now();
   std::vector<int> fds;
   const std::string upgrade =
-      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\nSec-WebSocket-Version: 13\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
   const std::string connect = "CONNECT 10.0.0.1:443 HTTP/1.1\r\nHost: 10.0.0.1:443\r\n\r\n";
   for (int i = 0; i < 900; ++i) {
     int fd = Connect();
     if (fd < 0) continue;
-    if (i < 300) ::send(fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    else if (i < 600) ::send(fd, connect.data(), connect.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (i < 300)
+      ::send(fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    else if (i < 600)
+      ::send(fd, connect.data(), connect.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     fds.push_back(fd);
   }
   // Every one of them is answered or closed by the server within the header timeout and then some.
   size_t closed_by_server = 0;
   for (int fd : fds) {
     bool closed = false;
-    ReadUntilClose(fd, std::chrono::milliseconds(std::max<int64_t>(
-                           100, 15000 - std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count())),
+    ReadUntilClose(fd,
+                   std::chrono::milliseconds(std::max<int64_t>(
+                       100, 15000 - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        SteadyClock::now() - t0)
+                                        .count())),
                    &closed);
     closed_by_server += closed;
     ::close(fd);
   }
   EXPECT_EQ(closed_by_server, fds.size());
-  ASSERT_TRUE(WaitUntil([&] { return StatusOf(Raw("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) == 200; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return StatusOf(Raw("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) ==
+               200;
+      },
+      std::chrono::seconds(10)));
   const double wall = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   const double cpu = ServerCpuSeconds() - cpu0;
-  std::printf("[ flood   ] %zu connections: server CPU %.2f s in %.2f s; log %ju bytes\n", fds.size(), cpu, wall,
+  std::printf("[ flood   ] %zu connections: server CPU %.2f s in %.2f s; log %ju bytes\n",
+              fds.size(), cpu, wall,
               static_cast<uintmax_t>(std::filesystem::file_size(Path("serve.log"))));
   EXPECT_LT(cpu, 0.5 * wall) << "the server was spinning";
   EXPECT_LT(std::filesystem::file_size(Path("serve.log")), 64u * 1024) << "the log was flooded";
@@ -785,8 +859,10 @@ TEST_F(ServeTest, RepeatedRefusalsAreAggregated) {
         for (std::string line; std::getline(in, line);) {
           auto j = json::parse(line, nullptr, false);
           if (!j.is_object() || j.value("outcome", "") != "unauthenticated") continue;
-          if (j.contains("repeated")) repeated += j["repeated"].get<uint64_t>();
-          else ++full;
+          if (j.contains("repeated"))
+            repeated += j["repeated"].get<uint64_t>();
+          else
+            ++full;
         }
         return full + repeated == 200;
       },
@@ -798,7 +874,8 @@ TEST_F(ServeTest, RepeatedRefusalsAreAggregated) {
   // The server log holds a handful of lines about it, not 200.
   std::istringstream log(ReadAll(Path("serve.log")));
   size_t refused_lines = 0;
-  for (std::string line; std::getline(log, line);) refused_lines += line.find("request refused") != std::string::npos;
+  for (std::string line; std::getline(log, line);)
+    refused_lines += line.find("request refused") != std::string::npos;
   EXPECT_LE(refused_lines, 10u);
 }
 

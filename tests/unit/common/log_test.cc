@@ -8,10 +8,12 @@ namespace vaultd::log {
 namespace {
 
 TEST(LogTest, FormatsKeyValueFieldsAndQuotesWhenNeeded) {
-  std::string line = FormatLine(Level::kWarn, "room lost", {{"room", "eng"}, {"path", "a b.md"},
-                                {"count", 3}, {"quote", "say \"hi\"\n"}}, "T");
-  EXPECT_EQ(line, "T level=warn msg=\"room lost\" room=eng path=\"a b.md\" count=3 "
-                  "quote=\"say \\\"hi\\\"\\n\"");
+  std::string line = FormatLine(
+      Level::kWarn, "room lost",
+      {{"room", "eng"}, {"path", "a b.md"}, {"count", 3}, {"quote", "say \"hi\"\n"}}, "T");
+  EXPECT_EQ(line,
+            "T level=warn msg=\"room lost\" room=eng path=\"a b.md\" count=3 "
+            "quote=\"say \\\"hi\\\"\\n\"");
 }
 
 TEST(LogTest, LevelFiltersAndSinkReceivesLines) {

@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
-#include <gtest/gtest.h>
 
 #include "vaultd/crdt/doc.h"
 #include "vaultd/crdt/update.h"
@@ -76,9 +76,9 @@ TEST(Golden, ClientsAreWrittenInDescendingOrder) {
   ASSERT_TRUE(a.ApplyUpdate(Full(b)).ok());
   Bytes u = Full(a);
   ASSERT_GE(u.size(), 4u);
-  EXPECT_EQ(u[0], 2);           // two clients
-  EXPECT_EQ(u[1], 1);           // one struct
-  EXPECT_EQ(u[2], 0xac);        // client 300 = ac 02 first
+  EXPECT_EQ(u[0], 2);     // two clients
+  EXPECT_EQ(u[1], 1);     // one struct
+  EXPECT_EQ(u[2], 0xac);  // client 300 = ac 02 first
   EXPECT_EQ(u[3], 0x02);
 }
 
@@ -102,7 +102,8 @@ TEST(Doc, OutOfOrderDuplicatesAndPending) {
   ASSERT_TRUE(a.GetMap("m").Set("k", Any("v")).ok());
   ASSERT_EQ(rec.updates.size(), 4u);
   Doc b({.client_id = 8});
-  for (auto it = rec.updates.rbegin(); it != rec.updates.rend(); ++it) ASSERT_TRUE(b.ApplyUpdate(*it).ok());
+  for (auto it = rec.updates.rbegin(); it != rec.updates.rend(); ++it)
+    ASSERT_TRUE(b.ApplyUpdate(*it).ok());
   EXPECT_FALSE(b.HasPending());
   EXPECT_EQ(b.ToJson(), a.ToJson());
   EXPECT_EQ(b.GetText("t").ToString(), "ello world");
@@ -187,7 +188,8 @@ TEST(Doc, NestedTypesAndEvents) {
 TEST(Doc, ArrayInsertDeleteAndErrors) {
   Doc d({.client_id = 1});
   auto a = d.GetArray("a");
-  ASSERT_TRUE(a.Insert(0, {Any(1), Any("x"), Any(Binary{7}), NewType{TypeKind::kMap}, Any(true)}).ok());
+  ASSERT_TRUE(
+      a.Insert(0, {Any(1), Any("x"), Any(Binary{7}), NewType{TypeKind::kMap}, Any(true)}).ok());
   ASSERT_TRUE(a.Delete(1, 2).ok());
   EXPECT_EQ(a.Length(), 3u);
   EXPECT_EQ(d.ToJson(), R"({"a":[1,{},true]})");
@@ -253,8 +255,9 @@ TEST(Doc, FormattingIsKeptAndSkippedByToString) {
   ASSERT_TRUE(t.Format(0, 5, bold).ok());
   ASSERT_TRUE(t.InsertEmbed(5, Any(AnyObject{{"image", Any("x.png")}})).ok());
   EXPECT_EQ(t.ToString(), "hello world");
-  EXPECT_EQ(t.DeltaJson(),
-            R"([{"insert":"hello","attributes":{"bold":true}},{"insert":{"image":"x.png"}},{"insert":" world"}])");
+  EXPECT_EQ(
+      t.DeltaJson(),
+      R"([{"insert":"hello","attributes":{"bold":true}},{"insert":{"image":"x.png"}},{"insert":" world"}])");
   Doc e({.client_id = 2});
   ASSERT_TRUE(e.ApplyUpdate(Full(d)).ok());
   EXPECT_EQ(e.GetText("t").DeltaJson(), t.DeltaJson());
@@ -295,7 +298,8 @@ TEST(Malformed, TruncatedRandomAndHugeInputsAreErrors) {
     EXPECT_FALSE(d.ApplyUpdate(cut).ok()) << n;
     EXPECT_EQ(d.ToJson(), "{}");  // rejected whole
   }
-  unsigned seed = static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
+  unsigned seed =
+      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
   printf("random malformed inputs: seed %u\n", seed);
   std::mt19937 rng(seed);
 #if defined(__SANITIZE_ADDRESS__)
@@ -455,7 +459,8 @@ TEST(Doc, MapEntriesAndTextDeltaAreStructured) {
   EXPECT_EQ(delta[1].attributes[0].first, "bold");
   EXPECT_EQ(delta[2].insert.any(), Any("img"));  // after the format's end: not bold
   EXPECT_TRUE(delta[2].attributes.empty());
-  EXPECT_EQ(nested.DeltaJson(), R"([{"insert":"a"},{"insert":"b","attributes":{"bold":true}},{"insert":"img"}])");
+  EXPECT_EQ(nested.DeltaJson(),
+            R"([{"insert":"a"},{"insert":"b","attributes":{"bold":true}},{"insert":"img"}])");
 }
 
 }  // namespace

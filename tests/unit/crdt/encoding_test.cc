@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
 #include <climits>
 #include <cmath>
 #include <memory>
 #include <string>
-#include <gtest/gtest.h>
 
 #include "vaultd/crdt/any.h"
 #include "vaultd/crdt/encoding.h"
@@ -17,8 +17,8 @@ std::vector<uint8_t> Enc(auto f) {
 }
 
 TEST(Lib0, VarUintRoundTripsUpTo2Pow53) {
-  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{16383}, uint64_t{16384},
-                     uint64_t{0xffffffff}, kMaxSafeInteger}) {
+  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{16383},
+                     uint64_t{16384}, uint64_t{0xffffffff}, kMaxSafeInteger}) {
     auto b = Enc([&](Encoder& e) { e.WriteVarUint(v); });
     Decoder d(b);
     auto r = d.ReadVarUint();
@@ -41,7 +41,8 @@ TEST(Lib0, VarUintBeyond2Pow53IsAnError) {
 TEST(Lib0, VarIntKeepsSignAndNegativeZero) {
   EXPECT_EQ(Enc([](Encoder& e) { e.WriteVarInt(-0.0); }), (std::vector<uint8_t>{0x40}));
   EXPECT_EQ(Enc([](Encoder& e) { e.WriteVarInt(0.0); }), (std::vector<uint8_t>{0x00}));
-  for (double v : {0.0, -0.0, 1.0, -1.0, 63.0, 64.0, -64.0, 2147483647.0, -2147483648.0, 9007199254740991.0}) {
+  for (double v :
+       {0.0, -0.0, 1.0, -1.0, 63.0, 64.0, -64.0, 2147483647.0, -2147483648.0, 9007199254740991.0}) {
     auto b = Enc([&](Encoder& e) { e.WriteVarInt(v); });
     Decoder d(b);
     auto r = d.ReadVarInt();
@@ -113,8 +114,9 @@ TEST(Lib0, AnyRoundTripsEveryTag) {
   EXPECT_TRUE(*r == v);
   std::string json;
   AppendCanonicalJson(*r, &json);
-  EXPECT_EQ(json,
-            R"({"a":[1,{"$binary":"CQ=="}],"b":"-5","d":0.1,"f":1.5,"i":-42,"n":null,"s":"x😀","t":true,"u":null})");
+  EXPECT_EQ(
+      json,
+      R"({"a":[1,{"$binary":"CQ=="}],"b":"-5","d":0.1,"f":1.5,"i":-42,"n":null,"s":"x😀","t":true,"u":null})");
 }
 
 TEST(Lib0, DeeplyNestedAnyIsRejectedNotOverflowed) {
@@ -169,8 +171,26 @@ TEST(Json, HundredThousandKeysParseInTextOrderAndLinearTime) {
 
 TEST(Json, ValidateAgreesWithParse) {
   const char* cases[] = {
-      "1", "-0", "1e400", "\"s\"", "null", "[]", "{}", "{\"a\":1,\"a\":2}", "[1,]", "{\"a\"}", "{'a':1}",
-      "[1] 2", "[1] ", "// c\n1", "\"\\ud800\"", "\"\xff\"", "", "undefined", "{\"a\":[{\"b\":[]}]}", "tru",
+      "1",
+      "-0",
+      "1e400",
+      "\"s\"",
+      "null",
+      "[]",
+      "{}",
+      "{\"a\":1,\"a\":2}",
+      "[1,]",
+      "{\"a\"}",
+      "{'a':1}",
+      "[1] 2",
+      "[1] ",
+      "// c\n1",
+      "\"\\ud800\"",
+      "\"\xff\"",
+      "",
+      "undefined",
+      "{\"a\":[{\"b\":[]}]}",
+      "tru",
   };
   for (const char* c : cases) {
     EXPECT_EQ(ValidateJsonText(c).ok(), ParseJsonText(c).ok()) << c;
@@ -188,10 +208,12 @@ TEST(Json, ValidateAgreesWithParse) {
   for (int i = 0; i < 201; ++i) deep_objects += "{\"a\":";
   deep_objects += "1" + std::string(201, '}');
   EXPECT_NE(ValidateJsonText(deep_objects).message().find("nested too deeply"), std::string::npos);
-  EXPECT_NE(ParseJsonText(deep_objects).status().message().find("nested too deeply"), std::string::npos);
+  EXPECT_NE(ParseJsonText(deep_objects).status().message().find("nested too deeply"),
+            std::string::npos);
   auto bad = ParseJsonText("{\"a\":");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("invalid JSON content: [json.exception.parse_error"), std::string::npos)
+  EXPECT_NE(bad.status().message().find("invalid JSON content: [json.exception.parse_error"),
+            std::string::npos)
       << bad.status().ToString();
 }
 
@@ -208,14 +230,18 @@ TEST(Json, ParseKeepsTextOrderAndReadsTheTransportOnlyWhenAsked) {
   r = ParseJsonText(R"({"b":1,"2":2,"1":1})", {.js_key_order = true});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(ToJsonText(*r), R"({"1":1,"2":2,"b":1})");
-  r = ParseJsonText(R"({"01":1,"4294967295":2,"4294967294":3,"-1":4,"0":5})", {.js_key_order = true});
+  r = ParseJsonText(R"({"01":1,"4294967295":2,"4294967294":3,"-1":4,"0":5})",
+                    {.js_key_order = true});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(ToJsonText(*r), R"({"0":5,"4294967294":3,"01":1,"4294967295":2,"-1":4})");
   // The escapes are data unless the transport is asked for.
-  const char* escaped = R"([{"$binary":"AQI="},{"$undefined":true},{"$bigint":"-9223372036854775808"},{"$binary":1}])";
+  const char* escaped =
+      R"([{"$binary":"AQI="},{"$undefined":true},{"$bigint":"-9223372036854775808"},{"$binary":1}])";
   r = ParseJsonText(escaped);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(canon(*r), R"([{"$binary":"AQI="},{"$undefined":true},{"$bigint":"-9223372036854775808"},{"$binary":1}])");
+  EXPECT_EQ(
+      canon(*r),
+      R"([{"$binary":"AQI="},{"$undefined":true},{"$bigint":"-9223372036854775808"},{"$binary":1}])");
   r = ParseJsonText(escaped, {.transport = true});
   ASSERT_TRUE(r.ok());
   const auto& arr = *std::get<std::shared_ptr<AnyArray>>(r->v);
@@ -234,9 +260,10 @@ TEST(Json, ParseKeepsTextOrderAndReadsTheTransportOnlyWhenAsked) {
   EXPECT_EQ(err(R"({"$bigint":5})"), "bad $bigint");
   EXPECT_EQ(err(R"([1,{"$bigint":"x"},{"$binary":"!!"}])"), "bad $bigint");
   EXPECT_EQ(err(R"({"a":{"$binary":"!!"},"b":{"$bigint":"x"}})"), "bad base64 in $binary");
-  EXPECT_EQ(err(R"({"b":{"$bigint":"x"},"1":{"$binary":"!!"}})"), "bad $bigint");  // text order, not key order
-  EXPECT_EQ(err(R"({"$undefined":{"$binary":"!!"}})"), "ok");                     // dropped with its value
-  EXPECT_EQ(err(R"({"a":{"$binary":"!!"},"a":1})"), "ok");                         // overwritten
+  EXPECT_EQ(err(R"({"b":{"$bigint":"x"},"1":{"$binary":"!!"}})"),
+            "bad $bigint");                                    // text order, not key order
+  EXPECT_EQ(err(R"({"$undefined":{"$binary":"!!"}})"), "ok");  // dropped with its value
+  EXPECT_EQ(err(R"({"a":{"$binary":"!!"},"a":1})"), "ok");     // overwritten
   EXPECT_EQ(err(R"({"$bigint":{"$binary":"!!"}})"), "bad $bigint");
 }
 

@@ -1,5 +1,5 @@
-#include <deque>
 #include <gtest/gtest.h>
+#include <deque>
 
 #include "vaultd/crdt/sync.h"
 
@@ -68,7 +68,7 @@ TEST(SyncSession, BadFramesAreErrorsAndDenialIsReported) {
   SyncSession s(d);
   EXPECT_FALSE(s.Receive(Bytes{}).ok());
   EXPECT_FALSE(s.Receive(Bytes{9}).ok());
-  EXPECT_FALSE(s.Receive(Bytes{0, 2, 5, 1}).ok());     // truncated update payload
+  EXPECT_FALSE(s.Receive(Bytes{0, 2, 5, 1}).ok());           // truncated update payload
   EXPECT_FALSE(s.Receive(Bytes{0, 2, 2, 0xff, 0xff}).ok());  // malformed update
   EXPECT_EQ(d.ToJson(), "{}");
   Bytes denied{2, 0, 4, 'n', 'o', 'p', 'e'};
@@ -178,12 +178,12 @@ TEST(Awareness, UpdatesClocksAndExpiry) {
   EXPECT_EQ((*out)[0][0], 1);
 }
 
-
 // y-protocols puts no cap on a state; only its JSON is checked, in linear time
 // (through nlohmann::ordered_json it was quadratic: ~40 s for these 100,000 keys).
 TEST(Awareness, StateWithHundredThousandKeysIsAcceptedAndKeptVerbatim) {
   std::string state = "{";
-  for (int i = 0; i < 100000; ++i) state += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  for (int i = 0; i < 100000; ++i)
+    state += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
   state += "}";
   Awareness b(2);
   auto changed = b.Apply(EncodeAwarenessUpdate(AwarenessUpdate{{1, {1, state}}}), 0);
@@ -191,7 +191,8 @@ TEST(Awareness, StateWithHundredThousandKeysIsAcceptedAndKeptVerbatim) {
   EXPECT_EQ(*changed, std::vector<uint64_t>{1});
   EXPECT_EQ(b.states().at(1).state_json, state);
   // The same state cut short is not JSON: the whole update is refused.
-  auto bad = b.Apply(EncodeAwarenessUpdate(AwarenessUpdate{{3, {1, state.substr(0, state.size() - 1)}}}), 0);
+  auto bad = b.Apply(
+      EncodeAwarenessUpdate(AwarenessUpdate{{3, {1, state.substr(0, state.size() - 1)}}}), 0);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "awareness state of client 3 is not JSON");
   EXPECT_EQ(b.states().count(3), 0u);

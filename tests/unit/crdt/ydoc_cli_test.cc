@@ -1,10 +1,10 @@
 // Runs the real ydoc binary of this build.
 #include <sys/wait.h>
 
+#include <gtest/gtest.h>
 #include <cstdio>
 #include <filesystem>
 #include <string>
-#include <gtest/gtest.h>
 
 namespace {
 
@@ -36,18 +36,26 @@ class YdocCli : public ::testing::Test {
 };
 
 TEST_F(YdocCli, EditInspectMergeDiffSv) {
-  ASSERT_EQ(Ydoc("edit --client 1 -o " + P("a.bin") + " text.insert t 0 hello map.set m k '{\"x\":[1,2]}'").code, 0);
-  ASSERT_EQ(Ydoc("edit --client 2 --in " + P("a.bin") + " -o " + P("b.bin") + " text.delete t 0 1 array.insert a 0 '[true,\"s\"]'").code, 0);
+  ASSERT_EQ(Ydoc("edit --client 1 -o " + P("a.bin") +
+                 " text.insert t 0 hello map.set m k '{\"x\":[1,2]}'")
+                .code,
+            0);
+  ASSERT_EQ(Ydoc("edit --client 2 --in " + P("a.bin") + " -o " + P("b.bin") +
+                 " text.delete t 0 1 array.insert a 0 '[true,\"s\"]'")
+                .code,
+            0);
   auto o = Ydoc("inspect " + P("b.bin") + " " + P("a.bin"));  // out of order
   EXPECT_EQ(o.code, 0) << o.text;
   EXPECT_EQ(o.text, "{\"a\":[true,\"s\"],\"m\":{\"k\":{\"x\":[1,2]}},\"t\":\"ello\"}\n");
   o = Ydoc("inspect --root t:text --root z:map " + P("a.bin") + " " + P("b.bin"));
   EXPECT_EQ(o.text, "{\"a\":[true,\"s\"],\"m\":{\"k\":{\"x\":[1,2]}},\"t\":\"ello\",\"z\":{}}\n");
   ASSERT_EQ(Ydoc("merge " + P("a.bin") + " " + P("b.bin") + " -o " + P("m.bin")).code, 0);
-  EXPECT_EQ(Ydoc("inspect " + P("m.bin")).text, "{\"a\":[true,\"s\"],\"m\":{\"k\":{\"x\":[1,2]}},\"t\":\"ello\"}\n");
+  EXPECT_EQ(Ydoc("inspect " + P("m.bin")).text,
+            "{\"a\":[true,\"s\"],\"m\":{\"k\":{\"x\":[1,2]}},\"t\":\"ello\"}\n");
   ASSERT_EQ(Ydoc("sv " + P("a.bin") + " -o " + P("a.sv")).code, 0);
   ASSERT_EQ(Ydoc("diff --sv " + P("a.sv") + " " + P("m.bin") + " -o " + P("d.bin")).code, 0);
-  EXPECT_EQ(Ydoc("inspect " + P("a.bin") + " " + P("d.bin")).text, Ydoc("inspect " + P("m.bin")).text);
+  EXPECT_EQ(Ydoc("inspect " + P("a.bin") + " " + P("d.bin")).text,
+            Ydoc("inspect " + P("m.bin")).text);
 }
 
 TEST_F(YdocCli, ErrorsNameTheFileAndUsageIsExit2) {
@@ -69,17 +77,19 @@ TEST_F(YdocCli, ErrorsNameTheFileAndUsageIsExit2) {
 TEST_F(YdocCli, DriverAnswersEveryLine) {
   std::string in = P("in.jsonl");
   FILE* f = fopen(in.c_str(), "w");
-  fputs("{\"op\":\"new\",\"peer\":1,\"client\":1}\n"
-        "{\"op\":\"text.insert\",\"peer\":1,\"path\":[\"t\"],\"index\":0,\"text\":\"ab\"}\n"
-        "not json\n"
-        "{\"op\":\"json\",\"peer\":1}\n",
-        f);
+  fputs(
+      "{\"op\":\"new\",\"peer\":1,\"client\":1}\n"
+      "{\"op\":\"text.insert\",\"peer\":1,\"path\":[\"t\"],\"index\":0,\"text\":\"ab\"}\n"
+      "not json\n"
+      "{\"op\":\"json\",\"peer\":1}\n",
+      f);
   fclose(f);
   auto o = Ydoc("driver < " + in);
   EXPECT_EQ(o.code, 0);
   EXPECT_EQ(o.text,
             "{\"ok\":true}\n{\"ok\":true,\"update\":\"AQEBAAQBAXQCYWIA\"}\n"
-            "{\"ok\":false,\"error\":\"bad request: [json.exception.parse_error.101] parse error at line 1, column 2: "
+            "{\"ok\":false,\"error\":\"bad request: [json.exception.parse_error.101] parse error "
+            "at line 1, column 2: "
             "syntax error while parsing value - invalid literal; last read: 'no'\"}\n"
             "{\"ok\":true,\"json\":{\"t\":\"ab\"}}\n");
 }

@@ -46,21 +46,28 @@ std::string ErrorOf(const std::string& yaml) {
 
 TEST(DaemonConfigTest, ErrorsNameTheLineAndWhatIsAllowed) {
   std::string base = "vault: /vault\nstate_dir: /s\nuser: alice\nrelay:\n  url: ws://r\n";
-  EXPECT_EQ(ErrorOf(base + "rooms:\n  - name: a\n    mdoe: rw\n"),
-            "vaultd.yaml:8: unknown key 'mdoe' in a room (allowed: name, room, path, mode, expires_at)");
-  EXPECT_EQ(ErrorOf(base + "rooms:\n  - name: a\n    mode: rx\n"), "vaultd.yaml:8: mode is 'rx'; allowed: rw, ro");
+  EXPECT_EQ(
+      ErrorOf(base + "rooms:\n  - name: a\n    mdoe: rw\n"),
+      "vaultd.yaml:8: unknown key 'mdoe' in a room (allowed: name, room, path, mode, expires_at)");
+  EXPECT_EQ(ErrorOf(base + "rooms:\n  - name: a\n    mode: rx\n"),
+            "vaultd.yaml:8: mode is 'rx'; allowed: rw, ro");
   EXPECT_EQ(ErrorOf(base + "user: bob\n"), "vaultd.yaml:6: duplicate key 'user' in the top level");
   EXPECT_EQ(ErrorOf(base + "debounce_ms: -1\n"),
-            "vaultd.yaml:6: 'debounce_ms' in the top level is '-1'; allowed: a whole number from 0 to 10000");
+            "vaultd.yaml:6: 'debounce_ms' in the top level is '-1'; allowed: a whole number from 0 "
+            "to 10000");
   EXPECT_EQ(ErrorOf(base + "rooms:\n  - name: a\n    path: ../etc\n"),
-            "vaultd.yaml:8: room path is '../etc'; allowed: a relative path inside the vault without '..'");
-  EXPECT_EQ(ErrorOf(base + "rooms:\n  - name: a\n    path: deals\n  - name: b\n    path: deals/acme\n"),
-            "vaultd.yaml:9: room path 'deals/acme' overlaps room 'a' at 'deals'; allowed: rooms that do not "
-            "contain each other");
+            "vaultd.yaml:8: room path is '../etc'; allowed: a relative path inside the vault "
+            "without '..'");
+  EXPECT_EQ(
+      ErrorOf(base + "rooms:\n  - name: a\n    path: deals\n  - name: b\n    path: deals/acme\n"),
+      "vaultd.yaml:9: room path 'deals/acme' overlaps room 'a' at 'deals'; allowed: rooms that do "
+      "not "
+      "contain each other");
   EXPECT_EQ(ErrorOf("vault: relative\nstate_dir: /s\nuser: a\nrelay: {url: ws://r}\n"),
             "vaultd.yaml:1: vault is 'relative'; allowed: an absolute path");
-  EXPECT_EQ(ErrorOf("vault: /v\nstate_dir: /s\nuser: a\nrelay: {url: http://r}\n"),
-            "vaultd.yaml:4: relay url is 'http://r'; allowed: ws://HOST[:PORT][/PATH] or wss://...");
+  EXPECT_EQ(
+      ErrorOf("vault: /v\nstate_dir: /s\nuser: a\nrelay: {url: http://r}\n"),
+      "vaultd.yaml:4: relay url is 'http://r'; allowed: ws://HOST[:PORT][/PATH] or wss://...");
   EXPECT_EQ(ErrorOf(base + "log_level: loud\n"),
             "vaultd.yaml:6: log_level is 'loud'; allowed: debug, info, warn, error, off");
   EXPECT_EQ(ErrorOf("vault: [\n"), ErrorOf("vault: [\n"));

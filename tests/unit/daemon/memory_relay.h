@@ -32,10 +32,12 @@ class MemoryRelay final : public Transport {
   ~MemoryRelay() override { Shutdown(); }
 
   struct Conn;
-  Result<std::unique_ptr<Connection>> Connect(const std::string& url, ConnectionCallbacks cb) override;
+  Result<std::unique_ptr<Connection>> Connect(const std::string& url,
+                                              ConnectionCallbacks cb) override;
   void Shutdown() override {
     if (idle_) {
-      uv_close(reinterpret_cast<uv_handle_t*>(idle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(idle_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
       idle_ = nullptr;
     }
   }
@@ -79,7 +81,8 @@ class MemoryRelay final : public Transport {
 };
 
 struct MemoryRelay::Conn final : public Connection {
-  Conn(MemoryRelay* r, std::string room, ConnectionCallbacks cb) : relay(r), room(std::move(room)), cb(std::move(cb)) {
+  Conn(MemoryRelay* r, std::string room, ConnectionCallbacks cb)
+      : relay(r), room(std::move(room)), cb(std::move(cb)) {
     relay->conns_.insert(this);
   }
   ~Conn() override {
@@ -91,7 +94,9 @@ struct MemoryRelay::Conn final : public Connection {
     crdt::Bytes b(m.begin(), m.end());
     auto* r = relay;
     auto token = life;
-    r->Post([r, token, this, b]() mutable { if (*token) r->FromClient(this, std::move(b)); });
+    r->Post([r, token, this, b]() mutable {
+      if (*token) r->FromClient(this, std::move(b));
+    });
     return Status::Ok();
   }
   bool is_open() const override { return open; }
@@ -102,11 +107,15 @@ struct MemoryRelay::Conn final : public Connection {
     closed = true;
     open = false;
     auto token = life;
-    relay->Post([this, token, why] { if (*token && cb.on_close) cb.on_close(why); });
+    relay->Post([this, token, why] {
+      if (*token && cb.on_close) cb.on_close(why);
+    });
   }
   void Deliver(crdt::Bytes frame) {
     auto token = life;
-    relay->Post([this, token, frame] { if (*token && open && cb.on_message) cb.on_message(frame); });
+    relay->Post([this, token, frame] {
+      if (*token && open && cb.on_message) cb.on_message(frame);
+    });
   }
   MemoryRelay* relay;
   std::string room;
@@ -115,7 +124,8 @@ struct MemoryRelay::Conn final : public Connection {
   std::shared_ptr<bool> life = std::make_shared<bool>(true);
 };
 
-inline Result<std::unique_ptr<Connection>> MemoryRelay::Connect(const std::string& url, ConnectionCallbacks cb) {
+inline Result<std::unique_ptr<Connection>> MemoryRelay::Connect(const std::string& url,
+                                                                ConnectionCallbacks cb) {
   std::string room = url.substr(url.rfind('/') + 1);
   if (auto q = room.find('?'); q != std::string::npos) room.resize(q);
   auto c = std::make_unique<Conn>(this, room, std::move(cb));
@@ -150,7 +160,9 @@ inline void MemoryRelay::InjectUpdate(const std::string& room, std::span<const u
   Broadcast(room, crdt::SyncSession::UpdateFrame(update));
 }
 
-inline void MemoryRelay::InjectFrame(const std::string& room, crdt::Bytes frame) { Broadcast(room, frame); }
+inline void MemoryRelay::InjectFrame(const std::string& room, crdt::Bytes frame) {
+  Broadcast(room, frame);
+}
 
 inline void MemoryRelay::FromClient(Conn* c, crdt::Bytes frame) {
   if (!c->open) return;

@@ -26,9 +26,9 @@ TEST(PathsTest, TempAndSwapFilesAreIgnored) {
 TEST(PathsTest, UnsafeDocKeysAreRefused) {
   EXPECT_TRUE(IsSafeDocKey("a.md"));
   EXPECT_TRUE(IsSafeDocKey("deep/er/\xF0\x9F\x98\x80.md"));
-  for (std::string bad : {"", "/etc/passwd", "../x.md", "a/../../x", "a\\b.md", "a//b.md",
-                          "a/./b.md", "a/", "x\x01.md", ".obsidian/plugins/evil/main.js",
-                          "a/.trash/b.md", "bad\xC0\xAF.md"}) {
+  for (std::string bad :
+       {"", "/etc/passwd", "../x.md", "a/../../x", "a\\b.md", "a//b.md", "a/./b.md", "a/",
+        "x\x01.md", ".obsidian/plugins/evil/main.js", "a/.trash/b.md", "bad\xC0\xAF.md"}) {
     EXPECT_FALSE(IsSafeDocKey(bad)) << bad;
   }
   EXPECT_FALSE(IsSafeDocKey(std::string("a\0b", 3)));

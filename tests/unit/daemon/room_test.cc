@@ -49,8 +49,9 @@ class RoomTest : public ::testing::Test {
  protected:
   void SetUp() override {
     log::SetLevel(log::Level::kWarn);
-    root_ = fs::temp_directory_path() / ("vaultd-room-test-" + std::to_string(getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("vaultd-room-test-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     uv_loop_init(&loop_);
     relay_ = std::make_unique<MemoryRelay>(&loop_);
@@ -101,7 +102,8 @@ class RoomTest : public ::testing::Test {
     s.store.reset();
     s.watcher = nullptr;
   }
-  bool RunUntil(const std::function<bool()>& pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  bool RunUntil(const std::function<bool()>& pred,
+                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (!pred()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
@@ -172,7 +174,8 @@ TEST_F(RoomTest, ARenameIsARenameOnTheOtherSide) {
   EXPECT_EQ(Slurp(b_.File("old.md")), "<missing>");
   struct stat after;
   ASSERT_EQ(stat(b_.File("moved/new.md").c_str(), &after), 0);
-  EXPECT_EQ(before.st_ino, after.st_ino) << "the other side renamed the file instead of rewriting it";
+  EXPECT_EQ(before.st_ino, after.st_ino)
+      << "the other side renamed the file instead of rewriting it";
 }
 
 TEST_F(RoomTest, AnEditBeatsAConcurrentDelete) {
@@ -182,7 +185,8 @@ TEST_F(RoomTest, AnEditBeatsAConcurrentDelete) {
   Changed(a_, "n.md");
   ASSERT_TRUE(Eventually(b_, "n.md", "base\n"));
   relay_->SetDown(true);
-  ASSERT_TRUE(RunUntil([&] { return !a_.room->status().connected && !b_.room->status().connected; }));
+  ASSERT_TRUE(
+      RunUntil([&] { return !a_.room->status().connected && !b_.room->status().connected; }));
   fs::remove(a_.File("n.md"));
   Changed(a_, "n.md");
   Spit(b_.File("n.md"), "base\nedited by bob\n");
@@ -210,7 +214,8 @@ TEST_F(RoomTest, ConcurrentBinaryWritesKeepAConflictCopy) {
   Changed(a_, "pic.bin");
   ASSERT_TRUE(Eventually(b_, "pic.bin", "v0"));
   relay_->SetDown(true);
-  ASSERT_TRUE(RunUntil([&] { return !a_.room->status().connected && !b_.room->status().connected; }));
+  ASSERT_TRUE(
+      RunUntil([&] { return !a_.room->status().connected && !b_.room->status().connected; }));
   Spit(a_.File("pic.bin"), "from alice");
   Changed(a_, "pic.bin");
   Spit(b_.File("pic.bin"), "from bob");
@@ -233,7 +238,8 @@ TEST_F(RoomTest, HostileKeysAreNeverWrittenAndAreCounted) {
   Start(a_);
   crdt::Doc js({.client_id = 4242});
   auto files = js.GetMap("files");
-  for (const char* bad : {"../escape.md", "/abs.md", "a\\b.md", ".obsidian/plugins/x/main.js", "ok/../../x.md"}) {
+  for (const char* bad :
+       {"../escape.md", "/abs.md", "a\\b.md", ".obsidian/plugins/x/main.js", "ok/../../x.md"}) {
     ASSERT_TRUE(files.Set(bad, crdt::NewType{crdt::TypeKind::kText}).ok());
     ASSERT_TRUE(files.Get(bad)->AsText().Insert(0, "pwned").ok());
   }

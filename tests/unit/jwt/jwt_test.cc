@@ -38,8 +38,12 @@ const Keys& K() {
 }
 
 json Claims(int64_t exp = kNow + 300) {
-  return {{"iss", "https://idp.example/realms/corp"}, {"aud", "vaultd"}, {"exp", exp},
-          {"iat", kNow - 10}, {"sub", "u-1"}, {"preferred_username", "alice"},
+  return {{"iss", "https://idp.example/realms/corp"},
+          {"aud", "vaultd"},
+          {"exp", exp},
+          {"iat", kNow - 10},
+          {"sub", "u-1"},
+          {"preferred_username", "alice"},
           {"groups", {"/engineering", "/corp/legal", "staff"}}};
 }
 
@@ -69,7 +73,8 @@ std::string Rs(const json& claims, const std::string& kid = "rsa-1") {
   return MintAsym(K().rsa.get(), h, claims);
 }
 
-void ExpectRejected(const JwtVerifier& v, const std::string& token, const std::string& why_contains) {
+void ExpectRejected(const JwtVerifier& v, const std::string& token,
+                    const std::string& why_contains) {
   auto r = v.Verify(token, kNowTime);
   ASSERT_FALSE(r.ok()) << "accepted a token that should fail: " << why_contains;
   EXPECT_EQ(r.status().code(), StatusCode::kUnauthenticated);
@@ -82,8 +87,8 @@ TEST(Base64Url, DecodesCanonicalAndRejectsEverythingElse) {
   EXPECT_EQ(Base64UrlDecode("Zm8").value(), "fo");
   EXPECT_EQ(Base64UrlDecode("Zm9v").value(), "foo");
   EXPECT_EQ(Base64UrlDecode("-_8").value(), "\xfb\xff");
-  EXPECT_FALSE(Base64UrlDecode("Zg=="));   // padding
-  EXPECT_FALSE(Base64UrlDecode("Zm9v+A")); // '+' is base64, not base64url
+  EXPECT_FALSE(Base64UrlDecode("Zg=="));    // padding
+  EXPECT_FALSE(Base64UrlDecode("Zm9v+A"));  // '+' is base64, not base64url
   EXPECT_FALSE(Base64UrlDecode("Zm9v/A"));
   EXPECT_FALSE(Base64UrlDecode("Zm9vY"));  // length 1 mod 4
   EXPECT_FALSE(Base64UrlDecode("Zh"));     // non-zero trailing bits: "Zg" is the canonical form
@@ -130,7 +135,8 @@ TEST(JwtVerify, AcceptsEs256WithRawSignature) {
 }
 
 TEST(JwtVerify, RejectsEs256WithHighS) {
-  // (R, n - S) verifies as well as (R, S); only the low-S form is accepted, so a token has one encoding.
+  // (R, n - S) verifies as well as (R, S); only the low-S form is accepted, so a token has one
+  // encoding.
   auto v = Verifier();
   std::string t = MintAsym(K().ec.get(), {{"alg", "ES256"}, {"kid", "ec-1"}}, Claims());
   ASSERT_TRUE(v.Verify(t, kNowTime).ok());
@@ -173,7 +179,8 @@ TEST(JwtVerify, RejectsKeyOfTheWrongType) {
   // An RS256 token that names the EC key.
   ExpectRejected(v, Rs(Claims(), "ec-1"), "is not a RS256 key");
   // An ES256 token signed by the EC key but naming the RSA kid.
-  ExpectRejected(v, MintAsym(K().ec.get(), {{"alg", "ES256"}, {"kid", "rsa-1"}}, Claims()), "is not a ES256 key");
+  ExpectRejected(v, MintAsym(K().ec.get(), {{"alg", "ES256"}, {"kid", "rsa-1"}}, Claims()),
+                 "is not a ES256 key");
 }
 
 TEST(JwtVerify, TimeClaimsWithLeeway) {
@@ -241,18 +248,25 @@ TEST(JwtVerify, RejectsTamperingAndMalformedTokens) {
   ExpectRejected(v, "!!!." + good.substr(a + 1), "base64url");
   ExpectRejected(v, Base64UrlEncode("{not json") + "." + good.substr(a + 1), "JSON");
   ExpectRejected(v, Base64UrlEncode("[1,2]") + "." + good.substr(a + 1), "JSON");
-  ExpectRejected(v, Base64UrlEncode(R"({"alg":"RS256","alg":"none"})") + "." + good.substr(a + 1), "duplicate");
+  ExpectRejected(v, Base64UrlEncode(R"({"alg":"RS256","alg":"none"})") + "." + good.substr(a + 1),
+                 "duplicate");
   std::string padded = good.substr(0, b) + "." + good.substr(b + 1) + "==";
   ExpectRejected(v, padded, "base64url");
   // A valid signature over a payload that is not JSON.
-  std::string input = Base64UrlEncode(R"({"alg":"RS256","kid":"rsa-1"})") + "." + Base64UrlEncode("nope");
-  ExpectRejected(v, input + "." + Base64UrlEncode(testing::SignRaw(K().rsa.get(), input)), "payload");
+  std::string input =
+      Base64UrlEncode(R"({"alg":"RS256","kid":"rsa-1"})") + "." + Base64UrlEncode("nope");
+  ExpectRejected(v, input + "." + Base64UrlEncode(testing::SignRaw(K().rsa.get(), input)),
+                 "payload");
   // Duplicate claims inside a correctly signed payload.
   std::string dup = Base64UrlEncode(R"({"alg":"RS256","kid":"rsa-1"})") + "." +
                     Base64UrlEncode(R"({"iss":"x","iss":"https://idp.example/realms/corp"})");
   ExpectRejected(v, dup + "." + Base64UrlEncode(testing::SignRaw(K().rsa.get(), dup)), "duplicate");
-  ExpectRejected(v, MintAsym(K().rsa.get(), {{"alg", "RS256"}, {"kid", "rsa-1"}, {"crit", {"exp"}}}, Claims()), "crit");
-  ExpectRejected(v, MintAsym(K().rsa.get(), {{"alg", "RS256"}, {"kid", "rsa-1"}, {"typ", "JWE"}}, Claims()), "typ");
+  ExpectRejected(
+      v, MintAsym(K().rsa.get(), {{"alg", "RS256"}, {"kid", "rsa-1"}, {"crit", {"exp"}}}, Claims()),
+      "crit");
+  ExpectRejected(
+      v, MintAsym(K().rsa.get(), {{"alg", "RS256"}, {"kid", "rsa-1"}, {"typ", "JWE"}}, Claims()),
+      "typ");
   ExpectRejected(v, MintAsym(K().rsa.get(), {{"kid", "rsa-1"}}, Claims()), "no \"alg\"");
 }
 
@@ -344,7 +358,10 @@ TEST(JwtKeys, JwksSkipsEncryptionKeysAndRejectsBadOnes) {
   EXPECT_FALSE(ParseJwks(json({{"keys", {bad_point}}}).dump(), "j").ok());
 
   auto small = GenerateRsa(1024);
-  EXPECT_NE(ParseJwks(json({{"keys", {Jwk(small.get(), "s")}}}).dump(), "j").status().message().find("2048"),
+  EXPECT_NE(ParseJwks(json({{"keys", {Jwk(small.get(), "s")}}}).dump(), "j")
+                .status()
+                .message()
+                .find("2048"),
             std::string::npos);
   EXPECT_FALSE(ParseJwks("{\"keys\": []}", "j").ok());
   EXPECT_FALSE(ParseJwks("not json", "j").ok());
@@ -377,11 +394,15 @@ TEST(JwtKeys, PemPublicKeyAndCertificate) {
   JwtVerifier v(Options(), *from_cert);
   EXPECT_TRUE(v.Verify(Rs(Claims(), ""), kNowTime).ok());
 
-  EXPECT_NE(LoadPemKeys(testing::PrivatePem(K().rsa.get()), "", "priv").status().message().find("private key"),
+  EXPECT_NE(LoadPemKeys(testing::PrivatePem(K().rsa.get()), "", "priv")
+                .status()
+                .message()
+                .find("private key"),
             std::string::npos);
   EXPECT_FALSE(LoadPemKeys("garbage", "", "g").ok());
   auto p384 = GenerateEc("P-384");
-  EXPECT_NE(LoadPemKeys(PublicPem(p384.get()), "", "p384").status().message().find("P-256"), std::string::npos);
+  EXPECT_NE(LoadPemKeys(PublicPem(p384.get()), "", "p384").status().message().find("P-256"),
+            std::string::npos);
   EXPECT_FALSE(MakeHmacKey("short", "").ok());
 }
 
@@ -437,22 +458,27 @@ TEST_F(AuthConfigTest, ErrorsNameFileAndLine) {
     return r.status().message();
   };
   const std::string base = "issuer: i\naudience: a\nalgorithms: [RS256]\nkeys: {pem: k.pem}\n";
-  EXPECT_EQ(err(base + "isuer: x\n"), "AUTH.yaml:5: unknown key 'isuer' (expected issuer, audience, algorithms, keys, "
-                                      "username_claim, groups_claim, group_path, leeway_seconds, max_token_bytes, "
-                                      "token_cache_entries, hs256_secret_file, hs256_kid, admin_key_file)");
-  EXPECT_EQ(err(base + "group_path: middle\n"), "AUTH.yaml:5: 'group_path' must be 'last' or 'full', got 'middle'");
-  EXPECT_EQ(err(base + "leeway_seconds: lots\n"), "AUTH.yaml:5: 'leeway_seconds' must be an integer, got 'lots'");
+  EXPECT_EQ(err(base + "isuer: x\n"),
+            "AUTH.yaml:5: unknown key 'isuer' (expected issuer, audience, algorithms, keys, "
+            "username_claim, groups_claim, group_path, leeway_seconds, max_token_bytes, "
+            "token_cache_entries, hs256_secret_file, hs256_kid, admin_key_file)");
+  EXPECT_EQ(err(base + "group_path: middle\n"),
+            "AUTH.yaml:5: 'group_path' must be 'last' or 'full', got 'middle'");
+  EXPECT_EQ(err(base + "leeway_seconds: lots\n"),
+            "AUTH.yaml:5: 'leeway_seconds' must be an integer, got 'lots'");
   EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256, none]\nkeys: {pem: k}\n"),
             "AUTH.yaml:3: unsupported algorithm 'none' (allowed: RS256, ES256, HS256)");
   EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [HS256]\n"),
             "AUTH.yaml:3: HS256 is allowed but no 'hs256_secret_file' is configured");
   EXPECT_EQ(err(base + "issuer: j\n"), "AUTH.yaml:5: duplicate key 'issuer'");
-  EXPECT_EQ(err("audience: a\nalgorithms: [RS256]\nkeys: {pem: k}\n"), "AUTH.yaml:1: missing 'issuer'");
+  EXPECT_EQ(err("audience: a\nalgorithms: [RS256]\nkeys: {pem: k}\n"),
+            "AUTH.yaml:1: missing 'issuer'");
   EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256]\nkeys:\n  - pem: a\n    jwks: b\n"),
             "AUTH.yaml:6: a key entry has exactly one of 'pem' or 'jwks'");
   EXPECT_NE(err("issuer: [unclosed\n").find("AUTH.yaml:"), std::string::npos);
   // A key entry's keys are checked for repeats too (a second kid used to win silently).
-  EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256]\nkeys:\n  - pem: a\n    kid: one\n    kid: two\n"),
+  EXPECT_EQ(err("issuer: i\naudience: a\nalgorithms: [RS256]\nkeys:\n  - pem: a\n    kid: one\n    "
+                "kid: two\n"),
             "AUTH.yaml:7: duplicate key 'kid' in a key entry");
   EXPECT_EQ(err("issuer: &i i\naudience: *i\nalgorithms: [RS256]\nkeys: {pem: k}\n"),
             "AUTH.yaml:2: YAML alias: aliases (*name) are not allowed here; write the value out");
@@ -460,8 +486,9 @@ TEST_F(AuthConfigTest, ErrorsNameFileAndLine) {
 
 TEST_F(AuthConfigTest, AlgorithmWithoutAFittingKeyIsAnError) {
   Write("idp.pem", PublicPem(K().rsa.get()));
-  auto cfg = ParseAuthConfig("issuer: i\naudience: a\nalgorithms: [RS256, ES256]\nkeys: {pem: idp.pem}\n",
-                             (dir_ / "AUTH.yaml").string());
+  auto cfg =
+      ParseAuthConfig("issuer: i\naudience: a\nalgorithms: [RS256, ES256]\nkeys: {pem: idp.pem}\n",
+                      (dir_ / "AUTH.yaml").string());
   ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
   auto v = JwtVerifier::FromConfig(*cfg);
   ASSERT_FALSE(v.ok());

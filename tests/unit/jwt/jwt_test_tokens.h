@@ -55,7 +55,8 @@ inline std::string PublicPem(EVP_PKEY* k) {
 }
 
 inline std::string PrivatePem(EVP_PKEY* k) {
-  return WritePem([&](BIO* b) { PEM_write_bio_PrivateKey(b, k, nullptr, nullptr, 0, nullptr, nullptr); });
+  return WritePem(
+      [&](BIO* b) { PEM_write_bio_PrivateKey(b, k, nullptr, nullptr, 0, nullptr, nullptr); });
 }
 
 inline std::string BnBytes(EVP_PKEY* k, const char* param, int pad_to = 0) {
@@ -73,10 +74,12 @@ inline nlohmann::json Jwk(EVP_PKEY* k, const std::string& kid) {
   using vaultd::Base64UrlEncode;
   nlohmann::json j;
   if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
-    j = {{"kty", "RSA"}, {"n", Base64UrlEncode(BnBytes(k, OSSL_PKEY_PARAM_RSA_N))},
+    j = {{"kty", "RSA"},
+         {"n", Base64UrlEncode(BnBytes(k, OSSL_PKEY_PARAM_RSA_N))},
          {"e", Base64UrlEncode(BnBytes(k, OSSL_PKEY_PARAM_RSA_E))}};
   } else {
-    j = {{"kty", "EC"}, {"crv", "P-256"},
+    j = {{"kty", "EC"},
+         {"crv", "P-256"},
          {"x", Base64UrlEncode(BnBytes(k, OSSL_PKEY_PARAM_EC_PUB_X, 32))},
          {"y", Base64UrlEncode(BnBytes(k, OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
   }
@@ -90,7 +93,8 @@ inline std::string SignDer(EVP_PKEY* k, std::string_view input) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   size_t len = 0;
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k);
-  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                 input.size());
   std::string sig(len, '\0');
   EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
                  reinterpret_cast<const unsigned char*>(input.data()), input.size());
@@ -113,9 +117,10 @@ inline std::string FlipEcdsaS(std::string raw) {
 
 // Is S above n/2 (the high, non-canonical form)?
 inline bool IsHighS(const std::string& raw) {
-  static const unsigned char kHalf[32] = {0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff,
-                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b,
-                                          0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
+  static const unsigned char kHalf[32] = {0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00,
+                                          0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                          0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42,
+                                          0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
   return std::memcmp(raw.data() + 32, kHalf, 32) > 0;
 }
 
@@ -148,12 +153,14 @@ inline std::string SigningInput(const nlohmann::json& header, const nlohmann::js
   return vaultd::Base64UrlEncode(header.dump()) + "." + vaultd::Base64UrlEncode(payload.dump());
 }
 
-inline std::string MintAsym(EVP_PKEY* k, const nlohmann::json& header, const nlohmann::json& payload) {
+inline std::string MintAsym(EVP_PKEY* k, const nlohmann::json& header,
+                            const nlohmann::json& payload) {
   std::string input = SigningInput(header, payload);
   return input + "." + vaultd::Base64UrlEncode(SignRaw(k, input));
 }
 
-inline std::string MintHmac(std::string_view secret, const nlohmann::json& header, const nlohmann::json& payload) {
+inline std::string MintHmac(std::string_view secret, const nlohmann::json& header,
+                            const nlohmann::json& payload) {
   std::string input = SigningInput(header, payload);
   return input + "." + vaultd::Base64UrlEncode(HmacRaw(secret, input));
 }

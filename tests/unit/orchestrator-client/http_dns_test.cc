@@ -29,8 +29,10 @@ namespace {
 // In the child: returns what happened as JSON, or {"skip": why}.
 nlohmann::json InSilentResolverNamespace(const std::string& resolv_conf) {
   auto err = [](const char* what) { return std::string(what) + ": " + std::strerror(errno); };
-  if (::unshare(CLONE_NEWNS | CLONE_NEWNET) != 0) return {{"skip", err("unshare(CLONE_NEWNS|CLONE_NEWNET)")}};
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return {{"error", err("make-private")}};
+  if (::unshare(CLONE_NEWNS | CLONE_NEWNET) != 0)
+    return {{"skip", err("unshare(CLONE_NEWNS|CLONE_NEWNET)")}};
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return {{"error", err("make-private")}};
   // A new network namespace has only lo, and it is down.
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ifreq ifr{};
@@ -44,7 +46,8 @@ nlohmann::json InSilentResolverNamespace(const std::string& resolv_conf) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(53);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(dns, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {{"error", err("bind udp 53")}};
+  if (::bind(dns, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return {{"error", err("bind udp 53")}};
   if (::mount(resolv_conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0)
     return {{"error", err("bind-mount resolv.conf")}};
   auto queries_waiting = [&](int timeout_ms) {
@@ -76,8 +79,8 @@ nlohmann::json InSilentResolverNamespace(const std::string& resolv_conf) {
 
 TEST(HttpFetch, DnsLookupKeepsToTheConnectDeadline) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for unshare(CLONE_NEWNS|CLONE_NEWNET)";
-  const std::string resolv =
-      std::filesystem::temp_directory_path() / ("vaultd-resolv-" + std::to_string(::getpid()) + ".conf");
+  const std::string resolv = std::filesystem::temp_directory_path() /
+                             ("vaultd-resolv-" + std::to_string(::getpid()) + ".conf");
   // A query waits 10 s for an answer that never comes; the client gives up at 300 ms.
   std::ofstream(resolv) << "nameserver 127.0.0.1\noptions timeout:10 attempts:1\n";
   test_util::ChildOutput child = test_util::RunInForkedChild([&](int out_fd) {
@@ -89,12 +92,15 @@ TEST(HttpFetch, DnsLookupKeepsToTheConnectDeadline) {
   auto out = nlohmann::json::parse(child.text);
   if (out.contains("skip")) GTEST_SKIP() << out["skip"].get<std::string>();
   ASSERT_FALSE(out.contains("error")) << out.dump();
-  EXPECT_NE(out["numeric"].get<std::string>().find("connect to 127.0.0.1:1: Connection refused"), std::string::npos)
+  EXPECT_NE(out["numeric"].get<std::string>().find("connect to 127.0.0.1:1: Connection refused"),
+            std::string::npos)
       << out.dump();
   EXPECT_FALSE(out["numeric_queried"].get<bool>()) << "a numeric host was sent to the resolver";
   EXPECT_EQ(out["named_code"], static_cast<int>(StatusCode::kUnavailable)) << out.dump();
-  EXPECT_EQ(out["named"], "DNS lookup of 'vaultd-dns-hang.test' timed out after 300 ms") << out.dump();
-  EXPECT_TRUE(out["named_queried"].get<bool>()) << "the lookup never reached the resolver: " << out.dump();
+  EXPECT_EQ(out["named"], "DNS lookup of 'vaultd-dns-hang.test' timed out after 300 ms")
+      << out.dump();
+  EXPECT_TRUE(out["named_queried"].get<bool>())
+      << "the lookup never reached the resolver: " << out.dump();
 }
 
 }  // namespace

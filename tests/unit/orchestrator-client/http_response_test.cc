@@ -19,10 +19,12 @@ struct Parsed {
 // Feeds `raw` in reads of `piece` bytes (0: whole), then EOF.
 Parsed Parse(const std::string& raw, size_t max_body, bool head_request = false, size_t piece = 0,
              size_t max_head = 0) {
-  HttpResponseParser p(max_body, max_head ? max_head : HttpResponseParser::DefaultMaxHead(max_body), head_request);
+  HttpResponseParser p(max_body, max_head ? max_head : HttpResponseParser::DefaultMaxHead(max_body),
+                       head_request);
   Parsed out;
   const size_t step = piece ? piece : std::max<size_t>(raw.size(), 1);
-  for (size_t at = 0; at < raw.size() && out.status.ok(); at += step) out.status = p.Feed(raw.substr(at, step));
+  for (size_t at = 0; at < raw.size() && out.status.ok(); at += step)
+    out.status = p.Feed(raw.substr(at, step));
   if (out.status.ok()) {
     out.ended_before_eof = p.done();
     out.status = p.FinishAtEof();
@@ -51,7 +53,8 @@ TEST(HttpResponseParser, HeadAnd204And304EndAtTheHeaders) {
   EXPECT_EQ(head.resp.Header("content-length"), "50");
   EXPECT_EQ(head.resp.body, "");
   for (size_t piece : {0, 1, 3}) {
-    auto no_content = Parse("HTTP/1.1 204 No Content\r\nX: y\r\n\r\nstray bytes", 100, false, piece);
+    auto no_content =
+        Parse("HTTP/1.1 204 No Content\r\nX: y\r\n\r\nstray bytes", 100, false, piece);
     ASSERT_TRUE(no_content.status.ok()) << no_content.status.ToString();
     EXPECT_TRUE(no_content.ended_before_eof);
     EXPECT_EQ(no_content.resp.status, 204);
@@ -77,7 +80,8 @@ TEST(HttpResponseParser, HeaderCapIsWhereTheBlankLineEnds) {
 
 TEST(HttpResponseParser, ChunkedWithExtensionsAndTrailersAtEverySplit) {
   const std::string raw =
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nT: 1\r\n\r\n";
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n1\r\n "
+      "\r\n5\r\nworld\r\n0\r\nT: 1\r\n\r\n";
   for (size_t piece = 0; piece < raw.size(); ++piece) {
     auto r = Parse(raw, 11, false, piece);
     ASSERT_TRUE(r.status.ok()) << piece << ": " << r.status.ToString();

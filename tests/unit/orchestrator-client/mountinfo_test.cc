@@ -18,12 +18,14 @@ namespace {
 // Lines as a Kasm container shows them (captured from real systems; paths with
 // a space, a tab, a newline and a backslash show the kernel's octal escapes).
 constexpr const char* kSample =
-    "22 1 0:21 / / rw,relatime master:1 - overlay overlay rw,lowerdir=/var/lib/docker/l/A:/var/lib/docker/l/B\n"
+    "22 1 0:21 / / rw,relatime master:1 - overlay overlay "
+    "rw,lowerdir=/var/lib/docker/l/A:/var/lib/docker/l/B\n"
     "23 22 0:22 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n"
     "63 22 0:39 / /vault rw,relatime - tmpfs tmpfs rw,size=65536k\n"
     "64 63 254:0 /shared/engineering /vault/engineering rw,relatime - ext4 /dev/vda rw,discard\n"
     "65 63 254:0 /shared/wiki /vault/wiki ro,relatime - ext4 /dev/vda rw,discard\n"
-    "66 63 254:0 /shared/my\\040notes /vault/my\\040notes rw,relatime shared:7 master:3 - ext4 /dev/vda rw\n"
+    "66 63 254:0 /shared/my\\040notes /vault/my\\040notes rw,relatime shared:7 master:3 - ext4 "
+    "/dev/vda rw\n"
     "67 63 254:0 /odd/a\\011b\\012c\\134d /vault/odd rw,relatime - ext4 /dev/vda rw\n"
     "68 63 0:40 / /vault/scratch rw,relatime - tmpfs none ro\n";
 
@@ -65,10 +67,10 @@ TEST(MountInfo, ParsesRealLinesWithEscapesAndOptionalFields) {
 TEST(MountInfo, UnescapeLeavesNonEscapesAlone) {
   EXPECT_EQ(UnescapeMountField("a\\040b"), "a b");
   EXPECT_EQ(UnescapeMountField("\\134\\134"), "\\\\");
-  EXPECT_EQ(UnescapeMountField("a\\04"), "a\\04");   // too short
+  EXPECT_EQ(UnescapeMountField("a\\04"), "a\\04");    // too short
   EXPECT_EQ(UnescapeMountField("a\\089"), "a\\089");  // not octal
   EXPECT_EQ(UnescapeMountField("\\"), "\\");
-  EXPECT_EQ(UnescapeMountField("\\777"), "\\777");    // > 0xff
+  EXPECT_EQ(UnescapeMountField("\\777"), "\\777");  // > 0xff
 }
 
 TEST(MountInfo, ErrorsNameTheLine) {
@@ -83,9 +85,11 @@ TEST(MountInfo, ErrorsNameTheLine) {
 
 TEST(MountInfo, CompareFindsMissingModeMismatchAndUnexpected) {
   auto mounts = ParseMountInfo(kSample).value();
-  auto findings = CompareMounts(Doc({{"engineering", "rw"}, {"wiki", "rw"}, {"my notes", "ro"}, {"hr", "ro"}}), mounts);
+  auto findings = CompareMounts(
+      Doc({{"engineering", "rw"}, {"wiki", "rw"}, {"my notes", "ro"}, {"hr", "ro"}}), mounts);
   std::vector<std::string> got;
-  for (const auto& f : findings) got.push_back(std::string(FindingKindName(f.kind)) + " " + f.path + " " + f.actual);
+  for (const auto& f : findings)
+    got.push_back(std::string(FindingKindName(f.kind)) + " " + f.path + " " + f.actual);
   EXPECT_EQ(got, (std::vector<std::string>{
                      "missing /vault/hr absent",
                      "mode-mismatch /vault/my notes rw",
@@ -96,7 +100,11 @@ TEST(MountInfo, CompareFindsMissingModeMismatchAndUnexpected) {
   EXPECT_NE(findings[1].message.find("more access than granted"), std::string::npos);
   EXPECT_NE(findings[4].message.find("cannot write"), std::string::npos);
   // Everything right: no findings.
-  MountSetDoc right = Doc({{"engineering", "rw"}, {"wiki", "ro"}, {"my notes", "rw"}, {"odd", "rw"}, {"scratch", "ro"}});
+  MountSetDoc right = Doc({{"engineering", "rw"},
+                           {"wiki", "ro"},
+                           {"my notes", "rw"},
+                           {"odd", "rw"},
+                           {"scratch", "ro"}});
   right.mounts[3].source = "/odd/a\tb\nc\\d";  // the root mountinfo shows for it
   EXPECT_TRUE(CompareMounts(right, mounts).empty());
 }
@@ -118,8 +126,9 @@ TEST(MountInfo, PatternADiscovery) {
   auto found = DiscoverMounts(ParseMountInfo(kSample).value(), "/vault/");
   std::vector<std::string> got;
   for (const auto& e : found) got.push_back(e.name + ":" + e.mode + ":" + e.source);
-  EXPECT_EQ(got, (std::vector<std::string>{"engineering:rw:/shared/engineering", "my notes:rw:/shared/my notes",
-                                           "odd:rw:/odd/a\tb\nc\\d", "scratch:ro:/", "wiki:ro:/shared/wiki"}));
+  EXPECT_EQ(got, (std::vector<std::string>{"engineering:rw:/shared/engineering",
+                                           "my notes:rw:/shared/my notes", "odd:rw:/odd/a\tb\nc\\d",
+                                           "scratch:ro:/", "wiki:ro:/shared/wiki"}));
 }
 
 TEST(MountInfo, PatternADiscoveryTakesNestedTargetsButNotMountsInsideAFolder) {
@@ -162,7 +171,8 @@ TEST(MountInfo, AMountFromAnotherSourceIsReported) {
 // with a mount set. Runs in a forked child so the parent's namespace is untouched.
 TEST(MountInfo, RealMountNamespace) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for unshare(CLONE_NEWNS)";
-  const std::string base = std::filesystem::temp_directory_path() / ("mi-ns-" + std::to_string(::getpid()));
+  const std::string base =
+      std::filesystem::temp_directory_path() / ("mi-ns-" + std::to_string(::getpid()));
   std::filesystem::create_directories(base + "/src/eng");
   std::filesystem::create_directories(base + "/src/wiki");
   std::filesystem::create_directories(base + "/src/my notes");
@@ -184,7 +194,8 @@ TEST(MountInfo, RealMountNamespace) {
     bind(base + "/src/wiki", v + "/wiki");
     bind(base + "/src/my notes", v + "/my notes");
     bind(base + "/src/eng", v + "/extra");
-    if (::mount(nullptr, (v + "/wiki").c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+    if (::mount(nullptr, (v + "/wiki").c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY,
+                nullptr) != 0)
       fail("remount ro");
     auto mounts = ReadMountInfo();
     if (!mounts.ok()) fail("read mountinfo");
@@ -192,9 +203,11 @@ TEST(MountInfo, RealMountNamespace) {
     for (auto& m : doc.mounts) m.source = base + "/src/" + m.target;
     nlohmann::json out;
     for (const auto& f : CompareMounts(doc, *mounts, v))
-      out["findings"].push_back(std::string(FindingKindName(f.kind)) + " " + f.path.substr(v.size()) + " " + f.actual);
+      out["findings"].push_back(std::string(FindingKindName(f.kind)) + " " +
+                                f.path.substr(v.size()) + " " + f.actual);
     for (const auto& e : DiscoverMounts(*mounts, v))
-      out["discovered"].push_back(e.name + ":" + e.mode + ":" + e.source.substr(e.source.rfind('/')));
+      out["discovered"].push_back(e.name + ":" + e.mode + ":" +
+                                  e.source.substr(e.source.rfind('/')));
     test_util::WriteAll(out_fd, out.dump());
   });
   std::filesystem::remove_all(base);
@@ -202,8 +215,8 @@ TEST(MountInfo, RealMountNamespace) {
   auto out = nlohmann::json::parse(child.text);
   EXPECT_EQ(out["findings"], nlohmann::json({"unexpected /extra rw", "missing /missing absent",
                                              "mode-mismatch /my notes rw"}));
-  EXPECT_EQ(out["discovered"], nlohmann::json({"eng:rw:/eng", "extra:rw:/eng", "my notes:rw:/my notes",
-                                               "wiki:ro:/wiki"}));
+  EXPECT_EQ(out["discovered"], nlohmann::json({"eng:rw:/eng", "extra:rw:/eng",
+                                               "my notes:rw:/my notes", "wiki:ro:/wiki"}));
 }
 
 }  // namespace

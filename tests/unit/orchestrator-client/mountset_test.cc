@@ -57,19 +57,24 @@ TEST(MountSetParse, RejectsContractViolations) {
   EXPECT_EQ(err([](json& d) { d["schema"] = "vaultd.mountset/2"; }),
             "mount set: schema: unsupported schema 'vaultd.mountset/2' (want vaultd.mountset/1)");
   EXPECT_EQ(err([](json& d) { d.erase("schema"); }), "mount set: schema: missing");
-  EXPECT_EQ(err([](json& d) { d["mounts"][0]["mode"] = "rwx"; }), "mount set: mounts[0].mode: must be ro or rw, got 'rwx'");
+  EXPECT_EQ(err([](json& d) { d["mounts"][0]["mode"] = "rwx"; }),
+            "mount set: mounts[0].mode: must be ro or rw, got 'rwx'");
   EXPECT_EQ(err([](json& d) { d["mounts"][0]["target"] = "../etc"; }),
             "mount set: mounts[0].target: '../etc' is not a safe relative path");
   EXPECT_EQ(err([](json& d) { d["mounts"][0]["target"] = "/abs"; }),
             "mount set: mounts[0].target: '/abs' is not a safe relative path");
   EXPECT_EQ(err([](json& d) { d["mounts"][1]["target"] = "engineering/sub"; }),
             "mount set: mounts[1].target: 'engineering/sub' is nested inside 'engineering'");
-  EXPECT_EQ(err([](json& d) { d["mounts"][1]["room"] = "engineering"; }), "mount set: mounts[1].room: duplicate 'engineering'");
-  EXPECT_EQ(err([](json& d) { d["mounts"][1]["expires_at"] = "tomorrow"; }).rfind("mount set: mounts[1].expires_at: ", 0),
+  EXPECT_EQ(err([](json& d) { d["mounts"][1]["room"] = "engineering"; }),
+            "mount set: mounts[1].room: duplicate 'engineering'");
+  EXPECT_EQ(err([](json& d) {
+              d["mounts"][1]["expires_at"] = "tomorrow";
+            }).rfind("mount set: mounts[1].expires_at: ", 0),
             0u);
   EXPECT_EQ(err([](json& d) { d["vault_root"] = "vault"; }),
             "mount set: vault_root: must be a normalized absolute path, got 'vault'");
-  EXPECT_EQ(err([](json& d) { d["groups"] = "engineering"; }), "mount set: groups: must be an array of strings");
+  EXPECT_EQ(err([](json& d) { d["groups"] = "engineering"; }),
+            "mount set: groups: must be an array of strings");
   EXPECT_EQ(err([](json& d) { d = json::array(); }), "mount set: not a JSON object");
   EXPECT_FALSE(ParseMountSet("{\"schema\": ").ok());
 }
@@ -119,8 +124,9 @@ class CannedServer {
     replies_.push_back(std::move(r));
   }
   void PushHttp(int status, const std::string& body) {
-    Push({Action::kRespond, "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\nContent-Type: application/json\r\n\r\n" + body});
+    Push({Action::kRespond, "HTTP/1.1 " + std::to_string(status) +
+                                " X\r\nContent-Length: " + std::to_string(body.size()) +
+                                "\r\nContent-Type: application/json\r\n\r\n" + body});
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/mountset"; }
   std::vector<std::string> requests() {
@@ -236,7 +242,8 @@ TEST(FetchMountSet, ErrorsSayWhatFailed) {
     slept.clear();
     auto r = FetchMountSet(Options(server.url(), &slept));
     EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-    EXPECT_NE(r.status().message().find("(attempt 3/3): timed out after 300 ms reading the response from"),
+    EXPECT_NE(r.status().message().find(
+                  "(attempt 3/3): timed out after 300 ms reading the response from"),
               std::string::npos)
         << r.status().message();
     EXPECT_EQ(slept.size(), 2u);
@@ -246,7 +253,8 @@ TEST(FetchMountSet, ErrorsSayWhatFailed) {
     CannedServer server;
     closed_port = std::stoi(server.url().substr(17, 5));
   }
-  auto refused = FetchMountSet(Options("http://127.0.0.1:" + std::to_string(closed_port) + "/v1/mountset", &slept));
+  auto refused = FetchMountSet(
+      Options("http://127.0.0.1:" + std::to_string(closed_port) + "/v1/mountset", &slept));
   EXPECT_NE(refused.status().message().find("connect to 127.0.0.1:" + std::to_string(closed_port) +
                                             ": Connection refused"),
             std::string::npos)
@@ -275,7 +283,8 @@ TEST(HttpUrl, Parses) {
 }
 
 // One fetch from a server answering `raw`, the response bytes as given.
-Result<HttpResponse> FetchCanned(const std::string& raw, size_t max_response_bytes = HttpRequest{}.max_response_bytes) {
+Result<HttpResponse> FetchCanned(const std::string& raw,
+                                 size_t max_response_bytes = HttpRequest{}.max_response_bytes) {
   CannedServer server;
   server.Push({CannedServer::Action::kRespond, raw});
   HttpRequest req;
@@ -316,15 +325,18 @@ TEST(HttpFetch, ManyTinyChunksWithinTheCap) {
 }
 
 TEST(HttpFetch, ChunkedBodyOverTheCapOrWithAnEndlessSizeLineIsRefused) {
-  auto over = FetchCanned(kChunkedHead + "200\r\n" + std::string(512, 'a') + "\r\n200\r\n" + std::string(512, 'b') +
-                              "\r\n0\r\n\r\n",
+  auto over = FetchCanned(kChunkedHead + "200\r\n" + std::string(512, 'a') + "\r\n200\r\n" +
+                              std::string(512, 'b') + "\r\n0\r\n\r\n",
                           1000);
   EXPECT_EQ(over.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(over.status().message().find("chunked body exceeds the limit of 1000 bytes"), std::string::npos)
+  EXPECT_NE(over.status().message().find("chunked body exceeds the limit of 1000 bytes"),
+            std::string::npos)
       << over.status().ToString();
-  auto endless = FetchCanned(kChunkedHead + "1;x=" + std::string(100'000, 'x') + "\r\na\r\n0\r\n\r\n");
+  auto endless =
+      FetchCanned(kChunkedHead + "1;x=" + std::string(100'000, 'x') + "\r\na\r\n0\r\n\r\n");
   EXPECT_EQ(endless.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(endless.status().message().find("chunk size line longer than 4096 bytes"), std::string::npos)
+  EXPECT_NE(endless.status().message().find("chunk size line longer than 4096 bytes"),
+            std::string::npos)
       << endless.status().ToString();
   auto no_crlf = FetchCanned(kChunkedHead + "3\r\nabcX\r\n0\r\n\r\n");
   EXPECT_NE(no_crlf.status().message().find("chunk not followed by CRLF"), std::string::npos)
@@ -332,7 +344,8 @@ TEST(HttpFetch, ChunkedBodyOverTheCapOrWithAnEndlessSizeLineIsRefused) {
 }
 
 TEST(MountSetCache, FallsBackOnlyWhenTheOrchestratorIsUnreachable) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("ms-cache-" + std::to_string(::getpid()));
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("ms-cache-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string cache = dir + "/mountset.json";
   std::vector<std::chrono::milliseconds> slept;
@@ -347,16 +360,19 @@ TEST(MountSetCache, FallsBackOnlyWhenTheOrchestratorIsUnreachable) {
   }
   EXPECT_EQ(LoadMountSetCache(cache).value().user, "alice");
   // Orchestrator gone: the cached set is used, and the reason is kept.
-  auto down = FetchMountSetWithCache(Options("http://127.0.0.1:" + std::to_string(port) + "/v1/mountset", &slept), cache);
+  auto down = FetchMountSetWithCache(
+      Options("http://127.0.0.1:" + std::to_string(port) + "/v1/mountset", &slept), cache);
   ASSERT_TRUE(down.ok()) << down.status().ToString();
   EXPECT_TRUE(down->from_cache);
   EXPECT_NE(down->fetch_error.find("Connection refused"), std::string::npos);
   // Offline, a mount whose window has closed since the cache was written is dropped.
   const std::string down_url = "http://127.0.0.1:" + std::to_string(port) + "/v1/mountset";
-  auto before = FetchMountSetWithCache(Options(down_url, &slept), cache, ParseRfc3339("2026-11-30T00:00:00Z").value());
+  auto before = FetchMountSetWithCache(Options(down_url, &slept), cache,
+                                       ParseRfc3339("2026-11-30T00:00:00Z").value());
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->doc.mounts.size(), 2u);
-  auto after = FetchMountSetWithCache(Options(down_url, &slept), cache, ParseRfc3339("2026-12-01T00:00:00Z").value());
+  auto after = FetchMountSetWithCache(Options(down_url, &slept), cache,
+                                      ParseRfc3339("2026-12-01T00:00:00Z").value());
   ASSERT_TRUE(after.ok());
   ASSERT_EQ(after->doc.mounts.size(), 1u);
   EXPECT_EQ(after->doc.mounts[0].name, "engineering");
@@ -370,7 +386,8 @@ TEST(MountSetCache, FallsBackOnlyWhenTheOrchestratorIsUnreachable) {
   }
   // A corrupt cache is reported, not used.
   ASSERT_TRUE(WriteFileAtomic(cache, "{\"schema\":\"x\"}").ok());
-  auto corrupt = FetchMountSetWithCache(Options("http://127.0.0.1:" + std::to_string(port) + "/", &slept), cache);
+  auto corrupt = FetchMountSetWithCache(
+      Options("http://127.0.0.1:" + std::to_string(port) + "/", &slept), cache);
   EXPECT_FALSE(corrupt.ok());
   EXPECT_NE(corrupt.status().message().find("no usable cache"), std::string::npos);
   std::filesystem::remove_all(dir);

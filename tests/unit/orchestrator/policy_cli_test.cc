@@ -47,18 +47,21 @@ TEST(Cli, CheckValidExample) {
 }
 
 TEST(Cli, CheckInvalidPrintsEveryErrorWithFileAndLine) {
-  std::string path = TempFile("bad.yaml", "version: 1\nfolders:\n  - name: a\n    path: rel\n    mdoe: rw\n");
+  std::string path =
+      TempFile("bad.yaml", "version: 1\nfolders:\n  - name: a\n    path: rel\n    mdoe: rw\n");
   CliResult r = Cli("check --policy " + path);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find(path + ":4: error: "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(path + ":5: error: folders[0] 'a': unknown key 'mdoe'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(path + ":5: error: folders[0] 'a': unknown key 'mdoe'"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("invalid: 2 error(s)"), std::string::npos) << r.out;
 }
 
 TEST(Cli, CheckPrintsWarningsAndStillSucceeds) {
-  std::string path = TempFile("warn.yaml",
-                              "version: 1\nfolders:\n  - name: a\n    path: /a\n    access:\n"
-                              "      - {groups: [g], mode: ro, not_after: \"2001-01-01T00:00:00Z\"}\n");
+  std::string path =
+      TempFile("warn.yaml",
+               "version: 1\nfolders:\n  - name: a\n    path: /a\n    access:\n"
+               "      - {groups: [g], mode: ro, not_after: \"2001-01-01T00:00:00Z\"}\n");
   CliResult r = Cli("check --policy " + path);
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(path + ":6: warning: "), std::string::npos) << r.out;
@@ -72,11 +75,12 @@ TEST(Cli, TestExampleCasesPass) {
 }
 
 TEST(Cli, TestFailingCaseExitsOneWithDiff) {
-  std::string cases = TempFile("cases.yaml",
-                               "- name: wrong on purpose\n  user: a\n  groups: [legal]\n"
-                               "  at: \"2026-03-01T00:00:00Z\"\n  expect: {deal-room-acme: rw}\n"
-                               "- name: right\n  user: a\n  groups: []\n  at: \"2026-03-01T00:00:00Z\"\n"
-                               "  expect: {personal: rw}\n");
+  std::string cases =
+      TempFile("cases.yaml",
+               "- name: wrong on purpose\n  user: a\n  groups: [legal]\n"
+               "  at: \"2026-03-01T00:00:00Z\"\n  expect: {deal-room-acme: rw}\n"
+               "- name: right\n  user: a\n  groups: []\n  at: \"2026-03-01T00:00:00Z\"\n"
+               "  expect: {personal: rw}\n");
   CliResult r = Cli("test --policy " + kPolicy + " --cases " + cases);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("FAIL wrong on purpose"), std::string::npos) << r.out;
@@ -86,8 +90,9 @@ TEST(Cli, TestFailingCaseExitsOneWithDiff) {
 }
 
 TEST(Cli, EvalPrintsTheMountSet) {
-  CliResult r = CliStdout("eval --policy " + kPolicy +
-                    " --user alice --groups legal,executive --at 2026-03-01T00:00:00Z --explain");
+  CliResult r =
+      CliStdout("eval --policy " + kPolicy +
+                " --user alice --groups legal,executive --at 2026-03-01T00:00:00Z --explain");
   ASSERT_EQ(r.code, 0) << r.out;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["schema"], "vaultd.mountset/1");
@@ -99,7 +104,7 @@ TEST(Cli, EvalPrintsTheMountSet) {
 
 TEST(Cli, DockerRunConfig) {
   CliResult r = CliStdout("docker-run-config --policy " + kPolicy +
-                    " --user bob --groups wiki-editors --at 2026-03-01T00:00:00Z");
+                          " --user bob --groups wiki-editors --at 2026-03-01T00:00:00Z");
   ASSERT_EQ(r.code, 0) << r.out;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["volumes"]["/shared/wiki"]["bind"], "/vault/wiki");
@@ -109,7 +114,7 @@ TEST(Cli, DockerRunConfig) {
 
 TEST(Cli, KasmPlanJsonAndUser) {
   CliResult r = CliStdout("kasm-plan --json --policy " + kPolicy +
-                    " --user carol --groups hr,engineering --at 2026-03-01T00:00:00Z");
+                          " --user carol --groups hr,engineering --at 2026-03-01T00:00:00Z");
   ASSERT_EQ(r.code, 0) << r.out;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["counts"]["folders"], 12);
@@ -128,7 +133,8 @@ folders:
   - {name: a, path: /shared/x, access: [{groups: [g], mode: rw}]}
   - {name: b, path: /shared/x, target: copy, access: [{groups: [g], mode: ro}]}
 )");
-  CliResult r = CliStdout("kasm-plan --json --policy " + path + " --user u --groups g --at 2026-03-01T00:00:00Z");
+  CliResult r = CliStdout("kasm-plan --json --policy " + path +
+                          " --user u --groups g --at 2026-03-01T00:00:00Z");
   ASSERT_EQ(r.code, 0) << r.out;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["kasm_groups"][0]["volume_mappings"]["/shared/x"]["bind"], "/vault/a");
@@ -138,21 +144,30 @@ folders:
   EXPECT_EQ(j["user"]["not_mappable"][0]["bind"], "/vault/copy");
   ASSERT_EQ(j["warnings"].size(), 2u);  // group g and user u
   for (const auto& w : j["warnings"]) {
-    EXPECT_NE(w.get<std::string>().find("folders 'a' and 'b' share host path /shared/x"), std::string::npos) << w;
+    EXPECT_NE(w.get<std::string>().find("folders 'a' and 'b' share host path /shared/x"),
+              std::string::npos)
+        << w;
   }
-  CliResult text = Cli("kasm-plan --policy " + path + " --user u --groups g --at 2026-03-01T00:00:00Z");
+  CliResult text =
+      Cli("kasm-plan --policy " + path + " --user u --groups g --at 2026-03-01T00:00:00Z");
   ASSERT_EQ(text.code, 0) << text.out;
-  EXPECT_NE(text.out.find("warning: folders 'a' and 'b' share host path /shared/x: the Volume Mappings of Kasm "
-                          "group 'g'"),
+  EXPECT_NE(
+      text.out.find(
+          "warning: folders 'a' and 'b' share host path /shared/x: the Volume Mappings of Kasm "
+          "group 'g'"),
+      std::string::npos)
+      << text.out;
+  EXPECT_NE(
+      text.out.find(
+          "warning: folders 'a' and 'b' share host path /shared/x: the Volume Mappings of Kasm "
+          "user 'u'"),
+      std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("    NOT MAPPED /shared/x -> /vault/copy (ro) for folder 'b'"),
             std::string::npos)
       << text.out;
-  EXPECT_NE(text.out.find("warning: folders 'a' and 'b' share host path /shared/x: the Volume Mappings of Kasm "
-                          "user 'u'"),
+  EXPECT_NE(text.out.find("NOT MAPPED for 'u': /shared/x -> /vault/copy (ro) for folder 'b'"),
             std::string::npos)
-      << text.out;
-  EXPECT_NE(text.out.find("    NOT MAPPED /shared/x -> /vault/copy (ro) for folder 'b'"), std::string::npos)
-      << text.out;
-  EXPECT_NE(text.out.find("NOT MAPPED for 'u': /shared/x -> /vault/copy (ro) for folder 'b'"), std::string::npos)
       << text.out;
 }
 

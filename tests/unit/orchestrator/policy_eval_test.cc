@@ -20,7 +20,8 @@ using ModeMap = std::map<std::string, std::string>;
 std::shared_ptr<const Policy> Example() {
   LoadOptions o;
   o.now = T(testing::kNow);
-  LoadResult r = LoadPolicyFile(VAULTD_SOURCE_DIR "/orchestrator/examples/vault-permissions.yaml", o);
+  LoadResult r =
+      LoadPolicyFile(VAULTD_SOURCE_DIR "/orchestrator/examples/vault-permissions.yaml", o);
   EXPECT_TRUE(r.ok()) << testing::Diagnostics(r);
   return r.policy;
 }
@@ -73,7 +74,8 @@ TEST(SeedScenarios, ExternalConsultantAndEngagement) {
   auto p = Example();
   EXPECT_EQ(Modes(p, "x", {"external-consultant", "engagement-globex"})["client-globex"], "rw");
   EXPECT_EQ(Modes(p, "x", {"external-consultant"}).count("client-globex"), 0u);
-  EXPECT_EQ(Modes(p, "x", {"external-consultant", "engagement-initech"}).count("client-globex"), 0u);
+  EXPECT_EQ(Modes(p, "x", {"external-consultant", "engagement-initech"}).count("client-globex"),
+            0u);
 }
 
 TEST(SeedScenarios, WikiEditorsRwReadersRo) {
@@ -120,8 +122,9 @@ TEST(Personal, UnsafeUserNamesGetNoPersonalFolder) {
 
 TEST(Personal, UserNamesOutsideTheAllowListGetNoPersonalFolder) {
   auto p = Example();
-  for (const char* user : {" alice", "alice ", "$(id)", "a`id`", "\u202Eevil", "j\u00fcrgen", "-rf", "a;b", "a\\b",
-                           "a+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+  for (const char* user :
+       {" alice", "alice ", "$(id)", "a`id`", "\u202Eevil", "j\u00fcrgen", "-rf", "a;b", "a\\b",
+        "a+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
     SCOPED_TRACE(user);
     MountSet m = Evaluate(p, {user, {"all-employees"}, T(testing::kNow), false});
     EXPECT_EQ(FindMount(m, "personal"), nullptr);
@@ -130,22 +133,32 @@ TEST(Personal, UserNamesOutsideTheAllowListGetNoPersonalFolder) {
   }
   for (const char* user : {"alice", "alice.smith", "a_b-c", "alice@example.com", "7up"}) {
     SCOPED_TRACE(user);
-    EXPECT_NE(FindMount(Evaluate(p, {user, {"all-employees"}, T(testing::kNow), false}), "personal"), nullptr);
+    EXPECT_NE(
+        FindMount(Evaluate(p, {user, {"all-employees"}, T(testing::kNow), false}), "personal"),
+        nullptr);
   }
 }
 
 TEST(Personal, ExtraUserNameCharactersAreConfigurable) {
   auto loaded = LoadPolicyString(
-      "version: 1\npersonal:\n  path: /users/{username}\n  username_extra_chars: \"+~\"\nfolders: []\n", "p.yaml", {});
-  ASSERT_TRUE(loaded.policy) << (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].ToString());
-  EXPECT_NE(FindMount(Evaluate(loaded.policy, {"a+b~c", {}, T(testing::kNow), false}), "personal"), nullptr);
-  EXPECT_EQ(FindMount(Evaluate(loaded.policy, {"a b", {}, T(testing::kNow), false}), "personal"), nullptr);
+      "version: 1\npersonal:\n  path: /users/{username}\n  username_extra_chars: \"+~\"\nfolders: "
+      "[]\n",
+      "p.yaml", {});
+  ASSERT_TRUE(loaded.policy) << (loaded.diagnostics.empty() ? ""
+                                                            : loaded.diagnostics[0].ToString());
+  EXPECT_NE(FindMount(Evaluate(loaded.policy, {"a+b~c", {}, T(testing::kNow), false}), "personal"),
+            nullptr);
+  EXPECT_EQ(FindMount(Evaluate(loaded.policy, {"a b", {}, T(testing::kNow), false}), "personal"),
+            nullptr);
   auto refused = LoadPolicyString(
-      "version: 1\npersonal:\n  path: /users/{username}\n  username_extra_chars: \"/\"\nfolders: []\n", "p.yaml", {});
+      "version: 1\npersonal:\n  path: /users/{username}\n  username_extra_chars: \"/\"\nfolders: "
+      "[]\n",
+      "p.yaml", {});
   EXPECT_FALSE(refused.policy);
   ASSERT_FALSE(refused.diagnostics.empty());
   EXPECT_EQ(refused.diagnostics[0].ToString(),
-            "p.yaml:4: error: personal.username_extra_chars: '/' cannot be allowed (choose from +~=!#$%&'^`)");
+            "p.yaml:4: error: personal.username_extra_chars: '/' cannot be allowed (choose from "
+            "+~=!#$%&'^`)");
 }
 
 // --- time windows -------------------------------------------------------------------------
@@ -259,9 +272,11 @@ folders:
 TEST(Inherit, GrantedWithTheSourceAtMostItsMode) {
   auto p = MustLoad(kInherit);
   ASSERT_TRUE(p);
-  EXPECT_EQ(Modes(p, "u", {"alpha-rw"}), (ModeMap{{"alpha", "rw"}, {"resources", "rw"}, {"archive", "rw"}}));
+  EXPECT_EQ(Modes(p, "u", {"alpha-rw"}),
+            (ModeMap{{"alpha", "rw"}, {"resources", "rw"}, {"archive", "rw"}}));
   // Capped: the source is only ro, so the dependents are ro.
-  EXPECT_EQ(Modes(p, "u", {"alpha-ro"}), (ModeMap{{"alpha", "ro"}, {"resources", "ro"}, {"archive", "ro"}}));
+  EXPECT_EQ(Modes(p, "u", {"alpha-ro"}),
+            (ModeMap{{"alpha", "ro"}, {"resources", "ro"}, {"archive", "ro"}}));
   // The dependent's own rule can give more than the source.
   EXPECT_EQ(Modes(p, "u", {"alpha-ro", "res-rw"}),
             (ModeMap{{"alpha", "ro"}, {"resources", "rw"}, {"archive", "rw"}}));
@@ -275,7 +290,8 @@ TEST(Inherit, BecauseNamesTheSource) {
   const Mount* archive = FindMount(m, "archive");
   ASSERT_TRUE(archive);
   ASSERT_EQ(archive->because.size(), 1u);
-  EXPECT_NE(archive->because[0].find("inherit 'resources'"), std::string::npos) << archive->because[0];
+  EXPECT_NE(archive->because[0].find("inherit 'resources'"), std::string::npos)
+      << archive->because[0];
 }
 
 TEST(Inherit, ExpiryFollowsTheSourceTransitively) {
@@ -398,9 +414,12 @@ folders:
   for (const NotGranted& n : m.not_granted) why[n.name] = n.reasons;
   ASSERT_EQ(why.size(), 6u);
   EXPECT_EQ(why["deal"], std::vector<std::string>{"access[0]: missing group executive"});
-  EXPECT_EQ(why["either"], std::vector<std::string>{"access[0]: missing all of [x, y] (needs any one)"});
-  EXPECT_EQ(why["later"], std::vector<std::string>{"access[0]: outside window (starts at 2027-01-01T00:00:00Z)"});
-  EXPECT_EQ(why["ended"], std::vector<std::string>{"access[0]: outside window (ended at 2026-01-01T00:00:00Z)"});
+  EXPECT_EQ(why["either"],
+            std::vector<std::string>{"access[0]: missing all of [x, y] (needs any one)"});
+  EXPECT_EQ(why["later"],
+            std::vector<std::string>{"access[0]: outside window (starts at 2027-01-01T00:00:00Z)"});
+  EXPECT_EQ(why["ended"],
+            std::vector<std::string>{"access[0]: outside window (ended at 2026-01-01T00:00:00Z)"});
   ASSERT_FALSE(why["walled"].empty());
   EXPECT_EQ(why["walled"][0], "denied by deny[0] (member of any of [conflicted])");
   EXPECT_EQ(why["derived"], std::vector<std::string>{"inherit 'either': source not granted"});
@@ -421,8 +440,12 @@ TEST(Concurrency, ParallelEvaluationsAgree) {
   auto p = Example();
   ASSERT_TRUE(p);
   const std::vector<std::vector<std::string>> group_sets = {
-      {"legal", "executive"}, {"hr", "engineering"}, {"project-alpha", "finance"},
-      {"wiki-editors", "all-employees", "offboarding"}, {"contractors"}, {}};
+      {"legal", "executive"},
+      {"hr", "engineering"},
+      {"project-alpha", "finance"},
+      {"wiki-editors", "all-employees", "offboarding"},
+      {"contractors"},
+      {}};
   std::vector<nlohmann::json> expected;
   for (const auto& g : group_sets) {
     expected.push_back(MountSetToJson(Evaluate(p, {"u", g, T("2026-10-01T00:00:00Z"), true})));
@@ -433,7 +456,8 @@ TEST(Concurrency, ParallelEvaluationsAgree) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         size_t k = static_cast<size_t>(i + t) % group_sets.size();
-        nlohmann::json got = MountSetToJson(Evaluate(p, {"u", group_sets[k], T("2026-10-01T00:00:00Z"), true}));
+        nlohmann::json got =
+            MountSetToJson(Evaluate(p, {"u", group_sets[k], T("2026-10-01T00:00:00Z"), true}));
         if (got != expected[k]) ++mismatches;
       }
     });
@@ -446,7 +470,8 @@ TEST(Concurrency, ParallelEvaluationsAgree) {
 
 TEST(MountSetLifetime, ACopyOutlivesThePolicyAndTheOriginal) {
   auto p = Example();
-  auto m = std::make_unique<MountSet>(Evaluate(p, {"alice", {"legal", "executive", "all-employees"}, T(testing::kNow), false}));
+  auto m = std::make_unique<MountSet>(
+      Evaluate(p, {"alice", {"legal", "executive", "all-employees"}, T(testing::kNow), false}));
   const std::string expected = MountSetToJson(*m).dump();
   ASSERT_GT(m->mounts.size(), 2u);
   MountSet copy = *m;
@@ -520,7 +545,10 @@ TEST(MountSetTime, WholeSecondsOrMilliseconds) {
   EXPECT_EQ(FormatMountSetTime(T("2026-06-01T00:00:00Z")), "2026-06-01T00:00:00Z");
   EXPECT_EQ(FormatMountSetTime(T("2026-06-01T00:00:01.250Z")), "2026-06-01T00:00:01.250Z");
   WallTime odd = T("2026-06-01T00:00:00Z") + std::chrono::milliseconds(1500);
-  nlohmann::json j = MountSetToJson(Evaluate(MustLoad("version: 1\nfolders:\n  - name: f\n    path: /f\n    access: [{groups: [g], mode: ro}]\n"), {"u", {}, odd, false}));
+  nlohmann::json j =
+      MountSetToJson(Evaluate(MustLoad("version: 1\nfolders:\n  - name: f\n    path: /f\n    "
+                                       "access: [{groups: [g], mode: ro}]\n"),
+                              {"u", {}, odd, false}));
   EXPECT_EQ(j["generated_at"], FormatMountSetTime(odd));
 }
 

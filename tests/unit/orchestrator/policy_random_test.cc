@@ -15,7 +15,7 @@ namespace {
 struct RRule {
   std::vector<int> groups;
   bool all = false;
-  int mode = 0;  // 1 ro, 2 rw, 0 deny
+  int mode = 0;          // 1 ro, 2 rw, 0 deny
   int nb = -1, na = -1;  // day numbers, -1 = open
   bool Active(int t) const { return (nb < 0 || t >= nb) && (na < 0 || t < na); }
   bool Match(const std::set<int>& g) const {
@@ -51,7 +51,8 @@ std::string Day(int d) {
 TEST(RandomPolicies, IndexedEvaluatorMatchesBruteForce) {
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("VAULTD_TEST_SEED")) seed = std::strtoull(s, nullptr, 10);
-  std::printf("RandomPolicies seed=%llu (replay with VAULTD_TEST_SEED)\n", static_cast<unsigned long long>(seed));
+  std::printf("RandomPolicies seed=%llu (replay with VAULTD_TEST_SEED)\n",
+              static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
   auto rnd = [&](int n) { return static_cast<int>(rng() % n); };
   const int kGroups = 6, kDays = 12 * 28;
@@ -72,7 +73,8 @@ TEST(RandomPolicies, IndexedEvaluatorMatchesBruteForce) {
       if (rnd(2)) r.nb = rnd(kDays);
       if (rnd(2)) r.na = rnd(kDays);
       std::string y = "      - groups: [";
-      for (size_t i = 0; i < r.groups.size(); ++i) y += (i ? ", g" : "g") + std::to_string(r.groups[i]);
+      for (size_t i = 0; i < r.groups.size(); ++i)
+        y += (i ? ", g" : "g") + std::to_string(r.groups[i]);
       y += "]\n        compound: " + std::string(r.all ? "all" : "any") + "\n";
       if (!deny) y += std::string("        mode: ") + (r.mode == 2 ? "rw" : "ro") + "\n";
       if (r.nb >= 0) y += "        not_before: \"" + Day(r.nb) + "\"\n";
@@ -120,8 +122,8 @@ TEST(RandomPolicies, IndexedEvaluatorMatchesBruteForce) {
       }
       if (change && (!valid_until || *change < *valid_until)) valid_until = change;
       const Mount* mount = testing::FindMount(m, "f" + std::to_string(f));
-      SCOPED_TRACE(yaml + "groups: " + ::testing::PrintToString(names) + " at " + Day(at) + " folder f" +
-                   std::to_string(f));
+      SCOPED_TRACE(yaml + "groups: " + ::testing::PrintToString(names) + " at " + Day(at) +
+                   " folder f" + std::to_string(f));
       if (now == 0) {
         EXPECT_EQ(mount, nullptr);
         continue;

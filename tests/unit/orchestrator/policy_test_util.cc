@@ -28,7 +28,8 @@ std::shared_ptr<const Policy> MustLoad(const std::string& yaml) {
   return r.policy;
 }
 
-std::map<std::string, std::string> Modes(const std::shared_ptr<const Policy>& p, const std::string& user,
+std::map<std::string, std::string> Modes(const std::shared_ptr<const Policy>& p,
+                                         const std::string& user,
                                          const std::vector<std::string>& groups, const char* at) {
   MountSet m = Evaluate(p, {user, groups, T(at), false});
   std::map<std::string, std::string> out;

@@ -20,8 +20,10 @@ std::shared_ptr<const Policy> MustLoad(const std::string& yaml);
 std::string Diagnostics(const LoadResult& r);
 
 // name -> mode of the mounts a user gets.
-std::map<std::string, std::string> Modes(const std::shared_ptr<const Policy>& p, const std::string& user,
-                                         const std::vector<std::string>& groups, const char* at = kNow);
+std::map<std::string, std::string> Modes(const std::shared_ptr<const Policy>& p,
+                                         const std::string& user,
+                                         const std::vector<std::string>& groups,
+                                         const char* at = kNow);
 const Mount* FindMount(const MountSet& m, const std::string& name);
 
 }  // namespace vaultd::orchestrator::testing

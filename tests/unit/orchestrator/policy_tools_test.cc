@@ -32,7 +32,8 @@ folders:
 
 TEST(MountSetJson, HasEveryFieldOfTheContract) {
   auto p = MustLoad(kTwoFolders);
-  MountSet m = Evaluate(p, {"alice", {"staff", "legal", "executive"}, T("2026-06-01T12:00:00Z"), false});
+  MountSet m =
+      Evaluate(p, {"alice", {"staff", "legal", "executive"}, T("2026-06-01T12:00:00Z"), false});
   nlohmann::json j = MountSetToJson(m);
   EXPECT_EQ(j["schema"], "vaultd.mountset/1");
   EXPECT_EQ(j["user"], "alice");
@@ -54,7 +55,9 @@ TEST(MountSetJson, HasEveryFieldOfTheContract) {
   EXPECT_EQ(j["mounts"][1]["mode"], "ro");
   EXPECT_EQ(j["mounts"][2]["name"], "wiki");
   EXPECT_EQ(j["mounts"][2]["expires_at"], "2027-01-01T00:00:00Z");
-  EXPECT_EQ(j["mounts"][2]["because"][0], "folders[0] 'wiki' access[1]: member of any of [staff] until 2027-01-01T00:00:00Z -> ro");
+  EXPECT_EQ(
+      j["mounts"][2]["because"][0],
+      "folders[0] 'wiki' access[1]: member of any of [staff] until 2027-01-01T00:00:00Z -> ro");
 }
 
 TEST(MountSetJson, SyncUrlIsNullWithoutSync) {
@@ -80,7 +83,8 @@ folders:
   - {name: b, path: /shared/x, target: copy, access: [{groups: [g], mode: ro}]}
 )");
   nlohmann::json j = DockerRunConfigJson(Evaluate(p, {"u", {"g"}, T(testing::kNow), false}));
-  EXPECT_EQ(j, nlohmann::json::parse(R"({"volumes": ["/shared/x:/vault/a:rw", "/shared/x:/vault/copy:ro"]})"));
+  EXPECT_EQ(j, nlohmann::json::parse(
+                   R"({"volumes": ["/shared/x:/vault/a:rw", "/shared/x:/vault/copy:ro"]})"));
   // The Kasm per-user object cannot hold it either: it keeps the first folder
   // (target order), lists the other as not mappable and warns naming both.
   nlohmann::json vm = KasmUserVolumeMappings(Evaluate(p, {"u", {"g"}, T(testing::kNow), false}));
@@ -111,11 +115,13 @@ folders:
   nlohmann::json plan = KasmPlanJson(*p);
   // Group g maps /shared/x for a; b stays listed beside it.
   const nlohmann::json* g = nullptr;
-  for (const auto& x : plan["kasm_groups"]) if (x["name"] == "g") g = &x;
+  for (const auto& x : plan["kasm_groups"])
+    if (x["name"] == "g") g = &x;
   ASSERT_NE(g, nullptr) << plan.dump(2);
   EXPECT_EQ((*g)["volume_mappings"]["/shared/x"]["bind"], "/vault/a");
   EXPECT_EQ((*g)["volume_mappings"]["/shared/x"]["mode"], "rw");
-  EXPECT_EQ((*g)["not_mappable"], nlohmann::json::parse(R"([{"folder": "b", "host_path": "/shared/x",
+  EXPECT_EQ((*g)["not_mappable"],
+            nlohmann::json::parse(R"([{"folder": "b", "host_path": "/shared/x",
       "bind": "/vault/copy", "mode": "ro", "host_path_mapped_for": "a"}])"));
   // The workspace likewise (rules for everyone).
   EXPECT_EQ(plan["workspace_volume_mappings"]["/shared/y"]["bind"], "/vault/c");
@@ -123,13 +129,16 @@ folders:
   EXPECT_EQ(plan["workspace_not_mappable"][0]["folder"], "d");
   EXPECT_EQ(plan["workspace_not_mappable"][0]["bind"], "/vault/d2");
   EXPECT_EQ(plan["counts"]["not_mappable"], 2);
-  EXPECT_EQ(plan["counts"]["group_volume_mappings"], 3);  // g: /shared/x, h: /shared/z, k: /shared/z
+  EXPECT_EQ(plan["counts"]["group_volume_mappings"],
+            3);  // g: /shared/x, h: /shared/z, k: /shared/z
   EXPECT_EQ(plan["counts"]["workspace_volume_mappings"], 1);
   ASSERT_EQ(plan["warnings"].size(), 2u);
-  EXPECT_NE(plan["warnings"][0].get<std::string>().find("folders 'a' and 'b' share host path /shared/x"),
-            std::string::npos);
-  EXPECT_NE(plan["warnings"][1].get<std::string>().find("folders 'c' and 'd' share host path /shared/y"),
-            std::string::npos);
+  EXPECT_NE(
+      plan["warnings"][0].get<std::string>().find("folders 'a' and 'b' share host path /shared/x"),
+      std::string::npos);
+  EXPECT_NE(
+      plan["warnings"][1].get<std::string>().find("folders 'c' and 'd' share host path /shared/y"),
+      std::string::npos);
   // e and f reach a user in both h and k through two group objects: a conflict.
   bool z_conflict = false;
   for (const auto& c : plan["conflicts"]) {
@@ -139,13 +148,17 @@ folders:
       EXPECT_NE(r.find("folder 'e' -> /vault/e by group 'h'"), std::string::npos) << r;
       EXPECT_NE(r.find("folder 'f' -> /vault/f2 by group 'k'"), std::string::npos) << r;
     }
-    EXPECT_EQ(r.find("/shared/x is shared"), std::string::npos) << "one object: not a conflict, " << r;
+    EXPECT_EQ(r.find("/shared/x is shared"), std::string::npos)
+        << "one object: not a conflict, " << r;
   }
   EXPECT_TRUE(z_conflict) << plan["conflicts"].dump(2);
   std::string text = KasmPlanText(plan);
-  EXPECT_NE(text.find("warning: folders 'a' and 'b' share host path /shared/x"), std::string::npos) << text;
-  EXPECT_NE(text.find("NOT MAPPED /shared/x -> /vault/copy (ro) for folder 'b'"), std::string::npos) << text;
-  EXPECT_NE(text.find("NOT MAPPED /shared/y -> /vault/d2 (rw) for folder 'd'"), std::string::npos) << text;
+  EXPECT_NE(text.find("warning: folders 'a' and 'b' share host path /shared/x"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("NOT MAPPED /shared/x -> /vault/copy (ro) for folder 'b'"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("NOT MAPPED /shared/y -> /vault/d2 (rw) for folder 'd'"), std::string::npos)
+      << text;
 }
 
 TEST(KasmPlan, CountsAndNotNativeRules) {
@@ -200,7 +213,8 @@ TEST(KasmPlan, PerUserVolumeMappings) {
   EXPECT_TRUE(all["not_mappable"].empty());
   EXPECT_TRUE(all["warnings"].empty());
   const nlohmann::json* vm = &all["volume_mappings"];
-  EXPECT_EQ((*vm)["/shared/deal"], nlohmann::json::parse(R"({"bind": "/vault/deals/acme", "mode": "rw",
+  EXPECT_EQ((*vm)["/shared/deal"],
+            nlohmann::json::parse(R"({"bind": "/vault/deals/acme", "mode": "rw",
       "uid": 1000, "gid": 1000, "required": true, "skip_check": false})"));
   EXPECT_EQ((*vm)["/shared/wiki"]["mode"], "ro");
   EXPECT_EQ((*vm)["/shared/wiki"]["skip_check"], true);
@@ -210,7 +224,8 @@ TEST(KasmPlan, PerUserVolumeMappings) {
 TEST(PolicyCases, ExampleCasesPass) {
   LoadOptions o;
   o.now = T(testing::kNow);
-  LoadResult r = LoadPolicyFile(VAULTD_SOURCE_DIR "/orchestrator/examples/vault-permissions.yaml", o);
+  LoadResult r =
+      LoadPolicyFile(VAULTD_SOURCE_DIR "/orchestrator/examples/vault-permissions.yaml", o);
   ASSERT_TRUE(r.ok());
   CasesLoadResult cases = LoadCasesFile(VAULTD_SOURCE_DIR "/orchestrator/examples/cases.yaml");
   ASSERT_TRUE(cases.errors.empty());
@@ -228,7 +243,8 @@ TEST(PolicyCases, DiffNamesExtraMissingAndWrongMode) {
   groups: [staff]
   at: "2026-06-01T00:00:00Z"
   expect: {wiki: rw, deal: rw}
-)", "c.yaml");
+)",
+                                          "c.yaml");
   ASSERT_TRUE(cases.errors.empty());
   CaseOutcome out = RunCase(p, cases.cases[0]);
   EXPECT_FALSE(out.passed);
@@ -238,8 +254,10 @@ TEST(PolicyCases, DiffNamesExtraMissingAndWrongMode) {
 }
 
 TEST(PolicyCases, BadCasesFileNamesTheLine) {
-  CasesLoadResult cases = LoadCasesString("- name: x\n  user: a\n  at: \"2026-01-01T00:00:00Z\"\n  expect: {a: rwx}\n"
-                                          "- name: y\n  user: b\n  expect: {}\n  colour: red\n", "c.yaml");
+  CasesLoadResult cases = LoadCasesString(
+      "- name: x\n  user: a\n  at: \"2026-01-01T00:00:00Z\"\n  expect: {a: rwx}\n"
+      "- name: y\n  user: b\n  expect: {}\n  colour: red\n",
+      "c.yaml");
   ASSERT_EQ(cases.errors.size(), 3u);
   EXPECT_EQ(cases.errors[0].line, 4);  // bad mode
   EXPECT_EQ(cases.errors[1].line, 8);  // unknown key
@@ -253,7 +271,9 @@ TEST(PolicyCases, DuplicateKeysAndAliasesAreErrors) {
   ASSERT_EQ(dup.errors.size(), 1u);
   EXPECT_EQ(dup.errors[0].ToString(), "c.yaml:3: error: cases[0]: duplicate key 'user'");
   CasesLoadResult alias = LoadCasesString(
-      "- name: x\n  user: &u a\n  at: \"2026-01-01T00:00:00Z\"\n  expect: {}\n- name: y\n  user: *u\n", "c.yaml");
+      "- name: x\n  user: &u a\n  at: \"2026-01-01T00:00:00Z\"\n  expect: {}\n- name: y\n  user: "
+      "*u\n",
+      "c.yaml");
   ASSERT_FALSE(alias.errors.empty());
   EXPECT_EQ(alias.errors[0].line, 6);
   EXPECT_NE(alias.errors[0].message.find("YAML alias"), std::string::npos);

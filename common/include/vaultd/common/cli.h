@@ -31,7 +31,8 @@ class Args {
   // `bool_flags` take no value ("explain", "json"). Unknown flags are errors
   // unless listed in `value_flags` or `bool_flags`. Returns false and sets
   // *error on a bad command line.
-  static bool Parse(const std::vector<std::string>& argv, const std::vector<std::string>& value_flags,
+  static bool Parse(const std::vector<std::string>& argv,
+                    const std::vector<std::string>& value_flags,
                     const std::vector<std::string>& bool_flags, Args* out, std::string* error);
 
   bool Has(std::string_view flag) const;

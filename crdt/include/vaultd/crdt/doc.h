@@ -36,7 +36,13 @@ class HandleAccess;
 
 // Yjs type refs (the numbers are the wire values of ContentType).
 enum class TypeKind : uint8_t {
-  kArray = 0, kMap = 1, kText = 2, kXmlElement = 3, kXmlFragment = 4, kXmlHook = 5, kXmlText = 6,
+  kArray = 0,
+  kMap = 1,
+  kText = 2,
+  kXmlElement = 3,
+  kXmlFragment = 4,
+  kXmlHook = 5,
+  kXmlText = 6,
   kUnknown = 255,  // a root created by an update before anyone asked for it
 };
 const char* TypeKindName(TypeKind kind);
@@ -154,9 +160,9 @@ class ArrayRef : public TypeRef {
 struct RootChange {
   std::string root;
   TypeKind kind = TypeKind::kUnknown;
-  bool self_changed = false;            // the root's own text/array content or map entries changed
-  std::vector<std::string> keys;        // root map: keys set or deleted (sorted, unique)
-  std::vector<std::string> nested_keys; // root map: keys whose nested type changed inside (sorted)
+  bool self_changed = false;             // the root's own text/array content or map entries changed
+  std::vector<std::string> keys;         // root map: keys set or deleted (sorted, unique)
+  std::vector<std::string> nested_keys;  // root map: keys whose nested type changed inside (sorted)
 };
 struct TransactionEvent {
   bool local = true;
@@ -166,7 +172,7 @@ struct TransactionEvent {
 
 struct DocOptions {
   std::optional<uint64_t> client_id;  // unset = a random 32-bit id, like yjs
-  bool gc = true;          // replace deleted content by tombstones
+  bool gc = true;                     // replace deleted content by tombstones
 };
 
 class Doc {

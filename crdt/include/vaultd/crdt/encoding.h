@@ -32,7 +32,9 @@ class Encoder {
   void WriteBigInt64(int64_t v);
   void WriteVarString(std::string_view utf8);
   void WriteVarBytes(std::span<const uint8_t> bytes);
-  void WriteBytes(std::span<const uint8_t> bytes) { buf_.insert(buf_.end(), bytes.begin(), bytes.end()); }
+  void WriteBytes(std::span<const uint8_t> bytes) {
+    buf_.insert(buf_.end(), bytes.begin(), bytes.end());
+  }
 
   const std::vector<uint8_t>& data() const { return buf_; }
   std::vector<uint8_t> Take() { return std::move(buf_); }
@@ -88,7 +90,8 @@ uint64_t Utf16Length(std::string_view utf8);
 
 // Base64 (standard alphabet, padded) of bytes, over common/base64.h.
 inline std::string Base64Encode(std::span<const uint8_t> bytes) {
-  return vaultd::Base64Encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return vaultd::Base64Encode(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 inline bool Base64Decode(std::string_view text, std::vector<uint8_t>* out) {
   auto d = vaultd::Base64Decode(text);

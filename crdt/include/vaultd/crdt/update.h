@@ -23,7 +23,8 @@ Result<std::string> DumpUpdateJson(std::span<const uint8_t> update);
 // Y.mergeUpdates: one update holding everything in `updates`.
 Result<std::vector<uint8_t>> MergeUpdates(const std::vector<std::vector<uint8_t>>& updates);
 // Y.diffUpdate: the parts of `update` the state vector `sv` lacks.
-Result<std::vector<uint8_t>> DiffUpdate(std::span<const uint8_t> update, std::span<const uint8_t> sv);
+Result<std::vector<uint8_t>> DiffUpdate(std::span<const uint8_t> update,
+                                        std::span<const uint8_t> sv);
 // Y.encodeStateVectorFromUpdate.
 Result<std::vector<uint8_t>> StateVectorFromUpdate(std::span<const uint8_t> update);
 

@@ -16,7 +16,7 @@ namespace vaultd::daemon {
 
 struct DaemonOptions {
   std::string config_path;
-  std::string journal_dir;  // move journal to recover at startup; "" = the default
+  std::string journal_dir;       // move journal to recover at startup; "" = the default
   const Clock* clock = nullptr;  // nullptr = the real clock
 };
 

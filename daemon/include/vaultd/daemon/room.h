@@ -34,9 +34,9 @@ struct RoomStatus {
   uint64_t queued_paths = 0;          // paths waiting to be reconciled or retried
   uint64_t unsent_changes = 0;        // local document changes made while not synced
   uint64_t files = 0;
-  uint64_t conflicts = 0;       // conflict copies written
-  uint64_t rejected_paths = 0;  // document keys never written (unsafe, ignored or too large)
-  uint64_t malformed = 0;       // frames or updates dropped
+  uint64_t conflicts = 0;         // conflict copies written
+  uint64_t rejected_paths = 0;    // document keys never written (unsafe, ignored or too large)
+  uint64_t malformed = 0;         // frames or updates dropped
   uint64_t updates_received = 0;  // sync messages with document content from the relay
   uint64_t errors = 0;
   uint64_t ro_edits = 0;  // local edits refused in a read-only room

@@ -27,7 +27,7 @@ struct FileRecord {
   // Text files: the content (kept in the store; LoadFiles leaves it empty,
   // LoadShadow reads it). Binary files: empty.
   std::string shadow;
-  std::string hash;    // SHA-256 hex of the content
+  std::string hash;  // SHA-256 hex of the content
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint64_t ino = 0;
@@ -39,9 +39,9 @@ struct FileRecord {
 
 // One atomic change to a room's state.
 struct RoomCommit {
-  std::vector<Bytes> updates;  // appended to the room's update log
+  std::vector<Bytes> updates;                              // appended to the room's update log
   std::map<std::string, std::optional<FileRecord>> files;  // nullopt = forget the path
-  std::map<std::string, uint64_t> clocks;  // local_clock of paths already recorded
+  std::map<std::string, uint64_t> clocks;                  // local_clock of paths already recorded
 };
 
 class Store {

@@ -39,7 +39,7 @@ struct uv_loop_s;
 namespace vaultd::daemon {
 
 enum class WatchEventKind : uint8_t {
-  kChanged,  // something happened at `path` (created, written, deleted, attributes): look again
+  kChanged,      // something happened at `path` (created, written, deleted, attributes): look again
   kClosedWrite,  // a writer closed `path` after writing: act at once (leading edge)
   kRenamed,      // `from` was renamed to `path`, both inside the room (paired by cookie)
   kRescan,       // events were lost (overflow, unwatchable folder): compare everything
@@ -47,8 +47,8 @@ enum class WatchEventKind : uint8_t {
 
 struct WatchEvent {
   WatchEventKind kind = WatchEventKind::kChanged;
-  std::string path;  // relative to the room folder, '/'-separated; "" = the folder itself
-  std::string from;  // kRenamed: the old relative path
+  std::string path;     // relative to the room folder, '/'-separated; "" = the folder itself
+  std::string from;     // kRenamed: the old relative path
   bool is_dir = false;  // the event concerned a directory (a whole subtree to look at)
   std::string reason;   // kRescan: why ("queue overflow", "no watch for x/y: ENOSPC")
 };

@@ -32,7 +32,8 @@ struct HttpRequest {
   // For the DNS lookup and the connect together. A numeric host is never looked
   // up; a name is resolved on a helper thread that is abandoned at the deadline.
   std::chrono::milliseconds connect_timeout{3000};
-  std::chrono::milliseconds read_timeout{5000};  // for sending the request and reading the whole answer
+  std::chrono::milliseconds read_timeout{
+      5000};  // for sending the request and reading the whole answer
   // The body (decoded, for a chunked body, whose framing is not kept; also a
   // body that ends at EOF); the status line and headers may take 64 KiB more.
   size_t max_response_bytes = 8u << 20;
@@ -47,7 +48,8 @@ struct HttpResponse {
 };
 
 // One attempt, no retries. Errors:
-//   Unavailable  "DNS lookup of 'h' failed: ...", "DNS lookup of 'h' timed out after 3000 ms", "connect to 10.0.0.1:80: Connection refused",
+//   Unavailable  "DNS lookup of 'h' failed: ...", "DNS lookup of 'h' timed out after 3000 ms",
+//   "connect to 10.0.0.1:80: Connection refused",
 //                "timed out after 5000 ms reading the response from ...", "connection closed ..."
 //   Corruption   "malformed HTTP response from ...: ..."
 //   InvalidArgument  a bad URL

@@ -86,7 +86,8 @@ struct FetchOutcome {
 // papered over with the cache. A cached mount whose expires_at is not after
 // `now` is dropped (offline we cannot know what its mode became), and
 // fetch_error says so.
-Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options, const std::string& cache_path,
+Result<FetchOutcome> FetchMountSetWithCache(const FetchOptions& options,
+                                            const std::string& cache_path,
                                             WallTime now = std::chrono::system_clock::now());
 
 }  // namespace vaultd::orchestrator_client

@@ -62,9 +62,9 @@ struct AuthConfig {
   std::string source;  // the AUTH.yaml path (for messages)
   JwtVerifierOptions token;
   std::vector<KeySource> keys;
-  std::string hs256_secret_file;  // empty = HS256 impossible
-  std::string hs256_kid;          // optional kid of the shared secret
-  std::string admin_key_file;     // empty = POST /v1/evaluate disabled
+  std::string hs256_secret_file;       // empty = HS256 impossible
+  std::string hs256_kid;               // optional kid of the shared secret
+  std::string admin_key_file;          // empty = POST /v1/evaluate disabled
   size_t token_cache_entries = 10000;  // 0 disables the verified-token cache
 };
 
@@ -95,8 +95,8 @@ Result<JwtKeyPtr> MakeHmacKey(std::string_view secret, const std::string& kid);
 
 // The identity a verified token carries.
 struct VerifiedToken {
-  std::string subject;   // "sub", may be empty
-  std::string username;  // the configured username claim
+  std::string subject;              // "sub", may be empty
+  std::string username;             // the configured username claim
   std::vector<std::string> groups;  // normalized, de-duplicated, in token order
   std::optional<WallTime> expires_at;
   std::optional<WallTime> not_before;
@@ -142,6 +142,5 @@ class VerifiedTokenCache {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
 
 }  // namespace vaultd::orchestrator

@@ -149,7 +149,8 @@ struct MountSet {
   // What the views in `mounts` point into. Shared and immutable, so copying or
   // moving a MountSet keeps every view valid.
   std::shared_ptr<const Policy> policy;
-  std::shared_ptr<const std::vector<std::string>> owned_texts;  // the personal mount's source and room
+  std::shared_ptr<const std::vector<std::string>>
+      owned_texts;  // the personal mount's source and room
 };
 
 // `policy` must not be null; the result keeps it alive.
