@@ -33,10 +33,12 @@ leftovers "$work" || { echo "FAIL: after a full run"; exit 1; }
 # signal lands later, while the daemons run).
 work=$(mktemp -u /tmp/demo-session-test.XXXXXX)
 # In its own session and process group (the pid file names the group), so the
-# SIGINT reaches every process of the demo, as a terminal's Ctrl-C does.
+# SIGINT reaches every process of the demo, as a terminal's Ctrl-C does. A job
+# started with & from a script begins with SIGINT ignored, and bash cannot trap
+# a signal ignored at entry: env --default-signal gives it back, as a terminal has it.
 pidfile=$(mktemp)
 # shellcheck disable=SC2016  # $$ and $1 belong to the inner shell
-DEMO_WORK=$work VAULTD_BUILD_DIR=$build setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
+DEMO_WORK=$work VAULTD_BUILD_DIR=$build setsid env --default-signal=INT bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
   "$repo/scripts/demo-session" >"$out" 2>&1 &
 for _ in $(seq 1800); do [ -s "$pidfile" ] && grep -q '^== 3\.' "$out" && break; sleep 0.1; done
 pid=$(cat "$pidfile")
