@@ -42,8 +42,8 @@ static int do_rename(const char* a, const char* b) { return rename(a, b) == 0 ? 
 static int rename2(int argc, char** argv) {
   if (argc != 7) return 2;
   long delay = atol(argv[2]);
-  int gate[2];
-  if (pipe(gate) != 0) return 2;
+  int gate[2], result[2];
+  if (pipe(gate) != 0 || pipe(result) != 0) return 2;
   fflush(stdout);
   pid_t pid = fork();
   if (pid < 0) return 2;
@@ -54,20 +54,25 @@ static int rename2(int argc, char** argv) {
     }
     spin_us(delay);
     int e = do_rename(argv[5], argv[6]);
-    char line[32];
-    int n = snprintf(line, sizeof line, "2 %d\n", e);
-    if (write(1, line, (size_t)n) != n) _exit(3);
+    /* The parent prints both results: one writer, whole lines. */
+    close(result[0]);
+    if (write(result[1], &e, sizeof e) != (ssize_t)sizeof e) _exit(3);
     _exit(0);
   }
   close(gate[0]);
+  close(result[1]);
   close(gate[1]); /* releases the child */
   int e = do_rename(argv[3], argv[4]);
-  char line[32];
-  int n = snprintf(line, sizeof line, "1 %d\n", e);
-  if (write(1, line, (size_t)n) != n) return 3;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  int e2 = -1;
+  ssize_t got;
+  while ((got = read(result[0], &e2, sizeof e2)) < 0 && errno == EINTR) {
+  }
+  if (got != (ssize_t)sizeof e2) return 3;
+  printf("1 %d\n2 %d\n", e, e2);
+  fflush(stdout);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
 }
 
