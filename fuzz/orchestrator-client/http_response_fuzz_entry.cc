@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "http_response.h"
+#include "vaultd/orchestrator_client/http_response.h"
 
 namespace vaultd::orchestrator_client {
 namespace {

@@ -4,7 +4,7 @@
 // lookup counts against the connect timeout.
 #include "vaultd/orchestrator_client/http.h"
 
-#include "http_response.h"
+#include "vaultd/orchestrator_client/http_response.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

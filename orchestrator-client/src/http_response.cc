@@ -1,5 +1,5 @@
 // The HTTP/1.1 response parser behind HttpFetch (see http_response.h).
-#include "http_response.h"
+#include "vaultd/orchestrator_client/http_response.h"
 
 #include <algorithm>
 #include <cctype>

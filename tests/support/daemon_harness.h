@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "wait_until.h"
+
 namespace vaultd::itest {
 
 namespace fs = std::filesystem;
@@ -32,16 +34,10 @@ inline std::string NodeModules() {
   return std::string(VAULTD_SOURCE_DIR) + "/tests/node/node_modules";
 }
 
-// Polls `pred` until it holds or `limit` passes; between polls it yields the
-// CPU briefly (the condition is on other processes, which need it).
+// Polls `pred` until it holds or `limit` passes.
 inline bool WaitFor(const std::function<bool()>& pred,
                     std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
+  return vaultd::testing::WaitUntil(pred, limit);
 }
 
 inline int FreePort() {

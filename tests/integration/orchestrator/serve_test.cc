@@ -27,6 +27,7 @@
 #include "vaultd/common/fs.h"
 #include "vaultd/common/sha256.h"
 #include "vaultd/orchestrator_client/http.h"
+#include "wait_until.h"
 
 extern char** environ;
 
@@ -73,16 +74,7 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-// Polls `cond` until it holds or the deadline passes (no fixed sleeps as synchronisation).
-template <typename F>
-bool WaitUntil(F cond, std::chrono::milliseconds deadline) {
-  const auto end = SteadyClock::now() + deadline;
-  while (SteadyClock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
+using vaultd::testing::WaitUntil;
 
 class ServeTest : public ::testing::Test {
  protected:

@@ -20,6 +20,7 @@
 
 #include "jwt_test_tokens.h"
 #include "vaultd/common/fs.h"
+#include "wait_until.h"
 
 extern char** environ;
 
@@ -33,15 +34,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr const char* kIssuer = "https://idp.test/realms/corp";
 const std::string kSourceDir = std::string(VAULTD_SOURCE_DIR) + "/tests/integration/session";
 
-template <typename F>
-bool WaitUntil(F cond, std::chrono::milliseconds deadline) {
-  const auto end = SteadyClock::now() + deadline;
-  while (SteadyClock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
+using vaultd::testing::WaitUntil;
 
 std::string Slurp(const std::string& path) { return ReadFile(path).value_or(""); }
 

@@ -1,6 +1,6 @@
 // The HTTP response parser behind HttpFetch, driven from bytes: the cases the
 // split-independence work decided (EOF bodies, HEAD/204/304, the header cap).
-#include "http_response.h"
+#include "vaultd/orchestrator_client/http_response.h"
 
 #include <gtest/gtest.h>
 

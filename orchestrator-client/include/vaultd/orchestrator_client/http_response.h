@@ -1,6 +1,7 @@
-// Internal (not public API): the HTTP/1.1 response parser behind HttpFetch,
-// fed the received bytes as the reads split them, so it can be driven from
-// bytes alone (fuzz target fuzz_http_response, its corpus replay test).
+// The HTTP/1.1 response parser behind HttpFetch, fed the received bytes as
+// the reads split them. Callers use HttpFetch (http.h); this header is public
+// so that the parser can be driven from bytes alone (its unit tests, the fuzz
+// target fuzz_http_response and its corpus replay test).
 #pragma once
 
 #include <cstddef>
