@@ -3,43 +3,40 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "vaultd/common/fs.h"
+#include "vaultd/common/yaml.h"
 #include "vaultd/daemon/ws_url.h"
 
 namespace vaultd::daemon {
 namespace {
 
-// Reads one mapping strictly: every key must be known and appear once.
+// One mapping of vaultd.yaml: its keys checked by the shared strict reader
+// (known keys, each once), its values read with this format's wording.
 class MapReader {
  public:
   MapReader(const YAML::Node& node, std::string source, std::string what)
-      : node_(node), source_(std::move(source)), what_(std::move(what)) {}
+      : node_(node), source_(std::move(source)), what_(std::move(what)), problems_(source_) {}
 
-  Status Check(const std::vector<std::string>& allowed) {
-    if (!node_.IsMap()) return Err(node_, what_ + " must be a mapping");
-    std::set<std::string> seen;
-    for (const auto& kv : node_) {
-      if (!kv.first.IsScalar()) return Err(kv.first, "a key in " + what_ + " is not a plain name");
-      std::string key = kv.first.Scalar();
-      bool known = false;
-      for (const auto& a : allowed) known = known || a == key;
-      if (!known) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        return Err(kv.first, "unknown key '" + key + "' in " + what_ + " (allowed: " + list + ")");
-      }
-      if (!seen.insert(key).second) return Err(kv.first, "duplicate key '" + key + "' in " + what_);
-    }
-    return Status::Ok();
+  Status Check(std::vector<std::string_view> allowed) {
+    yaml::MapSchema schema{
+        .allowed = std::move(allowed),
+        .where = what_,
+        .not_a_mapping = "{where} must be a mapping",
+        .key_not_a_string = "a key in {where} is not a plain name",
+        .unknown_key = "unknown key '{key}' in {where} (allowed: {allowed})",
+        .duplicate_key = "duplicate key '{key}' in {where}",
+    };
+    map_.emplace(node_, schema, problems_);
+    return problems_.FirstAsStatus();
   }
   YAML::Node Get(const std::string& key) const {
-    for (const auto& kv : node_) {
-      if (kv.first.Scalar() == key) return kv.second;
-    }
-    return YAML::Node(YAML::NodeType::Undefined);
+    return map_ ? map_->Value(key) : YAML::Node(YAML::NodeType::Undefined);
   }
   Status String(const std::string& key, bool required, std::string* out) const {
     YAML::Node n = Get(key);
@@ -73,6 +70,8 @@ class MapReader {
   YAML::Node node_;
   std::string source_;
   std::string what_;
+  yaml::Problems problems_;
+  std::optional<yaml::MapReader> map_;
 };
 
 bool IsRoomPath(const std::string& p) { return IsSafeRelativePath(p); }
@@ -80,13 +79,10 @@ bool IsRoomPath(const std::string& p) { return IsSafeRelativePath(p); }
 }  // namespace
 
 Result<DaemonConfig> ParseDaemonConfig(std::string_view yaml_text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) +
-                                   ": not valid YAML: " + e.msg);
-  }
+  yaml::Problems parse_problems(source);
+  std::optional<YAML::Node> parsed = yaml::ParseDocument(yaml_text, parse_problems);
+  if (!parsed) return parse_problems.FirstAsStatus();
+  YAML::Node root = *parsed;
   DaemonConfig c;
   c.source = source;
   MapReader top(root, source, "the top level");

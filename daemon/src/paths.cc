@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "vaultd/common/fs.h"
 #include "vaultd/common/utf8.h"
 
 namespace vaultd::daemon {
@@ -48,22 +49,8 @@ bool IsIgnoredPath(std::string_view rel) {
 }
 
 bool IsSafeDocKey(std::string_view key) {
-  if (key.empty() || key.size() > 4096 || key.front() == '/' || key.back() == '/') return false;
-  for (char ch : key) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7F || c == '\\') return false;
-  }
-  if (!IsValidUtf8(key)) return false;
-  size_t start = 0;
-  while (true) {
-    size_t slash = key.find('/', start);
-    std::string_view seg =
-        key.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (seg.empty() || seg == "." || seg == ".." || seg.size() > 255) return false;
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return !IsIgnoredPath(key);
+  // Segments: not empty, "." or "..", no '\\', NUL or control character, at most 255 bytes.
+  return key.size() <= 4096 && IsSafeRelativePath(key) && IsValidUtf8(key) && !IsIgnoredPath(key);
 }
 
 }  // namespace vaultd::daemon

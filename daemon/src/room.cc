@@ -339,12 +339,13 @@ class Room final : public RoomSession {
     return clock >= it->second.local_clock;
   }
 
+  // `hash`: the content's SHA-256 when the caller has it already.
   FileRecord MakeRecord(const std::string& content, bool text, const FileStat& st,
-                        const FileRecord* old) {
+                        const FileRecord* old, const std::string& hash = {}) {
     FileRecord r;
     r.is_text = text;
     if (text) r.shadow = content;
-    r.hash = Sha256Hex(content);
+    r.hash = hash.empty() ? Sha256Hex(content) : hash;
     r.size = st.size;
     r.mtime_ns = st.mtime_ns;
     r.ino = st.ino;
@@ -424,9 +425,20 @@ class Room final : public RoomSession {
         k = std::move(*r);
       }
     }
+    // Each side hashed once: a note's bytes are compared with the shadow's hash
+    // up to three times below, and the file may be megabytes.
+    const std::string k_hash = have_disk ? Sha256Hex(k) : std::string();
+    std::optional<std::string> e_hash_cache;
+    auto e_hash = [&]() -> const std::string& {
+      if (!e_hash_cache) e_hash_cache = Sha256Hex(e.content);
+      return *e_hash_cache;
+    };
+    auto entry_is_shadow = [&](const FileRecord& r) {
+      return (e.kind == EntryKind::kText) == r.is_text && e_hash() == r.hash;
+    };
     auto rit = recs_.find(p);
     FileRecord* rec = rit == recs_.end() ? nullptr : &rit->second;
-    bool disk_same = have_disk ? (rec && DiskEq(k, *rec)) : (rec == nullptr);
+    bool disk_same = have_disk ? (rec && k_hash == rec->hash) : (rec == nullptr);
     bool entry_changed = remote_entry_.count(p) > 0;
 
     if (disk_same) {
@@ -452,7 +464,7 @@ class Room final : public RoomSession {
         }
         return;
       }
-      if (ContentEq(e, *rec)) return;
+      if (entry_is_shadow(*rec)) return;
       if (entry_changed && !rc_.read_only && !RemoteHadSeen(p)) {
         // Replaced by a writer that had not seen our last change.
         if (e.kind == EntryKind::kText && rec->is_text) {
@@ -480,7 +492,7 @@ class Room final : public RoomSession {
     }
     if (!have_disk) {  // deleted locally
       if (e.kind == EntryKind::kNone) return ForgetRecord(p);
-      if (ContentEq(e, *rec)) {
+      if (entry_is_shadow(*rec)) {
         (void)files_.Delete(p);
         WriteMark(p, "delete");
         ForgetRecord(p);
@@ -494,7 +506,7 @@ class Room final : public RoomSession {
     bool text = Classify(p, k);
     if (text && e.kind == EntryKind::kText) {
       std::vector<TextEdit> edits;
-      if (rec && rec->is_text && ContentEq(e, *rec)) {
+      if (rec && rec->is_text && entry_is_shadow(*rec)) {
         edits = DiffText(e.content, k);  // the document is still at the shadow
       } else {
         std::string base = rec && rec->is_text ? ShadowOf(p) : std::string();
@@ -504,25 +516,24 @@ class Room final : public RoomSession {
         ApplyTextEdits(e.text, edits);
         touched_.insert(p);
       }
-      SetRecord(p, MakeRecord(k, true, ds, rec));
+      SetRecord(p, MakeRecord(k, true, ds, rec, k_hash));
       std::string merged = edits.empty() ? e.content : e.text.ToString();
       if (merged != k) ScheduleWrite(p, merged, true, ds);
       return;
     }
-    if (e.kind == EntryKind::kBinary && !text && rec && !rec->is_text &&
-        Sha256Hex(e.content) != rec->hash) {
+    if (e.kind == EntryKind::kBinary && !text && rec && !rec->is_text && e_hash() != rec->hash) {
       // Both sides changed a binary file: the room's version keeps the name.
       WriteConflictCopy(p, k, false);
       ScheduleWrite(p, e.content, false, ds);
       return;
     }
     if (e.kind != EntryKind::kNone && e.content == k && (e.kind == EntryKind::kText) == text) {
-      SetRecord(p, MakeRecord(k, text, ds, rec));
+      SetRecord(p, MakeRecord(k, text, ds, rec, k_hash));
       return;
     }
     SetEntry(p, k, text);
     WriteMark(p, "write");
-    SetRecord(p, MakeRecord(k, text, ds, rec));
+    SetRecord(p, MakeRecord(k, text, ds, rec, k_hash));
   }
 
   void ApplyTextEdits(crdt::TextRef& t, const std::vector<TextEdit>& edits) {

@@ -7,27 +7,10 @@
 #include <random>
 
 #include "daemon_harness.h"
+#include "vaultd/common/base64.h"
 
 namespace vaultd::itest {
 namespace {
-
-std::string Base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += t[v >> 18], out += t[(v >> 12) & 63], out += t[(v >> 6) & 63], out += t[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += t[v >> 18], out += t[(v >> 12) & 63], out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += t[v >> 18], out += t[(v >> 12) & 63], out += t[(v >> 6) & 63], out += '=';
-  }
-  return out;
-}
 
 // Writes in place, as Obsidian's fs.writeFile does: truncate, write, close.
 void WriteInPlace(const fs::path& p, const std::string& s) {
@@ -88,7 +71,7 @@ class SyncTest : public ::testing::Test {
             pp = "<missing>";
           } else if (binary) {
             pp = f[rel].contains("binary") ? f[rel]["binary"].get<std::string>() : "<not binary>";
-            return pp == Base64(want);
+            return pp == Base64Encode(want);
           } else {
             pp = f[rel].contains("text") ? f[rel]["text"].get<std::string>() : "<not text>";
           }
