@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -90,6 +91,8 @@ class Process {
     pid_ = fork();
     if (pid_ < 0) return false;
     if (pid_ == 0) {
+      // A test that crashes takes its relay, peers and daemons with it.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (pipes) {
         dup2(in[0], 0);
