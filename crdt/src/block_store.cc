@@ -229,9 +229,8 @@ Status ReadContent(Decoder& dec, uint8_t kind, Item* it) {
       return Status::Ok();
     }
     case kString: {
-      VAULTD_ASSIGN_OR_RETURN(std::string s, dec.ReadVarString());
-      Utf8ToUtf16(s, &it->str);
-      it->length = it->str.size();
+      VAULTD_ASSIGN_OR_RETURN(it->str, dec.ReadVarString());
+      it->length = Utf16Length(it->str);
       return Status::Ok();
     }
     case kEmbed: {
@@ -441,9 +440,15 @@ void WriteStruct(Encoder& enc, const Item* s, uint64_t offset) {
       enc.WriteVarBytes(s->extra->binary);
       break;
     case kString: {
-      std::string utf8;
-      AppendUtf16AsUtf8(std::u16string_view(s->str).substr(offset), &utf8);
-      enc.WriteVarString(utf8);
+      bool mid_pair = false;
+      size_t at = offset == 0 ? 0 : s->StrOffset(offset, &mid_pair);
+      if (!mid_pair) {
+        enc.WriteVarString(std::string_view(s->str).substr(at));
+      } else {  // starts with the low half of a pair: U+FFFD, as TextEncoder writes it
+        std::string utf8 = kReplacementUtf8;
+        utf8.append(s->str, at + 4);
+        enc.WriteVarString(utf8);
+      }
       break;
     }
     case kEmbed:
@@ -477,14 +482,20 @@ void SpliceContent(Item* left, Item* right, uint64_t offset) {
   right->kind = left->kind;
   switch (left->kind) {
     case kString: {
-      right->str.assign(left->str, offset, std::u16string::npos);
-      left->str.resize(offset);
-      char16_t last = left->str.back();
-      if (last >= 0xd800 && last <= 0xdbff) {
+      bool mid_pair = false;
+      size_t at = left->StrOffset(offset, &mid_pair);
+      if (mid_pair) {
         // Splitting a surrogate pair: both halves become U+FFFD, as in yjs.
-        left->str.back() = 0xfffd;
-        right->str[0] = 0xfffd;
+        right->str = kReplacementUtf8;
+        right->str.append(left->str, at + 4);
+        left->str.resize(at);
+        left->str += kReplacementUtf8;
+      } else {
+        right->str.assign(left->str, at);
+        left->str.resize(at);
       }
+      // A long text split near its start would otherwise keep its whole buffer.
+      if (left->str.capacity() > 2 * left->str.size() + 64) left->str.shrink_to_fit();
       break;
     }
     case kAny: {

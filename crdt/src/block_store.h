@@ -44,6 +44,9 @@ class DocImpl;
 // types recurse, and hostile input must not exhaust the stack.
 inline constexpr uint32_t kMaxTypeDepth = 256;
 
+// U+FFFD in UTF-8: what a half of a surrogate pair alone becomes.
+inline constexpr char kReplacementUtf8[] = "\xef\xbf\xbd";
+
 struct Type {
   DocImpl* doc = nullptr;
   struct Item* item = nullptr;  // the item holding this type; null for roots
@@ -109,7 +112,9 @@ struct Item {
   Type* parent = nullptr;
   ID parent_id;
   std::string parent_sub;
-  std::u16string str;  // kString
+  // kString: valid UTF-8 (halves of a split surrogate pair are U+FFFD, as in
+  // yjs); `length` counts its UTF-16 code units, as Yjs positions do.
+  std::string str;
   std::unique_ptr<ContentExtra> extra;
   std::unique_ptr<std::string> parent_name;
 
@@ -125,6 +130,14 @@ struct Item {
     return *extra;
   }
   Type* type() const { return extra ? extra->type.get() : nullptr; }
+  // Byte offset in `str` of UTF-16 unit `unit` (see Utf8OffsetOfUnit).
+  size_t StrOffset(uint64_t unit, bool* mid_pair) const {
+    if (str.size() == length) {  // ASCII: bytes and units coincide
+      *mid_pair = false;
+      return unit;
+    }
+    return Utf8OffsetOfUnit(str, unit, mid_pair);
+  }
 };
 
 // Allocates items in chunks and recycles freed ones.

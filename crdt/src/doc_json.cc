@@ -30,7 +30,7 @@ void DocImpl::AppendItemValueJson(const Item* it, size_t i, std::string* out) co
       AppendTypeJson(it->extra->type.get(), it->extra->type->kind, out);
       break;
     case kString:
-      AppendJsonString(Utf16ToUtf8(std::u16string(1, it->str[i])), out);
+      AppendJsonString(Utf8OfUnit(it->str, i), out);
       break;
     case kEmbed:
       AppendCanonicalJson(it->extra->value, out);
@@ -46,7 +46,7 @@ void DocImpl::AppendTypeJson(const Type* t, TypeKind kind, std::string* out) con
     case TypeKind::kXmlText: {
       std::string s;
       for (const Item* i = t->start; i; i = i->right)
-        if (!i->deleted && i->kind == kString) AppendUtf16AsUtf8(i->str, &s);
+        if (!i->deleted && i->kind == kString) s += i->str;
       AppendJsonString(s, out);
       return;
     }

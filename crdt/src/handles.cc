@@ -67,7 +67,7 @@ std::optional<Output> ItemOutput(DocImpl* d, const Item* it, size_t i) {
     case kType:
       return HandleAccess::MakeOutput(d, it->extra->type.get());
     case kString:
-      return Output(Any(Utf16ToUtf8(std::u16string(1, it->str[i]))));
+      return Output(Any(Utf8OfUnit(it->str, i)));
     case kEmbed:
       return Output(it->extra->value);
     default:

@@ -232,13 +232,12 @@ Status InsertTextContent(DocImpl* d, Type* t, uint64_t index, const Attributes* 
 
 Status TextRef::Insert(uint64_t index, std::string_view utf8, const Attributes* attrs) {
   if (utf8.empty()) return Status::Ok();
-  std::u16string s;
-  if (!Utf8ToUtf16(utf8, &s)) return Status::InvalidArgument("text is not valid UTF-8");
+  if (!IsValidUtf8(utf8)) return Status::InvalidArgument("text is not valid UTF-8");
   return InsertTextContent(doc_, type_, index, attrs, /*use_marker=*/attrs == nullptr,
                            [&](Item* it) {
                              it->kind = kString;
-                             it->length = s.size();
-                             it->str = std::move(s);
+                             it->length = Utf16Length(utf8);
+                             it->str = std::string(utf8);
                            });
 }
 
@@ -334,7 +333,7 @@ Status TextRef::Format(uint64_t index, uint64_t length, const Attributes& attrs)
     if (len > 0) {
       Item* nl = d->NewLocalItem(t, pos.left, pos.right, nullptr);
       nl->kind = kString;
-      nl->str.assign(len, u'\n');
+      nl->str.assign(len, '\n');
       nl->length = len;
       d->Integrate(nl, 0);
       pos.right = nl;
@@ -349,7 +348,7 @@ std::string TextRef::ToString() const {
   std::string out;
   if (!type_) return out;
   for (Item* i = type_->start; i; i = i->right)
-    if (!i->deleted && i->kind == kString) AppendUtf16AsUtf8(i->str, &out);
+    if (!i->deleted && i->kind == kString) out += i->str;
   return out;
 }
 
@@ -368,7 +367,7 @@ std::vector<TextDeltaOp> TextRef::Delta() const {
   for (Item* i = type_->start; i; i = i->right) {
     if (i->deleted) continue;
     if (i->kind == kString) {
-      AppendUtf16AsUtf8(i->str, &pending);
+      pending += i->str;
     } else if (i->kind == kFormat) {
       flush();
       UpdateCurrentAttrs(cur, i);

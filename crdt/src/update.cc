@@ -291,7 +291,7 @@ Result<std::string> DumpUpdateJson(std::span<const uint8_t> update) {
       }
       if (s->kind == kString) {
         out += ",\"content\":";
-        AppendJsonString(Utf16ToUtf8(s->str), &out);
+        AppendJsonString(s->str, &out);
       } else if (s->kind == kAny) {
         out += ",\"content\":";
         AppendCanonicalJson(Any(s->extra->anys), &out);

@@ -69,6 +69,24 @@ TEST(Golden, EmojiCountsTwoAndSplittingItYieldsReplacementChars) {
   EXPECT_EQ(t.ToString(), "\xef\xbf\xbdx\xef\xbf\xbd");
 }
 
+// Bytes from yjs 13: a diff from a state vector that ends between the halves
+// of a pair starts with U+FFFD; a split pair inside non-ASCII text.
+TEST(Golden, DiffFromTheMiddleOfAPairAndSplitsInNonAsciiText) {
+  Doc d({.client_id = 1});
+  auto t = d.GetText("t");
+  ASSERT_TRUE(t.Insert(0,
+                       "a\xF0\x9F\x98\x80"
+                       "b")
+                  .ok());
+  EXPECT_EQ(Full(d, Hex("01 01 02")), Hex("01 01 01 02 84 01 01 04 ef bf bd 62 00"));
+  ASSERT_TRUE(t.Insert(2, "\xC3\xA9").ok());
+  EXPECT_EQ(t.ToString(),
+            "a\xef\xbf\xbd\xC3\xA9\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(Full(d), Hex("01 03 01 00 04 01 01 74 04 61 ef bf bd 84 01 01 04 ef bf bd 62 c4 01 01 "
+                         "01 02 02 c3 a9 00"));
+}
+
 TEST(Golden, ClientsAreWrittenInDescendingOrder) {
   Doc a({.client_id = 1}), b({.client_id = 300});
   ASSERT_TRUE(a.GetText("t").Insert(0, "a").ok());

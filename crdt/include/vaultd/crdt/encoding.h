@@ -87,6 +87,13 @@ void AppendUtf16AsUtf8(std::u16string_view utf16, std::string* out);
 using vaultd::IsValidUtf8;  // common/utf8.h
 // Number of UTF-16 code units of valid UTF-8 text.
 uint64_t Utf16Length(std::string_view utf8);
+// Byte offset in valid UTF-8 text of UTF-16 code unit `unit` (<= its UTF-16
+// length). When `unit` falls between the two halves of a surrogate pair,
+// returns the start of that character's 4-byte sequence and sets *mid_pair.
+size_t Utf8OffsetOfUnit(std::string_view utf8, uint64_t unit, bool* mid_pair);
+// The UTF-8 of UTF-16 code unit `unit` of valid UTF-8 text, alone: a half of
+// a surrogate pair alone is U+FFFD (as TextEncoder writes it).
+std::string Utf8OfUnit(std::string_view utf8, uint64_t unit);
 
 // Base64 (standard alphabet, padded) of bytes, over common/base64.h.
 inline std::string Base64Encode(std::span<const uint8_t> bytes) {
