@@ -125,19 +125,23 @@ int main(int argc, char** argv) {
         "indexing them on the "
         "sending side took %.0f ms)\n",
         notes, bytes / 1e6, first_ms, ok ? "" : " (DID NOT FINISH)", index_ms);
+    WaitFor([&] { return b.RoomStatus("big")["pending_local"].get<int>() == 0; });
     long rss_kb = ProcField(b.pid(), "status", "VmRSS:");
     std::printf(
-        "rss      receiving daemon with %.1f MB of text: %.1f MB   (target <= 30 MB + 2 x text = "
-        "%.1f MB)\n",
-        bytes / 1e6, rss_kb / 1024.0, 30 + 2 * bytes / 1048576.0);
+        "rss      receiving daemon with %.1f MB of text: %.1f MB, peak %.1f MB   (target <= 30 MB "
+        "+ "
+        "2 x text = %.1f MB)\n",
+        bytes / 1e6, rss_kb / 1024.0, ProcField(b.pid(), "status", "VmHWM:") / 1024.0,
+        30 + 2 * bytes / 1048576.0);
     b.Stop();
     auto t2 = Clock::now();
     if (!b.Start() || !b.WaitSynced()) return 1;
     WaitFor([&] { return b.RoomStatus("big")["pending_local"].get<int>() == 0; });
     std::printf("restart  %d notes, nothing changed: %.0f ms to synced   (target <= 1000 ms)\n",
                 notes, Ms(Clock::now() - t2));
-    std::printf("rss      the same daemon after the restart: %.1f MB\n",
-                ProcField(b.pid(), "status", "VmRSS:") / 1024.0);
+    std::printf("rss      the same daemon after the restart: %.1f MB, peak %.1f MB\n",
+                ProcField(b.pid(), "status", "VmRSS:") / 1024.0,
+                ProcField(b.pid(), "status", "VmHWM:") / 1024.0);
     if (std::getenv("BENCH_PAUSE")) {
       std::printf("pid %d, state %s; press enter\n", b.pid(), b.state.c_str());
       std::getchar();

@@ -36,6 +36,9 @@ using crdt::Any;
 
 constexpr const char* kSchemaName = "vaultd/1";
 constexpr uint64_t kCompactAfterUpdates = 500;
+// A reconcile's slice (see Room::Reconcile).
+constexpr size_t kSlicePaths = 1000;
+constexpr size_t kSliceBytes = 4 << 20;
 
 bool IsTextName(const std::string& p) {
   static const char* kExt[] = {"md",   "markdown", "txt",  "canvas", "css",  "js",
@@ -104,13 +107,13 @@ class Room final : public RoomSession {
     files_ = doc_->GetMap("files");
     marks_ = doc_->GetMap("marks");
     meta_ = doc_->GetMap("meta");
-    auto updates = deps_.store->LoadUpdates(rc_.room);
-    if (!updates.ok()) return updates.status();
-    for (const auto& u : *updates) {
-      if (Status s = doc_->ApplyUpdate(u, "store"); !s.ok())
-        return Status::Corruption("room " + rc_.room +
-                                  ": a stored update does not apply: " + s.message());
-    }
+    VAULTD_RETURN_IF_ERROR(
+        deps_.store->ForEachUpdate(rc_.room, [&](std::span<const uint8_t> u) -> Status {
+          if (Status s = doc_->ApplyUpdate(u, "store"); !s.ok())
+            return Status::Corruption("room " + rc_.room +
+                                      ": a stored update does not apply: " + s.message());
+          return Status::Ok();
+        }));
     auto recs = deps_.store->LoadFiles(rc_.room);
     if (!recs.ok()) return recs.status();
     recs_ = std::move(*recs);
@@ -607,6 +610,10 @@ class Room final : public RoomSession {
     return true;
   }
 
+  // Reconciles `paths` in slices of at most kSlicePaths paths or kSliceBytes
+  // of content to write: each slice is one transaction, one store commit and
+  // one batch of disk writes, so a first sync of a large folder holds one
+  // slice's copies of the notes at a time, not the whole folder's.
   void Reconcile(std::set<std::string> paths) {
     if (stopped_) return;
     doc_->Transact(
@@ -620,15 +627,27 @@ class Room final : public RoomSession {
               paths.erase(p);
             }
           }
-          for (const auto& p : paths) ReconcilePath(p);
         },
         "local");
+    auto next = paths.begin();
+    do {
+      doc_->Transact(
+          [&] {
+            size_t n = 0, bytes = 0;
+            for (; next != paths.end() && n < kSlicePaths && bytes < kSliceBytes; ++next, ++n) {
+              size_t before = ops_.size();
+              ReconcilePath(*next);
+              for (size_t i = before; i < ops_.size(); ++i) bytes += ops_[i].data.size();
+            }
+          },
+          "local");
+      StampLocalClocks();
+      Flush();
+      RunDiskOps();
+    } while (next != paths.end() && !stopped_);
     remote_entry_.clear();
     remote_marks_.clear();
     remote_dirty_.clear();
-    StampLocalClocks();
-    Flush();
-    RunDiskOps();
   }
 
   void StampLocalClocks() {

@@ -81,18 +81,18 @@ class SqliteStore final : public Store {
 
   uint64_t client_id() const override { return client_id_; }
 
-  Result<std::vector<Bytes>> LoadUpdates(const std::string& room) override {
+  Status ForEachUpdate(const std::string& room,
+                       const std::function<Status(std::span<const uint8_t>)>& fn) override {
     Stmt q(db_, "SELECT data FROM room_updates WHERE room=? ORDER BY seq");
     if (!q.ok()) return Err("prepare");
     q.Text(1, room);
-    std::vector<Bytes> out;
     int rc;
     while ((rc = q.Step()) == SQLITE_ROW) {
       auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(q.get(), 0));
-      out.emplace_back(p, p + sqlite3_column_bytes(q.get(), 0));
+      VAULTD_RETURN_IF_ERROR(fn({p, static_cast<size_t>(sqlite3_column_bytes(q.get(), 0))}));
     }
     if (rc != SQLITE_DONE) return Err("reading updates of room " + room);
-    return out;
+    return Status::Ok();
   }
 
   Result<std::map<std::string, FileRecord>> LoadFiles(const std::string& room) override {

@@ -410,6 +410,36 @@ TEST_F(SyncTest, WatchQueueOverflowRescansAndConverges) {
   EXPECT_FALSE(r["degraded"].get<bool>()) << "still degraded after the rescan: " << r.dump();
 }
 
+// A folder larger than one reconcile slice (1,000 paths or 4 MiB to write)
+// is indexed on one side and first-synced into an empty daemon on the other,
+// slice by slice; every file arrives whole.
+TEST_F(SyncTest, AFolderOfManySlicesFirstSyncsIntoAnEmptyDaemon) {
+  constexpr int kNotes = 2600;
+  auto content = [](int i) {
+    std::string s = "# n" + std::to_string(i) + " \xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x80\n";
+    if (i % 500 == 0) s += std::string(3 << 20, 'x');  // a few large notes fill slices by bytes
+    return s;
+  };
+  for (int i = 0; i < kNotes; ++i)
+    Spit(A("many/f" + std::to_string(i % 7) + "/n" + std::to_string(i) + ".md"), content(i));
+  a_->Configure(relay_->url(), {{"eng", "eng"}});
+  b_->Configure(relay_->url(), {{"eng", "eng"}});
+  ASSERT_TRUE(a_->Start());
+  ASSERT_TRUE(a_->WaitSynced());
+  ASSERT_TRUE(WaitFor([&] { return a_->RoomStatus("eng")["files"].get<int>() == kNotes; },
+                      std::chrono::seconds(120)));
+  ASSERT_TRUE(b_->Start());
+  ASSERT_TRUE(WaitFor([&] { return b_->RoomStatus("eng")["files"].get<int>() == kNotes; },
+                      std::chrono::seconds(120)))
+      << b_->RoomStatus("eng").dump();
+  for (int i = 0; i < kNotes; ++i) {
+    std::string rel = "many/f" + std::to_string(i % 7) + "/n" + std::to_string(i) + ".md";
+    ASSERT_EQ(Slurp(B(rel)), content(i)) << rel;
+  }
+  auto r = b_->RoomStatus("eng");
+  EXPECT_EQ(r["errors"].get<int>(), 0) << r.dump();
+}
+
 // A relay that misbehaves: frames that do not decode, then a valid sync,
 // then silence. The daemon drops and counts the bad frames, syncs, and when
 // the relay stalls it closes the connection and reconnects.

@@ -10,9 +10,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,7 +58,20 @@ class Store {
   // a clock that may have gone further.
   virtual uint64_t client_id() const = 0;
 
-  virtual Result<std::vector<Bytes>> LoadUpdates(const std::string& room) = 0;
+  // Calls `fn` with each stored update of the room, oldest first; the bytes
+  // are valid during the call only (no copy: a compacted room is one update
+  // as large as the folder). Stops at the first error `fn` returns.
+  virtual Status ForEachUpdate(const std::string& room,
+                               const std::function<Status(std::span<const uint8_t>)>& fn) = 0;
+  // The same, copied.
+  Result<std::vector<Bytes>> LoadUpdates(const std::string& room) {
+    std::vector<Bytes> out;
+    VAULTD_RETURN_IF_ERROR(ForEachUpdate(room, [&](std::span<const uint8_t> u) {
+      out.emplace_back(u.begin(), u.end());
+      return Status::Ok();
+    }));
+    return out;
+  }
   // Every file record of the room, without the shadow texts (memory).
   virtual Result<std::map<std::string, FileRecord>> LoadFiles(const std::string& room) = 0;
   // One file's shadow text ("" when there is none).
