@@ -1008,7 +1008,12 @@ class Room final : public RoomSession {
     if (!timer_ || stopped_) return;
     uint64_t due = UINT64_MAX;
     if (!retry_.empty() || !pending_.updates.empty() || !pending_.files.empty()) due = 1000;
-    if (!busy_.empty()) due = std::min<uint64_t>(due, 50);
+    // A writer's close is reported (IN_CLOSE_WRITE) a moment before the
+    // kernel drops its write access, so a read right after it may still find
+    // the file "being written": look again after 1 ms, then 10 ms, then every
+    // 50 ms while an editor keeps it open.
+    if (!busy_.empty())
+      due = std::min<uint64_t>(due, busy_rounds_ == 0 ? 1 : busy_rounds_ < 4 ? 10 : 50);
     if (deps_.watcher && deps_.watcher->health().degraded) due = std::min<uint64_t>(due, 5000);
     if (rc_.expires_at && !expired_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*rc_.expires_at -
@@ -1029,11 +1034,13 @@ class Room final : public RoomSession {
       if (deps_.watcher && deps_.watcher->health().degraded) {
         FullReconcile();
       } else if (!retry_.empty() || !busy_.empty()) {
+        busy_rounds_ = busy_.empty() ? 0 : busy_rounds_ + 1;
         for (auto& p : retry_) dirty_.insert(p);
         for (auto& p : busy_) dirty_.insert(p);
         retry_.clear();
         busy_.clear();
         ProcessDirty();
+        if (busy_.empty()) busy_rounds_ = 0;
       }
     }
     ArmTimer();
@@ -1076,6 +1083,7 @@ class Room final : public RoomSession {
   std::vector<Bytes> unsent_;
   std::vector<DiskOp> ops_;
   std::set<std::string> dirty_, retry_, busy_, touched_;
+  int busy_rounds_ = 0;  // timer rounds in a row that found some file still being written
   std::set<std::string> remote_entry_, remote_marks_, remote_dirty_;
   std::set<std::string> rejected_logged_, too_large_logged_;
   std::unique_ptr<Connection> conn_;
