@@ -13,11 +13,14 @@
 # Prints a Markdown table (median of REPS interleaved runs, default 7, with the range). SETUPS="tmpfs ext4 xfs"
 # selects setups (also ext4-ram: the ext4 image in a tmpfs, a disk faster than the copy),
 # WORKLOADS="big tree tree50k" the workloads. The loop devices use direct I/O
-# (LOOP_DIRECT_IO=off for the old buffered setup).
+# (LOOP_DIRECT_IO=off for the old buffered setup). SHIM_BEFORE=path/to/other/libvaultshim.so
+# adds that build of the shim to every interleaved round, for a before/after comparison.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 reps=${REPS:-7}
 shim=$build/lib/libvaultshim.so
+before=${SHIM_BEFORE:-}
+[ -z "$before" ] || [ -f "$before" ] || { echo "run.sh: SHIM_BEFORE=$before missing" >&2; exit 2; }
 [ -f "$shim" ] || { echo "run.sh: $shim missing (build first)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root (mount namespaces, loop devices)" >&2; exit 2; }
 if [ -z "${VAULTD_BENCH_NS:-}" ]; then
@@ -26,7 +29,9 @@ fi
 
 work=$(mktemp -d /tmp/vaultd-bench-shim.XXXXXX)
 cleanup() {
-  for m in $(grep -o " $work[^ ]*" /proc/self/mounts | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  grep -o " ${work}[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
   for d in "${loops[@]}"; do losetup -d "$d" 2>/dev/null || true; done
   rm -rf "$work"
 }
@@ -61,7 +66,7 @@ range() { sort -n | awk '{a[NR]=$1} END {printf "%.2f–%.2f", a[1], a[NR]}'; }
 # measure SRCDIR DSTDIR NAME MODE -> seconds (prepares the source first, not timed)
 measure() {
   local src=$1 dst=$2 name=$3 mode=$4 t0 t1
-  rm -rf "$src/$name" "$dst/$name"
+  rm -rf "${src:?}/$name" "${dst:?}/$name"
   cp -a --reflink=never "$work/ref/$name" "$src/$name"
   sync
   # Every run starts from the same memory state: drop the clean cache, then
@@ -74,20 +79,26 @@ measure() {
     mvsync) mv "$src/$name" "$dst/$name"; sync ;;
     shim) LD_PRELOAD=$shim VAULTD_SHIM_ROOTS=$work/vault VAULTD_JOURNAL_DIR=$work/journal \
             mv "$src/$name" "$dst/$name" ;;
+    before) LD_PRELOAD=$before VAULTD_SHIM_ROOTS=$work/vault VAULTD_JOURNAL_DIR=$work/journal \
+            mv "$src/$name" "$dst/$name" ;;
   esac
   t1=$(now)
-  [ ! -e "$src/$name" ] && [ -e "$dst/$name" ] || { echo "run.sh: $mode did not move $name" >&2; exit 1; }
+  if [ -e "$src/$name" ] || [ ! -e "$dst/$name" ]; then
+    echo "run.sh: $mode did not move $name" >&2
+    exit 1
+  fi
   echo "$t1 - $t0" | bc -l
 }
 
 row() {
   local label=$1 src=$2 dst=$3 name=$4 what=$5
-  local mv=() mvs=() sh=()
-  # Interleaved, so the three see the same background load (the machine is shared).
+  local mv=() mvs=() sh=() bf=()
+  # Interleaved, so all see the same background load (the machine is shared).
   for _ in $(seq "$reps"); do
     mv+=("$(measure "$src" "$dst" "$name" mv)")
     mvs+=("$(measure "$src" "$dst" "$name" mvsync)")
     sh+=("$(measure "$src" "$dst" "$name" shim)")
+    [ -z "$before" ] || bf+=("$(measure "$src" "$dst" "$name" before)")
   done
   local m s x m1 x1
   m=$(printf '%s\n' "${mv[@]}" | median)
@@ -98,6 +109,12 @@ row() {
   printf '| %s | %s | %.3f (%s) | %.3f | %.3f (%s) | %.2f× | %.2f× | %.2f× |\n' "$label" "$what" \
     "$m" "$(printf '%s\n' "${mv[@]}" | range)" "$s" "$x" "$(printf '%s\n' "${sh[@]}" | range)" \
     "$(echo "$x / $m" | bc -l)" "$(echo "$x1 / $m1" | bc -l)" "$(echo "$x / $s" | bc -l)"
+  if [ -n "$before" ]; then
+    local b
+    b=$(printf '%s\n' "${bf[@]}" | median)
+    printf '| %s | %s | the SHIM_BEFORE build: %.3f (%s) | this shim / that one: %.2f× |\n' "$label" \
+      "$what" "$b" "$(printf '%s\n' "${bf[@]}" | range)" "$(echo "$x / $b" | bc -l)"
+  fi
 }
 
 mkloop() {  # mkloop NAME IMAGE_DIR MKFS... -> mounts an image at $work/NAME
