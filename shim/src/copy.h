@@ -11,7 +11,8 @@ struct CopyState {
   bool no_clone = false;
   bool no_cfr = false;
   bool no_sendfile = false;
-  unsigned used = 0;  // bit 0 ficlone, 1 copy_file_range, 2 sendfile, 3 read-write
+  unsigned used = 0;    // bit 0 ficlone, 1 copy_file_range, 2 sendfile, 3 read-write
+  int syncs_ahead = 0;  // syncfs calls made while a tree was still being copied
   char* buf = nullptr;
   CopyState() = default;
   CopyState(const CopyState&) = delete;

@@ -376,6 +376,7 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
     stats->entries = static_cast<long>(tree.entries.size);
     stats->kept_changed = kept;
     stats->recopied = mover.recopied;
+    stats->syncs_ahead = cs.syncs_ahead;
     unsigned u = cs.used;
     stats->data_path = u == 0   ? ""
                        : u == 1 ? "ficlone"

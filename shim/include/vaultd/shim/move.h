@@ -27,6 +27,7 @@ struct MoveStats {
   long entries = 0;       // files, dirs and links moved (1 for a file)
   long kept_changed = 0;  // source entries replaced after the commit, left in place
   long recopied = 0;      // source files changed after the copy, copied again
+  int syncs_ahead = 0;    // a tree's syncfs calls made while it was still being copied
   // "ficlone", "copy_file_range", "sendfile", "read-write", "mixed" or "".
   const char* data_path = "";
 };
