@@ -85,22 +85,30 @@ class Process {
     for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
     cenv.push_back(nullptr);
 
-    int in[2] = {-1, -1}, out[2] = {-1, -1};
-    if (options.pipes && (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0))
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, log = -1;
+    const int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    // The parent's copies of what only the child uses (all of them when starting failed).
+    auto close_child_ends = [&](bool all) {
+      for (int fd : {log, null_in, in[0], out[1]})
+        if (fd >= 0) ::close(fd);
+      if (all)
+        for (int fd : {in[1], out[0]})
+          if (fd >= 0) ::close(fd);
       return false;
-    int log = -1;
+    };
+    if (options.pipes && (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0))
+      return close_child_ends(true);
     if (!options.log.empty()) {
       log = ::open(options.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (log < 0) return false;
+      if (log < 0) return close_child_ends(true);
     } else {
       out_file_ = ::memfd_create("out", MFD_CLOEXEC);
       err_file_ = ::memfd_create("err", MFD_CLOEXEC);
-      if (out_file_ < 0 || err_file_ < 0) return false;
+      if (out_file_ < 0 || err_file_ < 0) return close_child_ends(true);
     }
-    const int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     const rlim_t nofile = options.max_open_files;
     pid_ = ::fork();
-    if (pid_ < 0) return false;
+    if (pid_ < 0) return close_child_ends(true);
     if (pid_ == 0) {
       // A test that crashes takes its relay, peers and daemons with it.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -118,8 +126,7 @@ class Process {
       ::dprintf(2, "exec %s: %s\n", cargv[0], std::strerror(errno));
       ::_exit(127);
     }
-    for (int fd : {log, null_in, in[0], out[1]})
-      if (fd >= 0) ::close(fd);
+    close_child_ends(false);
     in_ = in[1];
     out_ = out[0];
     return true;
