@@ -160,25 +160,30 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
   }
   std::string out;
   if (st.st_size > 0) out.reserve(static_cast<size_t>(std::min<uint64_t>(st.st_size, max_bytes)));
-  char buf[65536];
+  Status s = ReadChunks(fd, path, [&](std::string_view chunk) {
+    if (out.size() + chunk.size() > max_bytes)
+      return Status::InvalidArgument(path + ": larger than the limit of " +
+                                     std::to_string(max_bytes) + " bytes");
+    out.append(chunk);
+    return Status::Ok();
+  });
+  ::close(fd);
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status ReadChunks(int fd, const std::string& path,
+                  const std::function<Status(std::string_view chunk)>& chunk) {
+  char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "read " + path);
+      return Status::FromErrno(errno, "read " + path);
     }
-    if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      ::close(fd);
-      return Status::InvalidArgument(path + ": larger than the limit of " +
-                                     std::to_string(max_bytes) + " bytes");
-    }
-    out.append(buf, static_cast<size_t>(n));
+    if (n == 0) return Status::Ok();
+    VAULTD_RETURN_IF_ERROR(chunk(std::string_view(buf, static_cast<size_t>(n))));
   }
-  ::close(fd);
-  return out;
 }
 
 bool IsSafePathSegment(std::string_view s) {

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "vaultd/common/fs.h"
+
 namespace vaultd {
 
 struct Sha256::Impl {
@@ -54,19 +56,12 @@ Result<std::string> Sha256FileHex(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open " + path);
   Sha256 h;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "read " + path);
-    }
-    if (n == 0) break;
-    h.Update(std::string_view(buf, static_cast<size_t>(n)));
-  }
+  Status s = ReadChunks(fd, path, [&](std::string_view chunk) {
+    h.Update(chunk);
+    return Status::Ok();
+  });
   ::close(fd);
+  if (!s.ok()) return s;
   return h.FinalHex();
 }
 

@@ -1,6 +1,7 @@
 #include "vaultd/common/utf8.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace vaultd {
 
@@ -33,6 +34,24 @@ bool IsValidUtf8(std::string_view s) {
     i += n;
   }
   return true;
+}
+
+uint64_t Utf16Length(std::string_view s) {
+  uint64_t units = 0;
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    // ASCII runs eight bytes at a time: most notes are mostly ASCII.
+    for (uint64_t word; i + 8 <= n; i += 8, units += 8) {
+      std::memcpy(&word, s.data() + i, 8);
+      if (word & 0x8080808080808080ULL) break;
+    }
+    if (i >= n) break;
+    const size_t len = Utf8CharLength(s, i);
+    units += len == 4 ? 2 : 1;  // outside the BMP: a surrogate pair
+    i += len;
+  }
+  return units;
 }
 
 }  // namespace vaultd

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "vaultd/common/utf8.h"
+
 namespace vaultd::yaml {
 namespace {
 
@@ -136,7 +138,7 @@ MapSchema NamedMapSchema(std::string where, std::vector<std::string_view> allowe
 }
 
 MapReader::MapReader(const YAML::Node& node, const MapSchema& schema, Problems& problems)
-    : problems_(problems) {
+    : problems_(problems), utf8_(schema.utf8) {
   std::string allowed;
   for (std::string_view a : schema.allowed)
     allowed += std::string(allowed.empty() ? "" : ", ") + std::string(a);
@@ -197,12 +199,15 @@ std::optional<std::string> MapReader::String(std::string_view key, bool allow_em
   const Entry* e = Find(key);
   if (!e) return std::nullopt;
   if (!e->value.IsScalar()) {
-    problems_.Add(e->value.IsNull() ? e->key_node : e->value,
-                  Name(key, name) + " must be a string");
+    problems_.Add(At(*e), Name(key, name) + " must be a string");
     return std::nullopt;
   }
   if (!allow_empty && e->value.Scalar().empty()) {
     problems_.Add(e->value, Name(key, name) + " must not be empty");
+    return std::nullopt;
+  }
+  if (utf8_ && !IsValidUtf8(e->value.Scalar())) {
+    problems_.Add(e->value, Name(key, name) + " is not valid UTF-8");
     return std::nullopt;
   }
   return e->value.Scalar();
@@ -242,37 +247,64 @@ std::optional<bool> MapReader::Bool(std::string_view key, std::string name) {
 }
 
 std::optional<WallTime> MapReader::Time(std::string_view key, std::string name) {
-  const Entry* e = Find(key);
-  if (!e) return std::nullopt;
-  if (!e->value.IsScalar()) {
-    problems_.Add(e->value, Name(key, name) + " must be an RFC 3339 time");
-    return std::nullopt;
-  }
-  Result<WallTime> t = ParseRfc3339(e->value.Scalar());
+  std::optional<std::string> s = String(key, /*allow_empty=*/true, name);
+  if (!s) return std::nullopt;
+  Result<WallTime> t = ParseRfc3339(*s);
   if (!t.ok()) {
-    problems_.Add(e->value, Name(key, name) + ": " + t.status().message());
+    problems_.Add(Find(key)->value, Name(key, name) + ": " + t.status().message());
     return std::nullopt;
   }
   return *t;
 }
 
+std::optional<size_t> MapReader::OneOf(std::string_view key,
+                                       const std::vector<std::string_view>& values,
+                                       std::string name, std::string_view noun) {
+  std::optional<std::string> s = String(key, /*allow_empty=*/true, name);
+  if (!s) return std::nullopt;
+  for (size_t i = 0; i < values.size(); ++i)
+    if (values[i] == *s) return i;
+  std::string expected;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) expected += i + 1 == values.size() ? " or " : ", ";
+    expected += values[i];
+  }
+  problems_.Add(Find(key)->value, Name(key, name) + ": unknown " + std::string(noun) + " '" + *s +
+                                      "' (expected " + expected + ")");
+  return std::nullopt;
+}
+
+bool MapReader::Strings(
+    std::string_view key, const ListRules& rules, std::string name,
+    const std::function<void(const YAML::Node& item, const std::string& value)>& each) {
+  const Entry* e = Find(key);
+  if (!e || (rules.null_is_empty && e->value.IsNull())) return true;
+  if (!e->value.IsSequence()) {
+    problems_.Add(At(*e), Name(key, name) + " must be a list of " + rules.of);
+    return false;
+  }
+  bool ok = true;
+  size_t i = 0;
+  for (const YAML::Node& item : e->value) {
+    if (!item.IsScalar() || (!rules.empty_items && item.Scalar().empty()) ||
+        (utf8_ && !IsValidUtf8(item.Scalar()))) {
+      problems_.Add(item, Name(key, name) + "[" + std::to_string(i) + "] must be " + rules.item);
+      ok = false;
+    } else {
+      each(item, item.Scalar());
+    }
+    ++i;
+  }
+  return ok;
+}
+
 std::optional<std::vector<std::string>> MapReader::StringList(std::string_view key,
                                                               std::string name) {
-  const Entry* e = Find(key);
-  if (!e) return std::nullopt;
-  if (!e->value.IsSequence()) {
-    problems_.Add(e->value.IsNull() ? e->key_node : e->value,
-                  Name(key, name) + " must be a list of strings");
-    return std::nullopt;
-  }
+  if (!Has(key)) return std::nullopt;
   std::vector<std::string> out;
-  for (const auto& item : e->value) {
-    if (!item.IsScalar()) {
-      problems_.Add(item, Name(key, name) + " must be a list of strings");
-      return std::nullopt;
-    }
-    out.push_back(item.Scalar());
-  }
+  if (!Strings(key, {}, std::move(name),
+               [&](const YAML::Node&, const std::string& value) { out.push_back(value); }))
+    return std::nullopt;
   return out;
 }
 

@@ -256,14 +256,6 @@ std::string Utf16ToUtf8(std::u16string_view u) {
   return out;
 }
 
-uint64_t Utf16Length(std::string_view s) {
-  uint64_t n = 0;
-  for (unsigned char c : s) {
-    if ((c & 0xc0) != 0x80) n += (c >= 0xf0) ? 2 : 1;
-  }
-  return n;
-}
-
 size_t Utf8OffsetOfUnit(std::string_view s, uint64_t unit, bool* mid_pair) {
   *mid_pair = false;
   size_t i = 0;

@@ -11,31 +11,12 @@ namespace {
 
 // --- Characters -------------------------------------------------------------
 //
-// A character is a lead byte followed by as many continuation bytes as the
-// lead announces (fewer if the text has fewer). A byte that cannot start a
-// sequence, or a continuation byte no lead absorbed, is a character of its
-// own. For valid UTF-8 this is exactly the code points; for invalid input it
-// is a rule that is the same everywhere (diff, positions, apply), so nothing
-// reads out of bounds and positions stay consistent.
+// Characters as common/utf8.h counts them (Utf8CharLength): for valid UTF-8
+// the code points; for invalid input a rule that is the same everywhere (diff,
+// positions, apply), so nothing reads out of bounds and positions stay
+// consistent.
 
 bool IsCont(uint8_t c) { return (c & 0xC0) == 0x80; }
-
-size_t SeqLen(uint8_t c) {
-  if (c < 0xC0) return 1;
-  if (c < 0xE0) return 2;
-  if (c < 0xF0) return 3;
-  if (c < 0xF8) return 4;
-  return 1;
-}
-
-size_t CharLen(std::string_view s, size_t i) {
-  auto c = static_cast<uint8_t>(s[i]);
-  if (c < 0x80 || IsCont(c)) return 1;
-  size_t want = SeqLen(c);
-  size_t len = 1;
-  while (len < want && i + len < s.size() && IsCont(static_cast<uint8_t>(s[i + len]))) ++len;
-  return len;
-}
 
 // A 4-byte sequence is a character outside the BMP: a surrogate pair in UTF-16.
 uint64_t UnitsOf(size_t char_len) { return char_len == 4 ? 2 : 1; }
@@ -46,7 +27,7 @@ bool IsBoundary(std::string_view s, size_t p) {
   if (!IsCont(static_cast<uint8_t>(s[p]))) return true;
   for (size_t k = 1; k <= 3 && k <= p; ++k) {
     auto c = static_cast<uint8_t>(s[p - k]);
-    if (!IsCont(c)) return c < 0x80 || SeqLen(c) <= k;
+    if (!IsCont(c)) return c < 0x80 || Utf8SequenceLength(c) <= k;
   }
   return true;
 }
@@ -251,7 +232,7 @@ void CharTokens(std::string_view s, size_t begin, size_t end, std::vector<uint32
   std::string_view part = s.substr(begin, end - begin);
   size_t i = 0;
   while (i < part.size()) {
-    size_t len = CharLen(part, i);
+    size_t len = Utf8CharLength(part, i);
     uint32_t t = 0;
     for (size_t k = 0; k < len; ++k) t = (t << 8) | static_cast<uint8_t>(part[i + k]);
     tokens->push_back(t);
@@ -552,7 +533,7 @@ size_t AdvanceUnits(std::string_view s, size_t from, uint64_t units, uint64_t* w
   size_t i = from;
   uint64_t w = 0;
   while (i < s.size() && w < units) {
-    size_t len = CharLen(s, i);
+    size_t len = Utf8CharLength(s, i);
     uint64_t u = UnitsOf(len);
     if (w + u > units) break;
     w += u;
@@ -563,27 +544,6 @@ size_t AdvanceUnits(std::string_view s, size_t from, uint64_t units, uint64_t* w
 }
 
 }  // namespace
-
-uint64_t Utf16Length(std::string_view utf8) {
-  uint64_t units = 0;
-  size_t i = 0;
-  const size_t n = utf8.size();
-  while (i < n) {
-    // ASCII runs eight bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, utf8.data() + i, 8);
-      if (word & 0x8080808080808080ULL) break;
-      i += 8;
-      units += 8;
-    }
-    if (i >= n) break;
-    size_t len = CharLen(utf8, i);
-    units += UnitsOf(len);
-    i += len;
-  }
-  return units;
-}
 
 std::vector<TextEdit> DiffText(std::string_view from, std::string_view to) {
   std::vector<ByteEdit> edits;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "http_request_parser.h"
+#include "vaultd/orchestrator/http_request_parser.h"
 
 namespace vaultd::orchestrator::service {
 namespace {

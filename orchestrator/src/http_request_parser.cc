@@ -1,4 +1,4 @@
-#include "http_request_parser.h"
+#include "vaultd/orchestrator/http_request_parser.h"
 
 #include <algorithm>
 

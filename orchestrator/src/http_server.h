@@ -13,8 +13,8 @@
 #include <string>
 #include <unordered_set>
 
-#include "http_request_parser.h"
 #include "service_context.h"
+#include "vaultd/orchestrator/http_request_parser.h"
 
 namespace vaultd::orchestrator::service {
 

@@ -2,10 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <map>
 #include <set>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "policy_link.h"
 #include "policy_lint.h"
@@ -36,12 +33,6 @@ std::string PolicyRevision(const Policy& policy) { return policy.revision; }
 const std::string& PolicyFile(const Policy& policy) { return policy.file; }
 
 namespace {
-
-struct Field {
-  YAML::Node key;
-  YAML::Node value;
-};
-using Fields = std::map<std::string, Field>;
 
 bool HasBrace(std::string_view s) {
   return s.find('{') != std::string_view::npos || s.find('}') != std::string_view::npos;
@@ -84,7 +75,9 @@ std::string ReplaceUsername(std::string_view tmpl, std::string_view user) {
 class Loader {
  public:
   Loader(std::string file, const LoadOptions& options)
-      : file_(std::move(file)), options_(options) {}
+      : file_(std::move(file)), options_(options), problems_(file_, [this](yaml::Problem p) {
+          ErrorAt(p.line, p.column, std::move(p.message));
+        }) {}
 
   LoadResult Run(std::string_view text) {
     LoadResult result;
@@ -97,9 +90,7 @@ class Loader {
               "policy is " + std::to_string(text.size()) + " bytes; the limit is " +
                   std::to_string(kMaxPolicyBytes));
     } else {
-      yaml::Problems problems(file_);
-      std::optional<YAML::Node> root = yaml::ParseDocument(text, problems);
-      for (const yaml::Problem& p : problems.list()) ErrorAt(p.line, p.column, p.message);
+      std::optional<YAML::Node> root = yaml::ParseDocument(text, problems_);
       if (root && (!root->IsDefined() || root->IsNull())) {
         ErrorAt(1, 1, "empty policy: expected a mapping with 'version' and 'folders'");
       } else if (root) {
@@ -146,58 +137,26 @@ class Loader {
     ErrorAt(LineOf(n), ColumnOf(n), std::move(msg));
   }
 
-  // Reads a mapping, reporting unknown and duplicate keys; `where` names it in messages.
-  bool ReadMap(const YAML::Node& node, const std::string& where,
-               std::initializer_list<const char*> allowed, Fields* out) {
-    yaml::MapSchema schema = yaml::NamedMapSchema(where, {allowed.begin(), allowed.end()});
+  // The schema of one mapping of the policy; `where` names it in messages.
+  static yaml::MapSchema Schema(const std::string& where,
+                                std::initializer_list<std::string_view> allowed) {
+    yaml::MapSchema schema = yaml::NamedMapSchema(where, allowed);
     schema.unknown_key = "{where}: unknown key '{key}' (expected one of: {allowed})";
     schema.duplicate_key = "{where}: duplicate key '{key}' (first at line {first_line})";
-    yaml::Problems problems(file_);
-    yaml::MapReader map(node, schema, problems);
-    for (const yaml::Problem& p : problems.list()) ErrorAt(p.line, p.column, p.message);
-    if (!map.is_mapping()) return false;
-    for (const std::string& key : map.Keys()) (*out)[key] = Field{map.Key(key), map.Value(key)};
-    return true;
+    schema.utf8 = true;
+    return schema;
   }
 
-  std::optional<std::string> Str(const Field& f, const std::string& what) {
-    if (!f.value.IsScalar()) {
-      Error(f.value.IsNull() ? f.key : f.value, what + " must be a string");
-      return std::nullopt;
-    }
-    if (!IsValidUtf8(f.value.Scalar())) {
-      Error(f.value, what + " is not valid UTF-8");
-      return std::nullopt;
-    }
-    return f.value.Scalar();
-  }
-
-  bool NoUsername(const Field& f, const std::string& value, const std::string& what) {
+  bool NoUsername(const YAML::Node& node, const std::string& value, const std::string& what) {
     if (value.find(kUsernameVar) != std::string::npos) {
-      Error(f.value, what + ": {username} is allowed only in personal.path and personal.room");
+      Error(node, what + ": {username} is allowed only in personal.path and personal.room");
       return false;
     }
     return true;
   }
 
-  std::optional<WallTime> Time(const Field& f, const std::string& what) {
-    auto s = Str(f, what);
-    if (!s) return std::nullopt;
-    Result<WallTime> t = ParseRfc3339(*s);
-    if (!t.ok()) {
-      Error(f.value, what + ": " + t.status().message());
-      return std::nullopt;
-    }
-    return *t;
-  }
-
-  std::optional<Mode> ReadMode(const Field& f, const std::string& what) {
-    auto s = Str(f, what);
-    if (!s) return std::nullopt;
-    if (*s == "ro") return Mode::kRo;
-    if (*s == "rw") return Mode::kRw;
-    Error(f.value, what + ": unknown mode '" + *s + "' (expected ro or rw)");
-    return std::nullopt;
+  static std::optional<Mode> ReadMode(yaml::MapReader& map, const std::string& what) {
+    return map.Enum<Mode>("mode", {{"ro", Mode::kRo}, {"rw", Mode::kRw}}, what, "mode");
   }
 
   uint32_t Intern(const std::string& group) {
@@ -207,20 +166,21 @@ class Loader {
   }
 
   void Root(const YAML::Node& root) {
-    Fields f;
-    if (!ReadMap(root, "policy", {"version", "sync", "personal", "folders"}, &f)) return;
-    if (!f.count("version")) {
+    yaml::MapReader map(root, Schema("policy", {"version", "sync", "personal", "folders"}),
+                        problems_);
+    if (!map.is_mapping()) return;
+    if (!map.Has("version")) {
       ErrorAt(LineOf(root), ColumnOf(root), "missing required key 'version' (use version: 1)");
     } else {
-      const Field& v = f["version"];
-      if (!v.value.IsScalar() || v.value.Scalar() != "1") {
-        Error(v.value, "version must be 1 (this is the only format version)");
+      const YAML::Node v = map.Value("version");
+      if (!v.IsScalar() || v.Scalar() != "1") {
+        Error(v, "version must be 1 (this is the only format version)");
       }
     }
-    if (f.count("sync")) Sync(f["sync"]);
-    if (f.count("personal")) PersonalSection(f["personal"]);
-    if (f.count("folders")) {
-      const YAML::Node& list = f["folders"].value;
+    if (map.Has("sync")) Sync(map.Key("sync"), map.Value("sync"));
+    if (map.Has("personal")) PersonalSection(map.Key("personal"), map.Value("personal"));
+    if (map.Has("folders")) {
+      const YAML::Node list = map.Value("folders");
       if (list.IsNull()) return;  // "folders:" with nothing: no shared folders
       if (!list.IsSequence()) {
         Error(list, "folders must be a list");
@@ -254,44 +214,44 @@ class Loader {
                       " MiB (fewer folders, rules or groups)");
   }
 
-  void Sync(const Field& section) {
-    Fields f;
-    if (!ReadMap(section.value, "sync", {"url"}, &f)) return;
-    if (!f.count("url")) {
-      Error(section.key, "sync: missing required key 'url'");
+  void Sync(const YAML::Node& key, const YAML::Node& section) {
+    yaml::MapReader map(section, Schema("sync", {"url"}), problems_);
+    if (!map.is_mapping()) return;
+    if (!map.Has("url")) {
+      Error(key, "sync: missing required key 'url'");
       return;
     }
-    auto url = Str(f["url"], "sync.url");
+    auto url = map.String("url", /*allow_empty=*/true, "sync.url");
     if (!url) return;
-    if (!NoUsername(f["url"], *url, "sync.url")) return;
+    if (!NoUsername(map.Value("url"), *url, "sync.url")) return;
     if (url->rfind("ws://", 0) != 0 && url->rfind("wss://", 0) != 0) {
-      Error(f["url"].value, "sync.url must start with ws:// or wss:// (got '" + *url + "')");
+      Error(map.Value("url"), "sync.url must start with ws:// or wss:// (got '" + *url + "')");
       return;
     }
     policy_->sync_url = *url;
   }
 
-  void PersonalSection(const Field& section) {
-    Fields f;
-    if (!ReadMap(section.value, "personal",
-                 {"path", "target", "mode", "room", "username_extra_chars"}, &f))
-      return;
+  void PersonalSection(const YAML::Node& key, const YAML::Node& section) {
+    yaml::MapReader map(
+        section, Schema("personal", {"path", "target", "mode", "room", "username_extra_chars"}),
+        problems_);
+    if (!map.is_mapping()) return;
     Personal p;
-    p.line = LineOf(section.key);
+    p.line = LineOf(key);
     bool ok = true;
-    if (!f.count("path")) {
-      Error(section.key, "personal: missing required key 'path' (e.g. /users/{username}/personal)");
+    if (!map.Has("path")) {
+      Error(key, "personal: missing required key 'path' (e.g. /users/{username}/personal)");
       ok = false;
-    } else if (auto path = Str(f["path"], "personal.path")) {
+    } else if (auto path = map.String("path", /*allow_empty=*/true, "personal.path")) {
       p.path = *path;
       // Check the shape with a stand-in safe user name; the real one is checked per request.
       std::string sample = ReplaceUsername(*path, "user");
       if (path->find(kUsernameVar) == std::string::npos) {
-        Error(f["path"].value,
+        Error(map.Value("path"),
               "personal.path must contain {username}: without it every user shares one folder");
         ok = false;
       } else if (HasBrace(sample) || !IsSafeAbsolutePath(sample)) {
-        Error(f["path"].value,
+        Error(map.Value("path"),
               "personal.path '" + *path +
                   "' must be an absolute path without '.', '..' or empty segments");
         ok = false;
@@ -299,38 +259,38 @@ class Loader {
     } else {
       ok = false;
     }
-    if (f.count("target")) {
-      if (auto t = Str(f["target"], "personal.target")) {
+    if (map.Has("target")) {
+      if (auto t = map.String("target", /*allow_empty=*/true, "personal.target")) {
         p.target = *t;
-        if (!NoUsername(f["target"], *t, "personal.target")) {
+        if (!NoUsername(map.Value("target"), *t, "personal.target")) {
           ok = false;
-        } else if (!CheckTarget(f["target"].value, *t, "personal.target")) {
+        } else if (!CheckTarget(map.Value("target"), *t, "personal.target")) {
           ok = false;
         }
       } else {
         ok = false;
       }
     }
-    if (f.count("mode")) {
-      if (auto m = ReadMode(f["mode"], "personal.mode"))
+    if (map.Has("mode")) {
+      if (auto m = ReadMode(map, "personal.mode"))
         p.mode = *m;
       else
         ok = false;
     }
-    if (f.count("room")) {
-      if (auto r = Str(f["room"], "personal.room")) {
+    if (map.Has("room")) {
+      if (auto r = map.String("room", /*allow_empty=*/true, "personal.room")) {
         p.room = *r;
         std::string sample = ReplaceUsername(*r, "user");
         if (r->find(kUsernameVar) == std::string::npos) {
-          Error(f["room"].value,
+          Error(map.Value("room"),
                 "personal.room must contain {username}: two users' rooms must never coincide");
           ok = false;
         } else if (r->find(kUsernameVar, r->find(kUsernameVar) + 1) != std::string::npos) {
           // The collision check against folder rooms assumes one substitution.
-          Error(f["room"].value, "personal.room must contain {username} exactly once");
+          Error(map.Value("room"), "personal.room must contain {username} exactly once");
           ok = false;
         } else if (HasBrace(sample) || !IsSafePathSegment(sample)) {
-          Error(f["room"].value,
+          Error(map.Value("room"),
                 "personal.room '" + *r + "' must be one safe name (no '/', '.', '..')");
           ok = false;
         }
@@ -338,13 +298,14 @@ class Loader {
         ok = false;
       }
     }
-    if (f.count("username_extra_chars")) {
-      if (auto extra = Str(f["username_extra_chars"], "personal.username_extra_chars")) {
+    if (map.Has("username_extra_chars")) {
+      if (auto extra = map.String("username_extra_chars", /*allow_empty=*/true,
+                                  "personal.username_extra_chars")) {
         // Characters that would change a path, a Docker bind spec or a room name stay out.
         const std::string_view allowed = "+~=!#$%&'^`";
         for (char c : *extra) {
           if (allowed.find(c) == std::string_view::npos) {
-            Error(f["username_extra_chars"].value,
+            Error(map.Value("username_extra_chars"),
                   "personal.username_extra_chars: '" + std::string(1, c) +
                       "' cannot be allowed (choose from " + std::string(allowed) + ")");
             ok = false;
@@ -356,8 +317,8 @@ class Loader {
         ok = false;
       }
     }
-    personal_target_node_ = f.count("target") ? f["target"].value : section.key;
-    personal_room_node_ = f.count("room") ? f["room"].value : section.key;
+    personal_target_node_ = map.Has("target") ? map.Value("target") : key;
+    personal_room_node_ = map.Has("room") ? map.Value("room") : key;
     if (ok) policy_->personal = p;
   }
 
@@ -376,82 +337,66 @@ class Loader {
   }
 
   std::optional<Rule> RuleEntry(const YAML::Node& node, const std::string& where, bool deny) {
-    Fields f;
-    bool ok =
-        deny ? ReadMap(node, where, {"groups", "compound", "not_before", "not_after"}, &f)
-             : ReadMap(node, where, {"groups", "compound", "mode", "not_before", "not_after"}, &f);
-    if (!ok) return std::nullopt;
+    yaml::MapReader map(
+        node,
+        deny ? Schema(where, {"groups", "compound", "not_before", "not_after"})
+             : Schema(where, {"groups", "compound", "mode", "not_before", "not_after"}),
+        problems_);
+    if (!map.is_mapping()) return std::nullopt;
+    bool ok = true;
     Rule r;
     r.line = LineOf(node);
-    if (!f.count("groups")) {
+    if (!map.Has("groups")) {
       Error(node, where + ": missing required key 'groups' (use [] to match every user)");
       ok = false;
+    } else if (const YAML::Node g = map.Value("groups");
+               g.IsSequence() && g.size() > kMaxGroupsPerRule) {
+      Error(g, where + ".groups: " + std::to_string(g.size()) + " groups; the limit is " +
+                   std::to_string(kMaxGroupsPerRule));
+      ok = false;
     } else {
-      const YAML::Node& g = f["groups"].value;
-      if (!g.IsSequence()) {
-        Error(g.IsNull() ? f["groups"].key : g, where + ".groups must be a list of group names");
-        ok = false;
-      } else if (g.size() > kMaxGroupsPerRule) {
-        Error(g, where + ".groups: " + std::to_string(g.size()) + " groups; the limit is " +
-                     std::to_string(kMaxGroupsPerRule));
-        ok = false;
-      } else {
-        std::set<std::string> seen;
-        for (size_t i = 0; i < g.size(); ++i) {
-          if (!g[i].IsScalar() || g[i].Scalar().empty() || !IsValidUtf8(g[i].Scalar())) {
-            Error(g[i], where + ".groups[" + std::to_string(i) +
-                            "] must be a non-empty UTF-8 group name");
-            ok = false;
-            continue;
-          }
-          const std::string& name = g[i].Scalar();
-          if (name.find(kUsernameVar) != std::string::npos) {
-            Error(g[i],
-                  where + ".groups: {username} is allowed only in personal.path and personal.room");
-            ok = false;
-            continue;
-          }
-          if (!seen.insert(name).second) {
-            diags_.push_back({file_, LineOf(g[i]), ColumnOf(g[i]),
-                              where + ".groups: group '" + name + "' listed twice", false});
-            continue;
-          }
+      std::set<std::string> seen;
+      const yaml::ListRules rules{
+          .of = "group names", .item = "a non-empty UTF-8 group name", .empty_items = false};
+      auto each = [&](const YAML::Node& item, const std::string& name) {
+        if (name.find(kUsernameVar) != std::string::npos) {
+          Error(item,
+                where + ".groups: {username} is allowed only in personal.path and personal.room");
+          ok = false;
+        } else if (!seen.insert(name).second) {
+          diags_.push_back({file_, LineOf(item), ColumnOf(item),
+                            where + ".groups: group '" + name + "' listed twice", false});
+        } else {
           r.groups.push_back(Intern(name));
         }
-        r.written = r.groups;
-        std::sort(r.groups.begin(), r.groups.end());
-      }
+      };
+      if (!map.Strings("groups", rules, where + ".groups", each)) ok = false;
+      r.written = r.groups;
+      std::sort(r.groups.begin(), r.groups.end());
     }
-    if (f.count("compound")) {
-      auto c = Str(f["compound"], where + ".compound");
-      if (!c) {
+    if (map.Has("compound")) {
+      if (auto c = map.Enum<Compound>(
+              "compound", {{"any", Compound::kAny}, {"all", Compound::kAll}}, where + ".compound"))
+        r.compound = *c;
+      else
         ok = false;
-      } else if (*c == "any") {
-        r.compound = Compound::kAny;
-      } else if (*c == "all") {
-        r.compound = Compound::kAll;
-      } else {
-        Error(f["compound"].value,
-              where + ".compound: unknown value '" + *c + "' (expected any or all)");
-        ok = false;
-      }
     }
     if (!deny) {
-      if (!f.count("mode")) {
+      if (!map.Has("mode")) {
         Error(node, where + ": missing required key 'mode' (ro or rw)");
         ok = false;
-      } else if (auto m = ReadMode(f["mode"], where + ".mode")) {
+      } else if (auto m = ReadMode(map, where + ".mode")) {
         r.mode = *m;
       } else {
         ok = false;
       }
     }
-    if (f.count("not_before")) {
-      r.not_before = Time(f["not_before"], where + ".not_before");
+    if (map.Has("not_before")) {
+      r.not_before = map.Time("not_before", where + ".not_before");
       if (!r.not_before) ok = false;
     }
-    if (f.count("not_after")) {
-      r.not_after = Time(f["not_after"], where + ".not_after");
+    if (map.Has("not_after")) {
+      r.not_after = map.Time("not_after", where + ".not_after");
       if (!r.not_after) ok = false;
     }
     if (!ok) return std::nullopt;
@@ -465,25 +410,27 @@ class Loader {
       const YAML::Node name_node = node["name"];
       if (name_node.IsDefined() && name_node.IsScalar()) where += " '" + name_node.Scalar() + "'";
     }
-    Fields f;
-    if (!ReadMap(node, where, {"name", "path", "target", "room", "access", "deny", "inherit"}, &f))
-      return;
+    yaml::MapReader map(
+        node, Schema(where, {"name", "path", "target", "room", "access", "deny", "inherit"}),
+        problems_);
+    if (!map.is_mapping()) return;
     Folder folder;
     folder.line = LineOf(node);
     bool ok = true;
     auto required = [&](const char* key) -> std::optional<std::string> {
-      if (!f.count(key)) {
+      if (!map.Has(key)) {
         Error(node, where + ": missing required key '" + key + "'");
         return std::nullopt;
       }
-      auto s = Str(f[key], where + "." + key);
-      if (s && !NoUsername(f[key], *s, where + "." + key)) return std::nullopt;
+      auto s = map.String(key, /*allow_empty=*/true, where + "." + key);
+      if (s && !NoUsername(map.Value(key), *s, where + "." + key)) return std::nullopt;
       return s;
     };
     auto name = required("name");
     if (name) {
       if (HasBrace(*name) || !IsSafePathSegment(*name)) {
-        Error(f["name"].value, where + ": name must be one safe path segment (no '/', '.', '..')");
+        Error(map.Value("name"),
+              where + ": name must be one safe path segment (no '/', '.', '..')");
         ok = false;
       } else {
         folder.name = *name;
@@ -493,7 +440,7 @@ class Loader {
     }
     if (auto path = required("path")) {
       if (HasBrace(*path) || !IsSafeAbsolutePath(*path)) {
-        Error(f["path"].value,
+        Error(map.Value("path"),
               where + ".path '" + *path +
                   "' must be an absolute host path without '.', '..' or empty segments");
         ok = false;
@@ -504,12 +451,13 @@ class Loader {
     } else {
       ok = false;
     }
-    YAML::Node target_node = f.count("name") ? f["name"].value : node;
-    if (f.count("target")) {
-      target_node = f["target"].value;
-      auto t = Str(f["target"], where + ".target");
-      if (t && NoUsername(f["target"], *t, where + ".target") &&
-          CheckTarget(f["target"].value, *t, where + ".target")) {
+    const YAML::Node name_node = map.Has("name") ? map.Value("name") : node;
+    YAML::Node target_node = name_node;
+    if (map.Has("target")) {
+      target_node = map.Value("target");
+      auto t = map.String("target", /*allow_empty=*/true, where + ".target");
+      if (t && NoUsername(target_node, *t, where + ".target") &&
+          CheckTarget(target_node, *t, where + ".target")) {
         folder.target = *t;
       } else {
         ok = false;
@@ -517,14 +465,13 @@ class Loader {
     } else {
       folder.target = folder.name;
     }
-    YAML::Node room_node = f.count("name") ? f["name"].value : node;
-    if (f.count("room")) {
-      room_node = f["room"].value;
-      auto r = Str(f["room"], where + ".room");
-      if (r && NoUsername(f["room"], *r, where + ".room")) {
+    YAML::Node room_node = name_node;
+    if (map.Has("room")) {
+      room_node = map.Value("room");
+      auto r = map.String("room", /*allow_empty=*/true, where + ".room");
+      if (r && NoUsername(room_node, *r, where + ".room")) {
         if (HasBrace(*r) || !IsSafePathSegment(*r)) {
-          Error(f["room"].value,
-                where + ".room '" + *r + "' must be one safe name (no '/', '.', '..')");
+          Error(room_node, where + ".room '" + *r + "' must be one safe name (no '/', '.', '..')");
           ok = false;
         } else {
           folder.room = *r;
@@ -536,9 +483,8 @@ class Loader {
       folder.room = folder.name;
     }
     auto rules = [&](const char* key, bool deny, std::vector<Rule>* out) {
-      if (!f.count(key)) return;
-      const YAML::Node& list = f[key].value;
-      if (list.IsNull()) return;
+      const YAML::Node list = map.Value(key);
+      if (!list.IsDefined() || list.IsNull()) return;
       if (!list.IsSequence()) {
         Error(list, where + "." + key + " must be a list of rules");
         ok = false;
@@ -554,29 +500,20 @@ class Loader {
     };
     rules("access", false, &folder.access);
     rules("deny", true, &folder.deny);
-    if (f.count("inherit")) {
-      const YAML::Node& list = f["inherit"].value;
-      if (!list.IsNull() && !list.IsSequence()) {
-        Error(list, where + ".inherit must be a list of folder names");
-        ok = false;
-      } else if (list.IsSequence()) {
-        for (size_t i = 0; i < list.size(); ++i) {
-          if (!list[i].IsScalar() || !IsValidUtf8(list[i].Scalar())) {
-            Error(list[i], where + ".inherit[" + std::to_string(i) + "] must be a folder name");
-            ok = false;
-            continue;
-          }
-          folder.inherit_names.push_back(list[i].Scalar());
-          inherit_nodes_.push_back({policy_->folders.size(), list[i]});
-        }
-      }
-    }
+    const yaml::ListRules inherit{
+        .of = "folder names", .item = "a folder name", .null_is_empty = true};
+    if (!map.Strings("inherit", inherit, where + ".inherit",
+                     [&](const YAML::Node& item, const std::string& name) {
+                       folder.inherit_names.push_back(name);
+                       inherit_nodes_.push_back({policy_->folders.size(), item});
+                     }))
+      ok = false;
     for (const Rule& r : folder.access) folder.windowed |= r.Windowed();
     for (const Rule& r : folder.deny) folder.windowed |= r.Windowed();
     // Keep the folder even when broken so later cross-checks still line up indexes;
     // any error makes the whole load fail anyway.
     if (!ok) folder.name.clear();
-    name_nodes_.push_back(f.count("name") ? f["name"].value : node);
+    name_nodes_.push_back(name_node);
     target_nodes_.push_back(target_node);
     room_nodes_.push_back(room_node);
     policy_->folders.push_back(std::move(folder));
@@ -605,6 +542,9 @@ class Loader {
 
   std::string file_;
   LoadOptions options_;
+  // Every problem the YAML reader finds becomes an error as it is found, so errors and
+  // warnings keep the order they were found in.
+  yaml::Problems problems_;
   std::vector<Diagnostic> diags_;
   size_t errors_ = 0;
   Policy* policy_ = nullptr;

@@ -4,14 +4,10 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "process.h"
 #include "wait_until.h"
 
 namespace vaultd::itest {
@@ -78,104 +75,7 @@ inline void Spit(const fs::path& p, const std::string& s) {
 }
 
 // A child process; stdout/stderr to `log`, stdin/stdout pipes when asked.
-class Process {
- public:
-  Process() = default;
-  Process(const Process&) = delete;
-  ~Process() { Kill(SIGKILL); }
-
-  bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-             const fs::path& log, bool pipes = false) {
-    int in[2] = {-1, -1}, out[2] = {-1, -1};
-    if (pipes && (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)) return false;
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      // A test that crashes takes its relay, peers and daemons with it.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (pipes) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-      } else {
-        int nul = open("/dev/null", O_RDONLY);
-        dup2(nul, 0);
-        dup2(fd, 1);
-      }
-      dup2(fd, 2);
-      setpgid(0, 0);
-      for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    if (pipes) {
-      close(in[0]);
-      close(out[1]);
-      in_ = in[1];
-      out_ = out[0];
-    }
-    return true;
-  }
-  pid_t pid() const { return pid_; }
-  bool running() {
-    if (pid_ <= 0) return false;
-    int st;
-    pid_t r = waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      status_ = st;
-      return false;
-    }
-    return true;
-  }
-  void Kill(int sig) {
-    if (pid_ > 0) {
-      kill(pid_, sig);
-      if (sig == SIGKILL) Wait();
-    }
-    if (in_ >= 0) close(in_), in_ = -1;
-    if (out_ >= 0) close(out_), out_ = -1;
-  }
-  // Waits for exit (with deadline); returns the wait status or -1.
-  int Wait(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-    if (pid_ <= 0) return status_;
-    bool done = WaitFor([&] { return !running(); }, limit);
-    return done ? status_ : -1;
-  }
-  bool WriteLine(const std::string& s) {
-    std::string l = s + "\n";
-    return write(in_, l.data(), l.size()) == static_cast<ssize_t>(l.size());
-  }
-  // One line from the child's stdout, or "" at the deadline.
-  std::string ReadLine(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-    auto deadline = Clock::now() + limit;
-    while (true) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return "";
-      pollfd p{out_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-      char b[65536];
-      ssize_t n = read(out_, b, sizeof b);
-      if (n <= 0) return "";
-      buf_.append(b, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = -1;
-  int in_ = -1, out_ = -1;
-  std::string buf_;
-};
+using vaultd::testing::Process;
 
 // The real y-websocket server on a free loopback port.
 class Relay {

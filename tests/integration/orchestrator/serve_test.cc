@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,18 +17,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "jwt_test_tokens.h"
+#include "process.h"
 #include "vaultd/common/clock.h"
 #include "vaultd/common/fs.h"
 #include "vaultd/common/sha256.h"
 #include "vaultd/orchestrator_client/http.h"
 #include "wait_until.h"
-
-extern char** environ;
 
 namespace vaultd {
 namespace {
@@ -109,23 +108,15 @@ class ServeTest : public ::testing::Test {
   }
 
   void Stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      bool exited = WaitUntil([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; },
-                              std::chrono::seconds(10));
-      if (!exited) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
-      EXPECT_TRUE(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "serve did not stop cleanly on SIGTERM; log:\n"
-          << ReadAll(Path("serve.log"));
-      pid_ = -1;
-    }
+    if (!server_) return;
+    const int status = server_->Stop(std::chrono::seconds(10));
+    EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "serve did not stop cleanly on SIGTERM; log:\n"
+        << ReadAll(Path("serve.log"));
+    server_.reset();
   }
 
-  // A server with other flags, and optionally a lower RLIMIT_NOFILE (inherited through spawn).
+  // A server with other flags, and optionally a lower RLIMIT_NOFILE.
   void Restart(std::vector<std::string> extra, rlim_t nofile = 0) {
     Stop();
     std::filesystem::remove(Path("port"));
@@ -145,25 +136,8 @@ class ServeTest : public ::testing::Test {
         bin,      "serve",           "--policy", Path("policy.yaml"), "--listen",    "127.0.0.1:0",
         "--auth", Path("AUTH.yaml"), "--audit",  Path("audit.log"),   "--port-file", Path("port")};
     args.insert(args.end(), extra_.begin(), extra_.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, Path("serve.log").c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    rlimit saved{};
-    ::getrlimit(RLIMIT_NOFILE, &saved);
-    if (nofile_ > 0) {
-      rlimit lowered = saved;
-      lowered.rlim_cur = nofile_;
-      ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
-    }
-    const int spawned = posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
-    if (nofile_ > 0) ::setrlimit(RLIMIT_NOFILE, &saved);
-    ASSERT_EQ(spawned, 0);
-    posix_spawn_file_actions_destroy(&fa);
+    server_ = std::make_unique<testing::Process>();
+    ASSERT_TRUE(server_->Start(args, {.log = Path("serve.log"), .max_open_files = nofile_}));
     ASSERT_TRUE(WaitUntil(
         [&] {
           std::string p = ReadAll(Path("port"));
@@ -242,7 +216,7 @@ class ServeTest : public ::testing::Test {
   }
   // CPU seconds the server has used (user + system).
   double ServerCpuSeconds() const {
-    std::istringstream in(ReadAll("/proc/" + std::to_string(pid_) + "/stat"));
+    std::istringstream in(ReadAll("/proc/" + std::to_string(server_->pid()) + "/stat"));
     std::string field;
     double ticks = 0;
     for (int i = 1; in >> field && i <= 15; ++i)
@@ -311,7 +285,7 @@ class ServeTest : public ::testing::Test {
   static inline EVP_PKEY* rsa_ = nullptr;
   static inline EVP_PKEY* ec_ = nullptr;
   std::filesystem::path dir_;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::Process> server_;
   int port_ = 0;
   std::vector<std::string> extra_;
   rlim_t nofile_ = 0;

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,14 +14,14 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "jwt_test_tokens.h"
+#include "process.h"
 #include "vaultd/common/fs.h"
 #include "wait_until.h"
-
-extern char** environ;
 
 namespace vaultd {
 namespace {
@@ -128,16 +127,8 @@ class SessionTest : public ::testing::Test {
     std::vector<std::string> args = {
         bin,           "serve",  "--policy",          P("orch/policy.yaml"), "--listen",
         "127.0.0.1:0", "--auth", P("orch/AUTH.yaml"), "--port-file",         P("orch/port")};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, P("orch/serve.log").c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    ASSERT_EQ(posix_spawn(&orch_pid_, bin.c_str(), &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    orchestrator_ = std::make_unique<testing::Process>();
+    ASSERT_TRUE(orchestrator_->Start(args, {.log = P("orch/serve.log")}));
     ASSERT_TRUE(WaitUntil([&] { return !Slurp(P("orch/port")).empty(); }, std::chrono::seconds(30)))
         << "serve did not start: " << Slurp(P("orch/serve.log"));
     url_ = "http://127.0.0.1:" + Slurp(P("orch/port"));
@@ -145,15 +136,8 @@ class SessionTest : public ::testing::Test {
   }
 
   void StopOrchestrator() {
-    if (orch_pid_ <= 0) return;
-    ::kill(orch_pid_, SIGTERM);
-    int status = 0;
-    if (!WaitUntil([&] { return ::waitpid(orch_pid_, &status, WNOHANG) == orch_pid_; },
-                   std::chrono::seconds(20))) {
-      ::kill(orch_pid_, SIGKILL);
-      ::waitpid(orch_pid_, &status, 0);
-    }
-    orch_pid_ = -1;
+    if (orchestrator_) orchestrator_->Stop(std::chrono::seconds(20));
+    orchestrator_.reset();
   }
 
   std::vector<std::string> OrchestratorArgs() const {
@@ -247,7 +231,7 @@ class SessionTest : public ::testing::Test {
   static inline EVP_PKEY* rsa_ = nullptr;
   std::string root_;
   std::string url_;
-  pid_t orch_pid_ = -1;
+  std::unique_ptr<testing::Process> orchestrator_;
 };
 
 #define EXPECT_CONTAINS(text, needle, outcome) \

@@ -2,14 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -19,13 +14,12 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 
 #include "vaultd/common/sha256.h"
-
-extern char** environ;
 
 namespace vaultd::shimtest {
 
@@ -95,10 +89,10 @@ void Sandbox::RemountReadOnly(const std::string& rel) {
 }
 
 namespace {
-// Output capture files of spawned processes, by pid.
-std::map<pid_t, std::pair<int, int>>& CaptureTable() {
-  static std::map<pid_t, std::pair<int, int>> t;
-  return t;
+// The processes Spawn() started and Wait() has not collected yet, by pid.
+std::map<pid_t, std::unique_ptr<vaultd::testing::Process>>& Spawned() {
+  static std::map<pid_t, std::unique_ptr<vaultd::testing::Process>> spawned;
+  return spawned;
 }
 
 }  // namespace
@@ -115,71 +109,22 @@ void TwoMountsTest::SetUp() {
 }
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& kv : env) {
-    auto eq = kv.find('=');
-    vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  std::vector<std::string> envs;
-  for (const auto& [k, v] : vars) envs.push_back(k + "=" + v);
-  std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-  int out = memfd_create("out", 0), err = memfd_create("err", 0);
-  Check(out >= 0 && err >= 0, "memfd_create");
-  pid_t pid = fork();
-  Check(pid >= 0, "fork");
-  if (pid == 0) {
-    dup2(out, 1);
-    dup2(err, 2);
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    execvpe(cargv[0], cargv.data(), cenv.data());
-    dprintf(2, "exec %s: %s\n", cargv[0], std::strerror(errno));
-    _exit(127);
-  }
-  CaptureTable()[pid] = {out, err};
+  auto process = std::make_unique<vaultd::testing::Process>();
+  Check(process->Start(argv, {.env = env}), "start " + argv[0]);
+  const pid_t pid = process->pid();
+  Spawned()[pid] = std::move(process);
   return pid;
 }
 
-static std::string ReadAllFd(int fd) {
-  std::string s;
-  char buf[65536];
-  lseek(fd, 0, SEEK_SET);
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return s;
-}
-
 ProcResult Wait(pid_t pid, int timeout_s) {
-  ProcResult r;
-  int pfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pfd >= 0) {
-    struct pollfd p = {pfd, POLLIN, 0};
-    if (poll(&p, 1, timeout_s * 1000) == 0) {
-      kill(pid, SIGKILL);
-      r.err = "timeout after " + std::to_string(timeout_s) + " s\n";
-    }
-    close(pfd);
+  auto it = Spawned().find(pid);
+  if (it == Spawned().end()) {
+    ProcResult unknown;
+    unknown.err = "pid " + std::to_string(pid) + " was not started by Spawn()\n";
+    return unknown;
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-  auto it = CaptureTable().find(pid);
-  if (it != CaptureTable().end()) {
-    r.out = ReadAllFd(it->second.first);
-    r.err += ReadAllFd(it->second.second);
-    CaptureTable().erase(it);
-  }
+  ProcResult r = it->second->Finish(std::chrono::seconds(timeout_s));
+  Spawned().erase(it);
   return r;
 }
 

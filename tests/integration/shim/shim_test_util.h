@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "process.h"
+
 namespace vaultd::shimtest {
 
 // Moves this process into a private mount namespace (once). "" or why not.
@@ -46,15 +48,12 @@ class TwoMountsTest : public ::testing::Test {
   std::string vault_, a_, b_, journal_;
 };
 
-struct ProcResult {
-  int exit_code = -1;  // -1 when killed
-  int signal = 0;
-  std::string out, err;
-};
+using ProcResult = vaultd::testing::ProcessResult;
 
-// Starts argv[0] (a path, or looked up in PATH) with extra "K=V" variables.
+// Starts argv[0] (a path, or looked up in PATH) with extra "K=V" variables, its
+// output kept in memory.
 pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env);
-// Waits (with a deadline) and collects the output of a Spawn()ed process.
+// Waits (with a deadline, then kills it) and collects the output of a Spawn()ed process.
 ProcResult Wait(pid_t pid, int timeout_s = 120);
 ProcResult RunProc(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                    int timeout_s = 120);

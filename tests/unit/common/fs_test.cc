@@ -113,6 +113,43 @@ TEST(ReadFileTest, RefusesFilesOverTheLimit) {
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(ReadChunksTest, HandsOverEveryByteAndStopsAtTheFirstError) {
+  TempDir dir;
+  std::string p = dir.path() + "/data";
+  std::string data;
+  for (int i = 0; i < 200000; ++i) data += static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(WriteFileAtomic(p, data).ok());
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  std::string read;
+  size_t chunks = 0;
+  EXPECT_TRUE(ReadChunks(fd, p, [&](std::string_view chunk) {
+                ++chunks;
+                EXPECT_LE(chunk.size(), 65536u);
+                read.append(chunk);
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(read, data);
+  EXPECT_GE(chunks, 4u);
+
+  ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+  chunks = 0;
+  Status stop = ReadChunks(fd, p, [&](std::string_view) {
+    ++chunks;
+    return Status::InvalidArgument("enough");
+  });
+  EXPECT_EQ(stop.message(), "enough");
+  EXPECT_EQ(chunks, 1u);
+  ::close(fd);
+
+  int dir_fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir_fd, 0);
+  Status failed = ReadChunks(dir_fd, dir.path(), [](std::string_view) { return Status::Ok(); });
+  ::close(dir_fd);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("read " + dir.path()), std::string::npos) << failed.message();
+}
+
 TEST(PathTest, SafeSegmentsAndRelativePaths) {
   EXPECT_TRUE(IsSafePathSegment("alice"));
   EXPECT_TRUE(IsSafePathSegment("a.b-c_d"));

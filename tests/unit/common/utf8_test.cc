@@ -30,5 +30,34 @@ TEST(Utf8, RefusesIllFormedText) {
     EXPECT_FALSE(IsValidUtf8(bad)) << bad;
 }
 
+TEST(Utf8, CountsUtf16UnitsAsJavaScriptDoes) {
+  EXPECT_EQ(Utf16Length(""), 0u);
+  EXPECT_EQ(Utf16Length("a\xf0\x9f\x98\x80"
+                        "b"),
+            4u);  // U+1F600 is a surrogate pair
+  EXPECT_EQ(Utf16Length("\xc3\xa9\xe2\x82\xac\xe4\xb8\xad"), 3u);
+  // Long ASCII runs around other characters, across the eight-byte steps.
+  const std::string ascii(37, 'x');
+  EXPECT_EQ(Utf16Length(ascii + "\xc3\xa9" + ascii + "\xf0\x9f\x98\x80" + ascii), 3 * 37 + 3u);
+}
+
+TEST(Utf8, CountsInvalidBytesAsCharactersOfTheirOwn) {
+  // A stray continuation byte, a byte that cannot lead, a lead cut short by ASCII,
+  // and a lead at the very end: each one character of one unit.
+  EXPECT_EQ(Utf16Length("\x80"), 1u);
+  EXPECT_EQ(Utf16Length("\xff\xfe"), 2u);
+  EXPECT_EQ(Utf16Length("\xf0\x9f"
+                        "a"),
+            2u);
+  EXPECT_EQ(Utf16Length("a\xf0"), 2u);
+  EXPECT_EQ(Utf8CharLength("\xf0\x9f"
+                           "a",
+                           0),
+            2u);
+  EXPECT_EQ(Utf8CharLength("\xe2\x82\xac", 0), 3u);
+  EXPECT_EQ(Utf8CharLength("\xe2\x82\xac", 1), 1u);
+  EXPECT_EQ(Utf8SequenceLength(0xf8), 1u);
+}
+
 }  // namespace
 }  // namespace vaultd

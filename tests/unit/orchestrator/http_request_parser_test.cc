@@ -4,7 +4,7 @@
 
 #include "fuzz_support.h"
 #include "http_request_fuzz_entry.h"
-#include "http_request_parser.h"
+#include "vaultd/orchestrator/http_request_parser.h"
 
 namespace vaultd::orchestrator::service {
 namespace {

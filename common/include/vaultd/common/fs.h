@@ -68,6 +68,11 @@ struct AtomicWriteOptions {
 Status WriteFileAtomic(const std::string& path, std::string_view data,
                        const AtomicWriteOptions& options = {}, Fs& fs = RealFs());
 
+// Reads `fd` to its end, handing each chunk (at most 64 KiB) to `chunk`; EINTR is retried. Stops at
+// the first failed read ("read <path>: ...") or the first error `chunk` returns, and returns it.
+Status ReadChunks(int fd, const std::string& path,
+                  const std::function<Status(std::string_view chunk)>& chunk);
+
 // Reads a whole file; refuses files larger than `max_bytes` (no unbounded allocation).
 Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes = 64ull << 20);
 

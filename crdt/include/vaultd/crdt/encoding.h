@@ -85,8 +85,7 @@ std::u16string Utf8ToUtf16Lossy(std::string_view utf8);
 std::string Utf16ToUtf8(std::u16string_view utf16);
 void AppendUtf16AsUtf8(std::u16string_view utf16, std::string* out);
 using vaultd::IsValidUtf8;  // common/utf8.h
-// Number of UTF-16 code units of valid UTF-8 text.
-uint64_t Utf16Length(std::string_view utf8);
+using vaultd::Utf16Length;  // common/utf8.h
 // Byte offset in valid UTF-8 text of UTF-16 code unit `unit` (<= its UTF-16
 // length). When `unit` falls between the two halves of a surrogate pair,
 // returns the start of that character's 4-byte sequence and sets *mid_pair.

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vaultd/common/utf8.h"  // Utf16Length: the units positions count
+
 namespace vaultd::daemon {
 
 // Delete `delete_units` UTF-16 units at `index`, then insert `insert` there.
@@ -48,8 +50,5 @@ std::vector<TextEdit> MergeIntoTheirs(std::string_view base, std::string_view ou
 // Applies edits (UTF-16 positions) to a UTF-8 text; for tests and for
 // computing what the document will hold. Positions past the end clamp to it.
 std::string ApplyEdits(std::string_view text, const std::vector<TextEdit>& edits);
-
-// UTF-16 length of valid UTF-8.
-uint64_t Utf16Length(std::string_view utf8);
 
 }  // namespace vaultd::daemon
