@@ -262,7 +262,7 @@ size_t Utf8OffsetOfUnit(std::string_view s, uint64_t unit, bool* mid_pair) {
   uint64_t n = 0;
   while (n < unit && i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    size_t len = vaultd::Utf8SequenceLength(c);
     if (len == 4) {
       if (n + 1 == unit) {
         *mid_pair = true;
@@ -282,7 +282,7 @@ std::string Utf8OfUnit(std::string_view s, uint64_t unit) {
   size_t at = Utf8OffsetOfUnit(s, unit, &mid);
   if (mid || at >= s.size()) return "\xef\xbf\xbd";
   auto c = static_cast<unsigned char>(s[at]);
-  size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+  size_t len = vaultd::Utf8SequenceLength(c);
   if (len == 4) return "\xef\xbf\xbd";  // the high half of a pair, alone
   return std::string(s.substr(at, len));
 }
