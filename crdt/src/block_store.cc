@@ -444,10 +444,8 @@ void WriteStruct(Encoder& enc, const Item* s, uint64_t offset) {
       size_t at = offset == 0 ? 0 : s->StrOffset(offset, &mid_pair);
       if (!mid_pair) {
         enc.WriteVarString(std::string_view(s->str).substr(at));
-      } else {  // starts with the low half of a pair: U+FFFD, as TextEncoder writes it
-        std::string utf8 = kReplacementUtf8;
-        utf8.append(s->str, at + 4);
-        enc.WriteVarString(utf8);
+      } else {
+        enc.WriteVarString(s->StrAfterSplitPair(at));
       }
       break;
     }
@@ -486,8 +484,7 @@ void SpliceContent(Item* left, Item* right, uint64_t offset) {
       size_t at = left->StrOffset(offset, &mid_pair);
       if (mid_pair) {
         // Splitting a surrogate pair: both halves become U+FFFD, as in yjs.
-        right->str = kReplacementUtf8;
-        right->str.append(left->str, at + 4);
+        right->str = left->StrAfterSplitPair(at);
         left->str.resize(at);
         left->str += kReplacementUtf8;
       } else {

@@ -44,9 +44,6 @@ class DocImpl;
 // types recurse, and hostile input must not exhaust the stack.
 inline constexpr uint32_t kMaxTypeDepth = 256;
 
-// U+FFFD in UTF-8: what a half of a surrogate pair alone becomes.
-inline constexpr char kReplacementUtf8[] = "\xef\xbf\xbd";
-
 struct Type {
   DocImpl* doc = nullptr;
   struct Item* item = nullptr;  // the item holding this type; null for roots
@@ -137,6 +134,13 @@ struct Item {
       return unit;
     }
     return Utf8OffsetOfUnit(str, unit, mid_pair);
+  }
+  // `str` after byte `at`, where a cut between the halves of a surrogate pair
+  // fell (see StrOffset): U+FFFD for the low half left there, as yjs slices.
+  std::string StrAfterSplitPair(size_t at) const {
+    std::string s = kReplacementUtf8;
+    s.append(str, at + 4);
+    return s;
   }
 };
 

@@ -149,113 +149,6 @@ Result<std::string> Decoder::ReadVarString() {
   return s;
 }
 
-namespace {
-// Decodes one code point; returns bytes consumed or 0 when invalid.
-size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
-  auto c = static_cast<uint8_t>(s[i]);
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  size_t n;
-  uint32_t min;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2, *cp = c & 0x1f, min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3, *cp = c & 0x0f, min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4, *cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    auto d = static_cast<uint8_t>(s[i + k]);
-    if ((d & 0xc0) != 0x80) return 0;
-    *cp = (*cp << 6) | (d & 0x3f);
-  }
-  if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return 0;
-  return n;
-}
-}  // namespace
-
-bool Utf8ToUtf16(std::string_view s, std::u16string* out) {
-  out->clear();
-  out->reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp;
-    size_t n = DecodeUtf8(s, i, &cp);
-    if (n == 0) return false;
-    i += n;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      out->push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
-      out->push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
-    } else {
-      out->push_back(static_cast<char16_t>(cp));
-    }
-  }
-  return true;
-}
-
-std::u16string Utf8ToUtf16Lossy(std::string_view s) {
-  std::u16string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp;
-    size_t n = DecodeUtf8(s, i, &cp);
-    if (n == 0) {
-      out.push_back(0xfffd);
-      ++i;
-      continue;
-    }
-    i += n;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      out.push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
-      out.push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
-    } else {
-      out.push_back(static_cast<char16_t>(cp));
-    }
-  }
-  return out;
-}
-
-void AppendUtf16AsUtf8(std::u16string_view u, std::string* out) {
-  for (size_t i = 0; i < u.size(); ++i) {
-    uint32_t cp = u[i];
-    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < u.size() && u[i + 1] >= 0xdc00 &&
-        u[i + 1] <= 0xdfff) {
-      cp = 0x10000 + ((cp - 0xd800) << 10) + (u[i + 1] - 0xdc00);
-      ++i;
-    } else if (cp >= 0xd800 && cp <= 0xdfff) {
-      cp = 0xfffd;
-    }
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xc0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xe0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-      out->push_back(static_cast<char>(0xf0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-  }
-}
-
-std::string Utf16ToUtf8(std::u16string_view u) {
-  std::string out;
-  out.reserve(u.size());
-  AppendUtf16AsUtf8(u, &out);
-  return out;
-}
-
 size_t Utf8OffsetOfUnit(std::string_view s, uint64_t unit, bool* mid_pair) {
   *mid_pair = false;
   size_t i = 0;
@@ -280,10 +173,10 @@ size_t Utf8OffsetOfUnit(std::string_view s, uint64_t unit, bool* mid_pair) {
 std::string Utf8OfUnit(std::string_view s, uint64_t unit) {
   bool mid = false;
   size_t at = Utf8OffsetOfUnit(s, unit, &mid);
-  if (mid || at >= s.size()) return "\xef\xbf\xbd";
+  if (mid || at >= s.size()) return kReplacementUtf8;
   auto c = static_cast<unsigned char>(s[at]);
   size_t len = vaultd::Utf8SequenceLength(c);
-  if (len == 4) return "\xef\xbf\xbd";  // the high half of a pair, alone
+  if (len == 4) return kReplacementUtf8;  // the high half of a pair, alone
   return std::string(s.substr(at, len));
 }
 

@@ -53,13 +53,17 @@ TEST(Lib0, VarIntKeepsSignAndNegativeZero) {
 }
 
 TEST(Lib0, StringsAreUtf8AndLengthsCountUtf16) {
-  std::u16string u;
-  ASSERT_TRUE(Utf8ToUtf16("a😀", &u));
-  EXPECT_EQ(u.size(), 3u);
+  EXPECT_EQ(Utf16Length("a😀"), 3u);
   EXPECT_EQ(Utf16Length("😀"), 2u);
-  EXPECT_EQ(Utf16ToUtf8(u), "a😀");
+  bool mid = false;
+  EXPECT_EQ(Utf8OffsetOfUnit("a😀", 3, &mid), 5u);
+  EXPECT_FALSE(mid);
+  EXPECT_EQ(Utf8OffsetOfUnit("a😀", 2, &mid), 1u);  // between the halves of the pair
+  EXPECT_TRUE(mid);
+  EXPECT_EQ(Utf8OfUnit("a😀", 0), "a");
   // A lone surrogate is written as U+FFFD, as TextEncoder does.
-  EXPECT_EQ(Utf16ToUtf8(std::u16string(1, u'\xd83d')), "\xef\xbf\xbd");
+  EXPECT_EQ(Utf8OfUnit("a😀", 1), "\xef\xbf\xbd");
+  EXPECT_EQ(Utf8OfUnit("a😀", 2), "\xef\xbf\xbd");
   // Invalid UTF-8 is rejected when reading (lib0 decodes with fatal: true).
   std::vector<uint8_t> bad{0x02, 0xc3, 0x28};
   Decoder d(bad);

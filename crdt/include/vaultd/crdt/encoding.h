@@ -77,13 +77,11 @@ class Decoder {
   size_t pos_ = 0;
 };
 
-// UTF-16 helpers: Yjs counts lengths and positions in UTF-16 code units.
-// Invalid UTF-8 is rejected by Utf8ToUtf16; lone surrogates become U+FFFD in
-// Utf16ToUtf8 (as TextEncoder does).
-bool Utf8ToUtf16(std::string_view utf8, std::u16string* out);
-std::u16string Utf8ToUtf16Lossy(std::string_view utf8);
-std::string Utf16ToUtf8(std::u16string_view utf16);
-void AppendUtf16AsUtf8(std::u16string_view utf16, std::string* out);
+// UTF-16 helpers: Yjs counts lengths and positions in UTF-16 code units; the
+// text itself is kept and written as UTF-8.
+// U+FFFD in UTF-8: what a half of a surrogate pair alone becomes (as
+// TextEncoder writes a lone surrogate).
+inline constexpr char kReplacementUtf8[] = "\xef\xbf\xbd";
 using vaultd::IsValidUtf8;  // common/utf8.h
 using vaultd::Utf16Length;  // common/utf8.h
 // Byte offset in valid UTF-8 text of UTF-16 code unit `unit` (<= its UTF-16
