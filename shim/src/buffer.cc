@@ -29,14 +29,22 @@ void Buf::Append(const char* s, size_t n) {
 
 void Buf::AppendU64(uint64_t v) {
   char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "%llu", static_cast<unsigned long long>(v));
-  Append(tmp, static_cast<size_t>(n));
+  char* p = tmp + sizeof tmp;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  Append(p, static_cast<size_t>(tmp + sizeof tmp - p));
 }
 
 void Buf::AppendI64(int64_t v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "%lld", static_cast<long long>(v));
-  Append(tmp, static_cast<size_t>(n));
+  if (v < 0) {
+    AppendChar('-');
+    // The magnitude of INT64_MIN does not fit an int64_t: negate as unsigned.
+    AppendU64(0 - static_cast<uint64_t>(v));
+  } else {
+    AppendU64(static_cast<uint64_t>(v));
+  }
 }
 
 void Buf::AppendHex64(uint64_t v) {
@@ -47,14 +55,17 @@ void Buf::AppendHex64(uint64_t v) {
 
 void Buf::AppendEscaped(const char* s) {
   static const char kHex[] = "0123456789abcdef";
-  for (const unsigned char* p = reinterpret_cast<const unsigned char*>(s); *p; ++p) {
+  const unsigned char* run = reinterpret_cast<const unsigned char*>(s);
+  const unsigned char* p = run;
+  for (; *p; ++p) {
     if (*p <= 0x20 || *p == 0x7f || *p == '%') {
+      Append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
       char e[3] = {'%', kHex[*p >> 4], kHex[*p & 15]};
       Append(e, 3);
-    } else {
-      AppendChar(static_cast<char>(*p));
+      run = p + 1;
     }
   }
+  Append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
 }
 
 const char* Buf::c_str() {

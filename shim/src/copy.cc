@@ -16,6 +16,8 @@
 #include <climits>
 #include <cstdio>
 
+#include "parallel.h"
+
 namespace vaultd::move::internal {
 namespace {
 
@@ -28,21 +30,6 @@ constexpr size_t kPiece = 8u << 20;
 void StartWriteback(int fd, uint64_t off, uint64_t len) {
   // Advisory: an error here shows up again at the fsync, which decides.
   sync_file_range(fd, static_cast<off_t>(off), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
-}
-
-// Starts a small helper thread with every signal blocked (the host
-// process's handlers never run on it). True when it runs.
-bool StartHelperThread(pthread_t* t, void* (*fn)(void*), void* arg) {
-  pthread_attr_t attr;
-  if (pthread_attr_init(&attr) != 0) return false;
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  bool ok = pthread_create(t, &attr, fn, arg) == 0;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  pthread_attr_destroy(&attr);
-  return ok;
 }
 
 // Hands the copied pieces of one file to writeback. sync_file_range submits
@@ -128,13 +115,21 @@ class SyncAhead {
   SyncAhead(const SyncAhead&) = delete;
   SyncAhead& operator=(const SyncAhead&) = delete;
 
-  // `bytes` more were copied into the tree below `dirfd`.
+  // `bytes` more were copied into the tree below `dirfd`. Any copying
+  // thread may call it.
   void Copied(int dirfd, uint64_t bytes) {
-    if (!thread_ok_ || failed_start_) return;
-    pending_ += bytes;
-    if (pending_ < kSyncAhead) return;
-    pending_ = 0;
-    if (!started_ && !Start(dirfd)) return;
+    if (!thread_ok_) return;
+    pthread_mutex_lock(&copied_mu_);
+    bool kick = false;
+    if (!failed_start_) {
+      pending_ += bytes;
+      if (pending_ >= kSyncAhead) {
+        pending_ = 0;
+        kick = started_ || Start(dirfd);
+      }
+    }
+    pthread_mutex_unlock(&copied_mu_);
+    if (!kick) return;
     pthread_mutex_lock(&mu_);
     ++asked_;
     pthread_cond_signal(&cv_);
@@ -187,6 +182,7 @@ class SyncAhead {
   }
 
   const bool thread_ok_;
+  pthread_mutex_t copied_mu_ = PTHREAD_MUTEX_INITIALIZER;  // guards the next four
   bool started_ = false;
   bool failed_start_ = false;
   int fd_ = -1;
@@ -493,11 +489,71 @@ struct LinkMap {
 
 CopyState::~CopyState() { free(buf); }
 
+namespace {
+
+// The regular files of a tree that have one link: copied side by side.
+struct FileCopies {
+  const Tree* t;
+  const char* src;
+  int dirfd;  // the destination folder (entry 0 goes there as tmp_name)
+  const char* tmp_name;
+  int root_fd;  // the copy's root directory (-1 for a single file)
+  bool single;
+  CrashSeam* seam;
+  SyncAhead* ahead;
+  CopyState* cs[kMaxThreads];
+  std::atomic<bool> stop{false};
+  int err[kMaxThreads] = {};
+  size_t err_at[kMaxThreads] = {};
+
+  static void One(void* ctx, int w, size_t i) {
+    auto* c = static_cast<FileCopies*>(ctx);
+    const Entry& e = c->t->entries[i];
+    if (!S_ISREG(e.mode) || e.nlink > 1) return;  // hard links: in order, afterwards
+    char sp[PATH_MAX];
+    const char* rel = c->t->Rel(e);
+    int r = JoinRel(sp, c->src, rel);
+    if (r == 0) {
+      At at{i == 0 ? c->dirfd : c->root_fd, i == 0 ? c->tmp_name : rel};
+      r = CopyRegular(e, sp, at, c->single, c->cs[w], c->seam);
+    }
+    if (r != 0) {
+      if (c->err[w] == 0) {
+        c->err[w] = r;
+        c->err_at[w] = i;
+      }
+      c->stop.store(true, std::memory_order_relaxed);
+      return;
+    }
+    if (!c->single) c->ahead->Copied(c->root_fd, e.size + 4096);  // data, inode, entry
+    if (e.size == 0) c->seam->Step("copy");
+  }
+
+  // The error of the lowest entry that failed (what a copy in order would
+  // have stopped at), or 0.
+  int FirstError() const {
+    int r = 0;
+    size_t at = 0;
+    for (int w = 0; w < kMaxThreads; ++w) {
+      if (err[w] != 0 && (r == 0 || err_at[w] < at)) {
+        r = err[w];
+        at = err_at[w];
+      }
+    }
+    return r;
+  }
+};
+
+}  // namespace
+
 // Copies the snapshot `t` of `src` to `tmp_name` in the directory `dirfd`;
 // everything below it is reached from an fd of the copy's root, so the copy
 // works wherever the destination folder's own path fits (a path of the temp
-// copy may be longer than PATH_MAX). Directories are created 0700 and get
-// their real metadata after their contents.
+// copy may be longer than PATH_MAX). In four passes: the directories (created
+// 0700, in pre-order), the regular files with one link (side by side on up to
+// kMaxThreads threads), every other entry in order (hard links to the first
+// copy of their inode, symlinks, special files), and the directories' real
+// metadata, after their contents.
 int CopyTree(const Tree& t, const char* src, int dirfd, const char* tmp_name, CopyState* cs,
              CrashSeam* seam) {
   char sp[PATH_MAX], lp[PATH_MAX];
@@ -513,18 +569,32 @@ int CopyTree(const Tree& t, const char* src, int dirfd, const char* tmp_name, Co
   SyncAhead ahead(!single);  // declared after `root`: joined before root.fd closes
   for (size_t i = 0; i < t.entries.size; ++i) {
     const Entry& e = t.entries[i];
+    if (!S_ISDIR(e.mode)) continue;
+    At at{i == 0 ? dirfd : root.fd, i == 0 ? tmp_name : t.Rel(e)};
+    if (mkdirat(at.dirfd, at.name, 0700) != 0) return -errno;
+    if (i == 0) {
+      root.fd = openat(dirfd, tmp_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (root.fd < 0) return -errno;
+    }
+    seam->Step("copy");
+  }
+
+  CopyState more[kMaxThreads - 1];
+  FileCopies files{&t, src, dirfd, tmp_name, root.fd, single, seam, &ahead, {cs}};
+  for (int w = 1; w < kMaxThreads; ++w) files.cs[w] = &more[w - 1];
+  ParallelFor(t.entries.size, ThreadsFor(t.entries.size), &FileCopies::One, &files, &files.stop);
+  for (const CopyState& m : more) cs->used |= m.used;
+  if (int r = files.FirstError(); r != 0) return r;
+
+  for (size_t i = 0; i < t.entries.size; ++i) {
+    const Entry& e = t.entries[i];
+    if (S_ISDIR(e.mode) || (S_ISREG(e.mode) && e.nlink <= 1)) continue;
     const char* rel = t.Rel(e);
     if (JoinRel(sp, src, rel) != 0) return -ENAMETOOLONG;
     At at{i == 0 ? dirfd : root.fd, i == 0 ? tmp_name : rel};
     int r = 0;
-    if (S_ISDIR(e.mode)) {
-      r = mkdirat(at.dirfd, at.name, 0700) == 0 ? 0 : -errno;
-      if (r == 0 && i == 0) {
-        root.fd = openat(dirfd, tmp_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (root.fd < 0) return -errno;
-      }
-    } else if (S_ISREG(e.mode)) {
-      long first = e.nlink > 1 ? links.FindOrAdd(t, i) : static_cast<long>(i);
+    if (S_ISREG(e.mode)) {
+      long first = links.FindOrAdd(t, i);
       if (first < 0) return -ENOMEM;
       if (static_cast<size_t>(first) != i) {
         const char* first_rel = t.Rel(t.entries[first]);
@@ -533,7 +603,7 @@ int CopyTree(const Tree& t, const char* src, int dirfd, const char* tmp_name, Co
         r = linkat(root.fd, lp, at.dirfd, at.name, 0) == 0 ? 0 : -errno;
       } else {
         r = CopyRegular(e, sp, at, single, cs, seam);
-        if (r == 0 && !single) ahead.Copied(root.fd, e.size + 4096);  // data, inode, entry
+        if (r == 0 && !single) ahead.Copied(root.fd, e.size + 4096);
       }
     } else if (S_ISLNK(e.mode)) {
       r = CopySymlink(e, sp, at);

@@ -33,8 +33,8 @@ void CrashSeam::Init() {
 }
 
 void CrashSeam::Step(const char* name) {
-  ++step;
-  if ((crash_step > 0 && step == crash_step) ||
+  int now = step.fetch_add(1) + 1;
+  if ((crash_step > 0 && now == crash_step) ||
       (crash_name[0] != '\0' && strcmp(crash_name, name) == 0)) {
     raise(SIGKILL);
   }

@@ -6,6 +6,8 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -114,8 +116,9 @@ int SplitPath(const char* path, char* parent, size_t parent_size, char* name, si
 using StepHook = void (*)(const char* name, void* ctx);
 void SetStepHookForTesting(StepHook hook, void* ctx);
 
+// Any thread of a move may report a step.
 struct CrashSeam {
-  int step = 0;
+  std::atomic<int> step{0};
   long crash_step = 0;
   char crash_name[32] = {0};
   void Init();

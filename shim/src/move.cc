@@ -209,10 +209,12 @@ int64_t NowNs() {
 // writing it would raise SIGXFSZ, which kills the caller. rename(2) has no
 // such limit; the caller gets EXDEV, as without the shim.
 bool ExceedsFileSizeLimit(const Tree& t) {
+  uint64_t largest = 0;
   for (size_t i = 0; i < t.entries.size; ++i) {
-    if (S_ISREG(t.entries[i].mode) && !FitsFileSizeLimit(t.entries[i].size)) return true;
+    const Entry& e = t.entries[i];
+    if (S_ISREG(e.mode) && e.size > largest) largest = e.size;
   }
-  return false;
+  return !FitsFileSizeLimit(largest);
 }
 
 struct Fd {

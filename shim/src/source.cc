@@ -14,6 +14,7 @@
 #include <ctime>
 
 #include "copy.h"
+#include "parallel.h"
 
 namespace vaultd::move::internal {
 namespace {
@@ -108,6 +109,7 @@ int64_t MonoNs() {
 bool TakeWriteLease(int fd, Mover* m) {
   if (fcntl(fd, F_SETSIG, SIGURG) != 0) return false;
   int64_t start = MonoNs();
+  int64_t budget = m->lease_budget_ns.load(std::memory_order_relaxed);
   long pause_us = 200;
   bool held = false;
   for (;;) {
@@ -118,21 +120,32 @@ bool TakeWriteLease(int fd, Mover* m) {
     }
     // EACCES: not our file (leases need ownership or CAP_LEASE); EINVAL,
     // ENOLCK: not available here. Only "someone has it open" is worth a wait.
-    if ((errno != EAGAIN && errno != EBUSY) || MonoNs() - start >= m->lease_budget_ns) break;
+    if ((errno != EAGAIN && errno != EBUSY) || MonoNs() - start >= budget) break;
     struct timespec ts = {0, pause_us * 1000};
     nanosleep(&ts, nullptr);
     if (pause_us < 20000) pause_us *= 2;
   }
   int64_t spent = MonoNs() - start;
-  m->lease_budget_ns = spent < m->lease_budget_ns ? m->lease_budget_ns - spent : 0;
+  int64_t left = m->lease_budget_ns.load(std::memory_order_relaxed);
+  while (!m->lease_budget_ns.compare_exchange_weak(left, spent < left ? left - spent : 0)) {
+  }
   return held;
 }
 
+// One deleting thread's buffer for SameBytes (allocated when first needed).
+struct Scratch {
+  char* buf = nullptr;
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { free(buf); }
+};
+
 // Same bytes in the open file `in` and in the file at `copy`?
-bool SameBytes(int in, const char* copy, uint64_t size, Mover* m) {
+bool SameBytes(int in, const char* copy, uint64_t size, Scratch* scratch) {
   constexpr size_t kBuf = 64 * 1024;
-  if (!m->compare_buf && !(m->compare_buf = static_cast<char*>(malloc(2 * kBuf)))) return false;
-  char* a = m->compare_buf;
+  if (!scratch->buf && !(scratch->buf = static_cast<char*>(malloc(2 * kBuf)))) return false;
+  char* a = scratch->buf;
   int c = open(copy, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (c < 0) return false;
   struct stat st;
@@ -150,7 +163,8 @@ bool SameBytes(int in, const char* copy, uint64_t size, Mover* m) {
 
 // Deletes one regular source file for the mover (see DeleteSource). 0 when
 // it is gone, -errno when it stays.
-int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* m) {
+int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* m,
+                   Scratch* scratch) {
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return errno == ELOOP ? -EBUSY : -errno;
   // Without the lease (not our file, not supported here, held open too long)
@@ -166,7 +180,8 @@ int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* 
     // Timestamps set in the same tick as the snapshot's cannot show a change
     // (a same-size rewrite within one second on ext2): compare the bytes.
     bool recent = ChangedTooRecently(snap, m->snapshot_ns);
-    bool changed = !SameObject(snap, now, true) || (recent && !SameBytes(fd, dpath, now.size, m));
+    bool changed =
+        !SameObject(snap, now, true) || (recent && !SameBytes(fd, dpath, now.size, scratch));
     if (changed && !FitsFileSizeLimit(now.size)) {
       r = -EFBIG;  // grown past RLIMIT_FSIZE: kept in place rather than SIGXFSZ
     } else if (changed) {
@@ -205,21 +220,34 @@ int Snapshot(const char* src, const Entry& root, Tree* t) {
   return WalkDir(t, path, n, n, root.dev, 0);
 }
 
+namespace {
+
+struct Recheck {
+  const char* src;
+  const Tree* t;
+  std::atomic<bool> changed{false};
+
+  static void One(void* ctx, int /*worker*/, size_t i) {
+    auto* c = static_cast<Recheck*>(ctx);
+    const Entry& e = c->t->entries[i];
+    char p[PATH_MAX];
+    Entry now;
+    if (JoinRel(p, c->src, c->t->Rel(e)) != 0 || StatEntry(p, &now) != 0 || now.ino != e.ino ||
+        now.mode != e.mode || now.size != e.size || now.mtime_ns != e.mtime_ns ||
+        now.ctime_ns != e.ctime_ns) {
+      c->changed.store(true, std::memory_order_relaxed);
+    }
+  }
+};
+
+}  // namespace
+
 // Every entry still the object the snapshot saw, unchanged (for
 // directories: same mtime, so nothing was added or removed).
 bool Unchanged(const char* src, const Tree& t) {
-  char p[PATH_MAX];
-  for (size_t i = 0; i < t.entries.size; ++i) {
-    const Entry& e = t.entries[i];
-    if (JoinRel(p, src, t.Rel(e)) != 0) return false;
-    Entry now;
-    if (StatEntry(p, &now) != 0) return false;
-    if (now.ino != e.ino || now.mode != e.mode || now.size != e.size ||
-        now.mtime_ns != e.mtime_ns || now.ctime_ns != e.ctime_ns) {
-      return false;
-    }
-  }
-  return true;
+  Recheck c{src, &t};
+  ParallelFor(t.entries.size, ThreadsFor(t.entries.size), &Recheck::One, &c, &c.changed);
+  return !c.changed.load();
 }
 
 int StatEntryAt(int dirfd, const char* name, Entry* e) {
@@ -258,8 +286,79 @@ int JoinRel(char* out, const char* root, const char* rel) {
   int n = *rel ? snprintf(out, PATH_MAX, "%s/%s", root, rel) : snprintf(out, PATH_MAX, "%s", root);
   return n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
-int DeleteSource(const char* root, const Tree& t, Mover* mover, CrashSeam* seam, long* kept) {
+namespace {
+
+// Deletes entry k of the snapshot if it is still what was copied (see
+// DeleteSource); counts it in *kept when it stays.
+void DeleteEntry(const char* root, const Tree& t, size_t k, Mover* mover, CrashSeam* seam,
+                 const uint32_t* restore, long* kept, Scratch* scratch) {
   char path[PATH_MAX], dpath[PATH_MAX];
+  const Entry& e = t.entries[k];
+  if (JoinRel(path, root, t.Rel(e)) != 0) {
+    ++*kept;
+    return;
+  }
+  Entry now;
+  // The mover's regular files: DeleteHeldFile opens, checks and deletes.
+  bool held = mover && S_ISREG(e.mode);
+  int r = held ? DeleteHeldFile(path, e, t.Rel(e), mover, scratch) : StatEntry(path, &now);
+  if (held && r != -ENOENT) {
+    if (r != 0) ++*kept;
+    if (r == 0 && seam) seam->Step("delete");
+    return;
+  }
+  if (r == -ENOENT) {
+    // Recovery: an earlier, interrupted attempt deleted it. The mover: it
+    // was renamed away or deleted after the re-check, which rename(2) would
+    // have ordered before the move; the copy of it goes, so it exists once.
+    if (mover && JoinRel(dpath, mover->dst, t.Rel(e)) == 0 && RemoveTree(dpath) == 0) {
+      mover->vanished.fetch_add(1, std::memory_order_relaxed);
+      if (k == 0) mover->root_vanished = true;
+    }
+    return;
+  }
+  if (r != 0 || !SameObject(e, now, true)) {
+    ++*kept;  // another object under the name (or, for recovery, a changed one)
+    return;
+  }
+  if (S_ISDIR(e.mode)) {
+    if (rmdir(path) != 0 && errno != ENOENT) {
+      ++*kept;
+      if (restore[k]) chmod(path, restore[k] & 07777);
+    }
+  } else if (unlink(path) != 0 && errno != ENOENT) {
+    ++*kept;
+  }
+  if (seam) seam->Step("delete");
+}
+
+// The entries the mover deletes side by side: regular files with one link
+// (two names of one inode are never opened by two threads at once: a lease
+// held on one would make the other's open fail).
+bool DeletedSideBySide(const Entry& e, const Mover* mover) {
+  return mover && S_ISREG(e.mode) && e.nlink <= 1;
+}
+
+struct HeldDeletes {
+  const char* root;
+  const Tree* t;
+  Mover* mover;
+  CrashSeam* seam;
+  const uint32_t* restore;
+  long kept[kMaxThreads] = {};
+  Scratch scratch[kMaxThreads];
+
+  static void One(void* ctx, int w, size_t k) {
+    auto* c = static_cast<HeldDeletes*>(ctx);
+    if (!DeletedSideBySide(c->t->entries[k], c->mover)) return;
+    DeleteEntry(c->root, *c->t, k, c->mover, c->seam, c->restore, &c->kept[w], &c->scratch[w]);
+  }
+};
+
+}  // namespace
+
+int DeleteSource(const char* root, const Tree& t, Mover* mover, CrashSeam* seam, long* kept) {
+  char path[PATH_MAX];
   *kept = 0;
   // rename(2) moves a tree whose inner directories are read-only; deleting
   // its copy-source needs them writable. Such directories (ours, unchanged)
@@ -276,44 +375,15 @@ int DeleteSource(const char* root, const Tree& t, Mover* mover, CrashSeam* seam,
       restore[k] = (now.mode & 07777) | 0x80000000u;
     }
   }
+  if (mover) {
+    HeldDeletes held{root, &t, mover, seam, restore, {}, {}};
+    ParallelFor(t.entries.size, ThreadsFor(t.entries.size), &HeldDeletes::One, &held, nullptr);
+    for (long n : held.kept) *kept += n;
+  }
+  Scratch scratch;
   for (size_t k = t.entries.size; k-- > 0;) {
-    const Entry& e = t.entries[k];
-    if (JoinRel(path, root, t.Rel(e)) != 0) {
-      ++*kept;
-      continue;
-    }
-    Entry now;
-    // The mover's regular files: DeleteHeldFile opens, checks and deletes.
-    bool held = mover && S_ISREG(e.mode);
-    int r = held ? DeleteHeldFile(path, e, t.Rel(e), mover) : StatEntry(path, &now);
-    if (held && r != -ENOENT) {
-      if (r != 0) ++*kept;
-      if (r == 0 && seam) seam->Step("delete");
-      continue;
-    }
-    if (r == -ENOENT) {
-      // Recovery: an earlier, interrupted attempt deleted it. The mover: it
-      // was renamed away or deleted after the re-check, which rename(2) would
-      // have ordered before the move; the copy of it goes, so it exists once.
-      if (mover && JoinRel(dpath, mover->dst, t.Rel(e)) == 0 && RemoveTree(dpath) == 0) {
-        ++mover->vanished;
-        if (k == 0) mover->root_vanished = true;
-      }
-      continue;
-    }
-    if (r != 0 || !SameObject(e, now, true)) {
-      ++*kept;  // another object under the name (or, for recovery, a changed one)
-      continue;
-    }
-    if (S_ISDIR(e.mode)) {
-      if (rmdir(path) != 0 && errno != ENOENT) {
-        ++*kept;
-        if (restore[k]) chmod(path, restore[k] & 07777);
-      }
-    } else if (unlink(path) != 0 && errno != ENOENT) {
-      ++*kept;
-    }
-    if (seam) seam->Step("delete");
+    if (DeletedSideBySide(t.entries[k], mover)) continue;
+    DeleteEntry(root, t, k, mover, seam, restore, kept, &scratch);
   }
   free(restore);
   // Durable before the record goes (they usually sit on different file systems).

@@ -2,6 +2,7 @@
 // every entry), whether it is still that, and deleting what is.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "internal.h"
@@ -37,7 +38,8 @@ char KindOf(uint32_t mode);
 // cannot remove it; a file the caller cannot read: -EACCES. Found before
 // anything is written. 0 or -errno.
 int Snapshot(const char* src, const Entry& root, Tree* t);
-// Every entry still the object the snapshot saw, unchanged.
+// Every entry still the object the snapshot saw, unchanged (checked on up
+// to kMaxThreads threads).
 bool Unchanged(const char* src, const Tree& t);
 
 // True when `e` (freshly observed) is the object the snapshot recorded,
@@ -53,19 +55,18 @@ int StatEntryAt(int dirfd, const char* name, Entry* e);
 int JoinRel(char* out, const char* root, const char* rel);
 
 // What the moving process (not recovery) knows when it deletes its source.
+// Shared by the threads that delete it.
 struct Mover {
-  const char* dst;      // the committed copy
-  const char* id;       // the move id, for temp names
-  int64_t snapshot_ns;  // wall clock when the snapshot was taken
-  long recopied = 0;    // files whose newer bytes were copied again
-  long vanished = 0;    // entries gone from the source; their copies removed
-  bool root_vanished = false;
-  int64_t lease_budget_ns = 2000000000;  // total wait for files others hold open
-  char* compare_buf = nullptr;           // owned: freed by the destructor
+  const char* dst;                // the committed copy
+  const char* id;                 // the move id, for temp names
+  int64_t snapshot_ns;            // wall clock when the snapshot was taken
+  std::atomic<long> recopied{0};  // files whose newer bytes were copied again
+  std::atomic<long> vanished{0};  // entries gone from the source; their copies removed
+  bool root_vanished = false;     // written by whoever deletes entry 0
+  std::atomic<int64_t> lease_budget_ns{2000000000};  // total wait for files others hold open
   Mover(const char* d, const char* i, int64_t snap) : dst(d), id(i), snapshot_ns(snap) {}
   Mover(const Mover&) = delete;
   Mover& operator=(const Mover&) = delete;
-  ~Mover() { free(compare_buf); }
 };
 
 // Deletes the source entries that still match the snapshot, children first;
@@ -82,7 +83,9 @@ struct Mover {
 // its bytes against the copy) and the unlink see the same bytes. A file that
 // changed since the copy is copied again onto the destination first. An entry
 // that vanished from the source (renamed away or deleted by someone else) has
-// its copy removed, so nothing exists twice.
+// its copy removed, so nothing exists twice. The mover's regular files with
+// one link go first, side by side on up to kMaxThreads threads; then every
+// other entry, children before their directory, on the caller's thread.
 int DeleteSource(const char* root, const Tree& t, Mover* mover, CrashSeam* seam, long* kept);
 
 }  // namespace vaultd::move::internal

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -97,6 +98,60 @@ TEST_F(ShimMoveTest, ALargeTreeIsSyncedWhileItIsCopied) {
   EXPECT_FALSE(Exists(a_ + "/big"));
   EXPECT_EQ(stats.entries, 41);
   EXPECT_GE(stats.syncs_ahead, 1) << "40 MiB copied without a sync ahead";
+  EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+}
+
+// A tree of many files is copied, re-checked and deleted by several threads;
+// hard links, symlinks and modes come out as they went in.
+TEST_F(ShimMoveTest, AManyFileTreeMovesOnFourThreads) {
+  for (int d = 0; d < 8; ++d) {
+    std::string dir = a_ + "/many/d" + std::to_string(d);
+    MakeDirs(dir);
+    for (int f = 0; f < 50; ++f) {
+      WriteFile(dir + "/n" + std::to_string(f) + ".md", std::string(100 + 37 * f, 'a' + d));
+    }
+    ASSERT_EQ(link((dir + "/n0.md").c_str(), (dir + "/n0-again.md").c_str()), 0);
+    ASSERT_EQ(symlink("n1.md", (dir + "/to-n1").c_str()), 0);
+  }
+  ASSERT_EQ(chmod((a_ + "/many/d3").c_str(), 0555), 0);
+  std::string before = Describe(a_ + "/many");
+  setenv("VAULTD_MOVE_THREADS", "4", 1);
+  move::MoveStats stats;
+  int r = MovePaths((a_ + "/many").c_str(), (b_ + "/many").c_str(), 0, journal_.c_str(), &stats);
+  unsetenv("VAULTD_MOVE_THREADS");
+  ASSERT_EQ(r, 0);
+  EXPECT_EQ(Describe(b_ + "/many"), before);
+  EXPECT_FALSE(Exists(a_ + "/many"));
+  EXPECT_EQ(stats.entries, 1 + 8 * 53);
+  EXPECT_EQ(stats.kept_changed, 0);
+  EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+}
+
+// A file replaced while other threads copy the rest of the tree: the move
+// stops, the copy goes, and the source is left as it now is.
+TEST_F(ShimMoveTest, AFileReplacedDuringAThreadedCopyStopsTheMove) {
+  MakeDirs(a_ + "/busy");
+  for (int f = 0; f < 300; ++f) WriteFile(a_ + "/busy/n" + std::to_string(f), "original");
+  struct Replacer {
+    std::string dir;
+    std::atomic<int> fired{0};
+    static void Hook(const char* name, void* ctx) {
+      auto* self = static_cast<Replacer*>(ctx);
+      if (std::strcmp(name, "copy") != 0 || self->fired.exchange(1) != 0) return;
+      WriteFile(self->dir + "/new", "a new file");
+      rename((self->dir + "/new").c_str(), (self->dir + "/n299").c_str());
+    }
+  } rep{a_ + "/busy"};
+  setenv("VAULTD_MOVE_THREADS", "4", 1);
+  move::internal::SetStepHookForTesting(&Replacer::Hook, &rep);
+  int r = MovePaths((a_ + "/busy").c_str(), (b_ + "/busy").c_str(), 0, journal_.c_str());
+  move::internal::SetStepHookForTesting(nullptr, nullptr);
+  unsetenv("VAULTD_MOVE_THREADS");
+  EXPECT_EQ(r, -EBUSY);
+  EXPECT_FALSE(Exists(b_ + "/busy"));
+  EXPECT_EQ(ReadFile(a_ + "/busy/n299"), "a new file");
+  EXPECT_EQ(ReadFile(a_ + "/busy/n0"), "original");
+  EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{});
   EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
 }
 
