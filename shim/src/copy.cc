@@ -502,9 +502,7 @@ struct FileCopies {
   CrashSeam* seam;
   SyncAhead* ahead;
   CopyState* cs[kMaxThreads];
-  std::atomic<bool> stop{false};
-  int err[kMaxThreads] = {};
-  size_t err_at[kMaxThreads] = {};
+  Failures failed;
 
   static void One(void* ctx, int w, size_t i) {
     auto* c = static_cast<FileCopies*>(ctx);
@@ -518,29 +516,11 @@ struct FileCopies {
       r = CopyRegular(e, sp, at, c->single, c->cs[w], c->seam);
     }
     if (r != 0) {
-      if (c->err[w] == 0) {
-        c->err[w] = r;
-        c->err_at[w] = i;
-      }
-      c->stop.store(true, std::memory_order_relaxed);
+      c->failed.Fail(w, i, r);
       return;
     }
     if (!c->single) c->ahead->Copied(c->root_fd, e.size + 4096);  // data, inode, entry
     if (e.size == 0) c->seam->Step("copy");
-  }
-
-  // The error of the lowest entry that failed (what a copy in order would
-  // have stopped at), or 0.
-  int FirstError() const {
-    int r = 0;
-    size_t at = 0;
-    for (int w = 0; w < kMaxThreads; ++w) {
-      if (err[w] != 0 && (r == 0 || err_at[w] < at)) {
-        r = err[w];
-        at = err_at[w];
-      }
-    }
-    return r;
   }
 };
 
@@ -580,11 +560,12 @@ int CopyTree(const Tree& t, const char* src, int dirfd, const char* tmp_name, Co
   }
 
   CopyState more[kMaxThreads - 1];
-  FileCopies files{&t, src, dirfd, tmp_name, root.fd, single, seam, &ahead, {cs}};
+  FileCopies files{&t, src, dirfd, tmp_name, root.fd, single, seam, &ahead, {cs}, {}};
   for (int w = 1; w < kMaxThreads; ++w) files.cs[w] = &more[w - 1];
-  ParallelFor(t.entries.size, ThreadsFor(t.entries.size), &FileCopies::One, &files, &files.stop);
+  ParallelFor(t.entries.size, ThreadsFor(t.entries.size), &FileCopies::One, &files,
+              &files.failed.stop);
   for (const CopyState& m : more) cs->used |= m.used;
-  if (int r = files.FirstError(); r != 0) return r;
+  if (int r = files.failed.First(); r != 0) return r;
 
   for (size_t i = 0; i < t.entries.size; ++i) {
     const Entry& e = t.entries[i];

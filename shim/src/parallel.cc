@@ -72,7 +72,8 @@ int ThreadsFor(size_t items) {
   if (const char* v = getenv("VAULTD_MOVE_THREADS")) {
     char* end = nullptr;
     long k = strtol(v, &end, 10);
-    if (end && end != v && *end == '\0' && k > 0) n = k < kMaxThreads ? static_cast<int>(k) : kMaxThreads;
+    if (end && end != v && *end == '\0' && k > 0)
+      n = k < kMaxThreads ? static_cast<int>(k) : kMaxThreads;
   }
   if (n == 0) n = UsableCpus() < kMaxThreads ? UsableCpus() : kMaxThreads;
   return n;

@@ -32,4 +32,33 @@ int ThreadsFor(size_t items);
 using ItemFn = void (*)(void* ctx, int worker, size_t i);
 void ParallelFor(size_t n, int threads, ItemFn fn, void* ctx, const std::atomic<bool>* stop);
 
+// The errors the threads of one ParallelFor met. Fail() also stops it. Each
+// thread takes its indices in increasing order, so its first failure is its
+// lowest; First() is the error of the lowest failing index overall (the one a
+// loop in order would have stopped at), or 0.
+struct Failures {
+  std::atomic<bool> stop{false};
+  int err[kMaxThreads] = {};
+  size_t at[kMaxThreads] = {};
+
+  void Fail(int worker, size_t i, int e) {
+    if (err[worker] == 0) {
+      err[worker] = e;
+      at[worker] = i;
+    }
+    stop.store(true, std::memory_order_relaxed);
+  }
+  int First() const {
+    int r = 0;
+    size_t lowest = 0;
+    for (int w = 0; w < kMaxThreads; ++w) {
+      if (err[w] != 0 && (r == 0 || at[w] < lowest)) {
+        r = err[w];
+        lowest = at[w];
+      }
+    }
+    return r;
+  }
+};
+
 }  // namespace vaultd::move::internal

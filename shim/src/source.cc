@@ -48,6 +48,23 @@ int CheckReadable(const char* path, const Entry& e) {
   return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0 ? 0 : -errno;
 }
 
+// An entry below the root as the snapshot needs it: still there (else the
+// source changed: EBUSY), readable if a regular file, neither a mount point
+// (rename would carry it along) nor on another file system, and deletable
+// (chattr +i/+a; rename would move it). A copy can do none of those, so the
+// caller gets what it gets without the shim: EXDEV. 0 or -errno.
+int StatAndCheck(const char* path, uint64_t root_dev, Entry* e) {
+  int r = StatEntry(path, e);
+  if (r == -ENOENT) return -EBUSY;  // renamed away or deleted while we looked
+  if (r == 0) r = CheckReadable(path, *e);
+  if (r == 0 && (e->mount_root || e->dev != root_dev || e->undeletable)) r = -EXDEV;
+  return r;
+}
+
+// Lists a directory into the snapshot, recursively. A directory (or an
+// entry the listing does not type) is statted and checked here, before the
+// walk goes into it; any other entry is added with mode 0 and statted later,
+// side by side (StatListed).
 int WalkDir(Tree* t, char* path, size_t len, size_t root_len, uint64_t root_dev, int depth) {
   if (depth > 1024) return -ELOOP;
   DIR* d = opendir(path);
@@ -69,22 +86,17 @@ int WalkDir(Tree* t, char* path, size_t len, size_t root_len, uint64_t root_dev,
     path[len] = '/';
     memcpy(path + len + 1, de->d_name, nl + 1);
     Entry e;
-    r = StatEntry(path, &e);
-    if (r == -ENOENT) r = -EBUSY;  // renamed away or deleted while we looked: the source changed
-    if (r == 0) r = CheckReadable(path, e);
-    if (r != 0) break;
-    if (e.mount_root || e.dev != root_dev || e.undeletable) {
-      // A mount point inside the tree (rename would carry it along), or an
-      // entry nobody may delete (chattr +i/+a; rename would move it): a copy
-      // cannot do either, so the caller gets what it gets without the shim.
-      r = -EXDEV;
-      break;
+    bool dir = false;
+    if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
+      r = StatAndCheck(path, root_dev, &e);
+      if (r != 0) break;
+      dir = S_ISDIR(e.mode);
     }
     if (!t->Add(e, path + root_len + 1)) {
       r = -ENOMEM;
       break;
     }
-    if (S_ISDIR(e.mode)) {
+    if (dir) {
       r = WalkDir(t, path, len + 1 + nl, root_len, root_dev, depth + 1);
       if (r != 0) break;
     }
@@ -93,6 +105,38 @@ int WalkDir(Tree* t, char* path, size_t len, size_t root_len, uint64_t root_dev,
   closedir(d);
   return r;
 }
+
+// Stats the entries WalkDir only listed (mode 0), on up to kMaxThreads
+// threads. The error of the first failing entry in tree order wins.
+struct StatListed {
+  Tree* t;
+  const char* src;
+  uint64_t root_dev;
+  Failures failed;
+
+  static void One(void* ctx, int w, size_t i) {
+    auto* c = static_cast<StatListed*>(ctx);
+    Entry& e = c->t->entries[i];
+    if (e.mode != 0) return;
+    char p[PATH_MAX];
+    Entry now;
+    int r = JoinRel(p, c->src, c->t->Rel(e));
+    if (r == 0) r = StatAndCheck(p, c->root_dev, &now);
+    // A directory now where the listing saw something else: the source changed.
+    if (r == 0 && S_ISDIR(now.mode)) r = -EBUSY;
+    if (r == 0) {
+      now.rel_off = e.rel_off;
+      e = now;
+      return;
+    }
+    c->failed.Fail(w, i, r);
+  }
+
+  int Run() {
+    ParallelFor(t->entries.size, ThreadsFor(t->entries.size), &One, this, &failed.stop);
+    return failed.First();
+  }
+};
 
 int64_t MonoNs() {
   struct timespec ts;
@@ -217,7 +261,10 @@ int Snapshot(const char* src, const Entry& root, Tree* t) {
   size_t n = strlen(src);
   if (n >= PATH_MAX) return -ENAMETOOLONG;
   memcpy(path, src, n + 1);
-  return WalkDir(t, path, n, n, root.dev, 0);
+  int r = WalkDir(t, path, n, n, root.dev, 0);
+  if (r != 0) return r;
+  StatListed listed{t, src, root.dev, {}};
+  return listed.Run();
 }
 
 namespace {

@@ -36,7 +36,8 @@ char KindOf(uint32_t mode);
 // with a mount point inside, or with an entry that cannot be deleted
 // (immutable, append-only): -EXDEV, as rename would carry it along and a copy
 // cannot remove it; a file the caller cannot read: -EACCES. Found before
-// anything is written. 0 or -errno.
+// anything is written. Entries other than directories are statted on up to
+// kMaxThreads threads. 0 or -errno.
 int Snapshot(const char* src, const Entry& root, Tree* t);
 // Every entry still the object the snapshot saw, unchanged (checked on up
 // to kMaxThreads threads).
