@@ -442,17 +442,21 @@ unsigned SalvageRecord(const char* data, size_t len, const char* id, Record* r) 
   }
   // The temp name is the one this id gives, beside the destination.
   char want[PATH_MAX + 96];
-  if (found & kSalvagedDst) {
-    size_t dl = strlen(r->dst);
+  bool from_dst = false;
+  if ((found & kSalvagedDst) && strlen(r->dst) > 1) {
     const char* slash = strrchr(r->dst, '/');
     size_t parent_len = slash ? static_cast<size_t>(slash - r->dst) : 0;
-    if (dl > 1 && snprintf(want, sizeof want, "%.*s/.vaultd-move-%s.tmp",
-                           static_cast<int>(parent_len), r->dst, id) < int{sizeof want}) {
+    if (snprintf(want, sizeof want, "%.*s/.vaultd-move-%s.tmp", static_cast<int>(parent_len),
+                 r->dst, id) < int{sizeof want}) {
       if ((found & kSalvagedTmp) && strcmp(want, r->tmp) != 0) return 0;  // not this move's
       snprintf(r->tmp, sizeof r->tmp, "%s", want);
       found |= kSalvagedTmp;
+      from_dst = true;
     }
-  } else if (found & kSalvagedTmp) {
+  }
+  // Without a destination to derive it from (none salvaged, or "/"), a
+  // salvaged temp path counts only if it ends in this move's temp name.
+  if (!from_dst && (found & kSalvagedTmp)) {
     snprintf(want, sizeof want, "/.vaultd-move-%s.tmp", id);
     size_t tl = strlen(r->tmp), wl = strlen(want);
     if (tl < wl || strcmp(r->tmp + tl - wl, want) != 0) found &= ~kSalvagedTmp;
