@@ -615,7 +615,7 @@ int CopyTree(const Tree& t, const char* src, int dirfd, const char* tmp_name, Co
   return fsync(root.fd) == 0 ? 0 : -errno;
 }
 
-int ReplaceWithCopy(int in, const char* dst, const char* id) {
+int ReplaceWithCopy(int in, const char* dst, const char* id, CrashSeam* seam) {
   struct stat st;
   if (fstat(in, &st) != 0) return -errno;
   const char* name = nullptr;
@@ -642,6 +642,7 @@ int ReplaceWithCopy(int in, const char* dst, const char* id) {
     if (r == 0) r = ApplyMetadata(e, nullptr, in, At{dirfd, tmp, out});
     if (r == 0 && fsync(out) != 0) r = -errno;
     if (close(out) != 0 && r == 0) r = -errno;
+    if (r == 0 && seam) seam->Step("recopied");
     if (r == 0) r = SysRenameat2(dirfd, tmp, dirfd, name, 0);
     if (r == 0 && fsync(dirfd) != 0) r = -errno;
     if (r != 0) unlinkat(dirfd, tmp, 0);

@@ -31,6 +31,8 @@ int CopyTree(const Tree& t, const char* src, int dirfd, const char* tmp_name, Co
 // Replaces `dst` with a copy of the open file `in` as it is now (through the
 // temp name .vaultd-move-<id>.re beside it, then a rename), durably. Used when
 // a source file changed after the commit: its newer bytes are moved too.
-int ReplaceWithCopy(int in, const char* dst, const char* id);
+// Reports the step "recopied" to `seam` (may be null) once the new copy is
+// durable under the temp name, before the rename.
+int ReplaceWithCopy(int in, const char* dst, const char* id, CrashSeam* seam);
 
 }  // namespace vaultd::move::internal

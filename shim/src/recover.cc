@@ -134,6 +134,26 @@ int RecoverDamaged(const char* journal, const char* id, const char* path, const 
 }
 
 // Returns 0 resolved, 1 unresolved.
+
+// A crash while the mover copied a changed file again can leave
+// .vaultd-move-<id>.re beside that file at the destination. It is never the
+// only copy of anything (the source file it was read from is deleted only
+// after the rename over the destination), so it goes: from the destination's
+// folder (a moved file) and from every directory of a moved tree.
+void RemoveRecopyLeftovers(const Record& rec, const char* id, const Tree& t) {
+  char dir[PATH_MAX], name[NAME_MAX + 1], p[PATH_MAX + NAME_MAX + 2];
+  for (size_t i = 0; i <= t.entries.size; ++i) {
+    if (i == t.entries.size) {
+      if (SplitPath(rec.dst, dir, sizeof dir, name, sizeof name) != 0) continue;
+    } else if (!S_ISDIR(t.entries[i].mode) || JoinRel(dir, rec.dst, t.Rel(t.entries[i])) != 0) {
+      continue;
+    }
+    const char* sep = strcmp(dir, "/") == 0 ? "" : "/";
+    if (snprintf(p, sizeof p, "%s%s.vaultd-move-%s.re", dir, sep, id) >= int{sizeof p}) continue;
+    if (unlink(p) == 0) FsyncDir(dir);
+  }
+}
+
 int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn fn, void* ctx,
                CrashSeam* seam) {
   char path[PATH_MAX];
@@ -254,6 +274,7 @@ int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn f
          rec->src, rec->dst, strerror(-r));
     return 1;
   }
+  RemoveRecopyLeftovers(*rec, id, tree);
   RemoveRecordFiles(journal, id);
   if (kept == 0) {
     Emit(fn, ctx, "completed %s: %s -> %s (phase %s): removed the source", id, rec->src, rec->dst,

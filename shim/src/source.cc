@@ -207,8 +207,8 @@ bool SameBytes(int in, const char* copy, uint64_t size, Scratch* scratch) {
 
 // Deletes one regular source file for the mover (see DeleteSource). 0 when
 // it is gone, -errno when it stays.
-int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* m,
-                   Scratch* scratch) {
+int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* m, Scratch* scratch,
+                   CrashSeam* seam) {
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return errno == ELOOP ? -EBUSY : -errno;
   // Without the lease (not our file, not supported here, held open too long)
@@ -229,7 +229,7 @@ int DeleteHeldFile(const char* path, const Entry& snap, const char* rel, Mover* 
     if (changed && !FitsFileSizeLimit(now.size)) {
       r = -EFBIG;  // grown past RLIMIT_FSIZE: kept in place rather than SIGXFSZ
     } else if (changed) {
-      r = ReplaceWithCopy(fd, dpath, m->id);
+      r = ReplaceWithCopy(fd, dpath, m->id, seam);
       if (r == 0) ++m->recopied;
     }
   }
@@ -348,7 +348,7 @@ void DeleteEntry(const char* root, const Tree& t, size_t k, Mover* mover, CrashS
   Entry now;
   // The mover's regular files: DeleteHeldFile opens, checks and deletes.
   bool held = mover && S_ISREG(e.mode);
-  int r = held ? DeleteHeldFile(path, e, t.Rel(e), mover, scratch) : StatEntry(path, &now);
+  int r = held ? DeleteHeldFile(path, e, t.Rel(e), mover, scratch, seam) : StatEntry(path, &now);
   if (held && r != -ENOENT) {
     if (r != 0) ++*kept;
     if (r == 0 && seam) seam->Step("delete");

@@ -311,6 +311,37 @@ TEST_F(ShimMoveTest, RecoveryKeepsASourceThatChangedAfterTheCommit) {
   EXPECT_EQ(ReadFile(b_ + "/f"), "v1");
 }
 
+// A crash while a file that changed after the commit is copied again:
+// recovery finishes the move, keeps the changed source file where it is, and
+// removes the new copy left under its temp name (a file and a tree).
+TEST_F(ShimMoveTest, RecoveryRemovesTheHalfDoneCopyOfAFileChangedAfterTheCommit) {
+  MakeDirs(a_ + "/late/sub");
+  for (int i = 0; i < 3; ++i) WriteFile(a_ + "/late/sub/f" + std::to_string(i), "original");
+  WriteFile(a_ + "/single", "original");
+  struct Case {
+    std::string src, dst, changed;
+  } cases[] = {{a_ + "/late", b_ + "/late", a_ + "/late/sub/f1"},
+               {a_ + "/single", b_ + "/single", a_ + "/single"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.src);
+    Meddler m{"committed", c.changed};
+    move::internal::SetStepHookForTesting(&Meddler::Hook, &m);
+    CrashChild(c.src, c.dst, "recopied");
+    move::internal::SetStepHookForTesting(nullptr, nullptr);
+    EXPECT_EQ(TempLeftovers(b_).size(), 1u) << "the crash left the new copy under its temp name";
+    RecoverResult res;
+    std::string out = Recover(&res);
+    EXPECT_EQ(res.resolved, 1) << out;
+    EXPECT_EQ(TempLeftovers(b_), std::vector<std::string>{}) << out;
+    EXPECT_EQ(ReadFile(c.changed), "changed while it was being moved");
+    EXPECT_EQ(JournalFiles(journal_), std::vector<std::string>{});
+  }
+  EXPECT_EQ(ReadFile(b_ + "/late/sub/f1"), "original");
+  EXPECT_EQ(ReadFile(b_ + "/late/sub/f0"), "original");
+  EXPECT_FALSE(Exists(a_ + "/late/sub/f0"));
+  EXPECT_EQ(ReadFile(b_ + "/single"), "original");
+}
+
 std::string RecordOf(const std::string& journal) {
   for (const auto& f : JournalFiles(journal)) {
     if (f.size() > 5 && f.substr(f.size() - 5) == ".move") return journal + "/" + f;
