@@ -15,6 +15,9 @@
 # WORKLOADS="big tree tree50k" the workloads. The loop devices use direct I/O
 # (LOOP_DIRECT_IO=off for the old buffered setup). SHIM_BEFORE=path/to/other/libvaultshim.so
 # adds that build of the shim to every interleaved round, for a before/after comparison.
+# PAGE_REPORTING_DELAY_MS=<ms> (on a VM whose kernel has the page_reporting module parameter
+# min_free_ms) keeps freed memory in the guest that long before it is reported to the host, so a
+# copy does not pay a host page fault per page it allocates; the old value is restored at exit.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 reps=${REPS:-7}
@@ -36,7 +39,18 @@ cleanup() {
   rm -rf "$work"
 }
 loops=()
-trap cleanup EXIT
+reporting=/sys/module/page_reporting/parameters/min_free_ms
+reporting_old=
+if [ -n "${PAGE_REPORTING_DELAY_MS:-}" ]; then
+  [ -w "$reporting" ] || { echo "run.sh: $reporting missing: no page reporting delay here" >&2; exit 2; }
+  reporting_old=$(cat "$reporting")
+  echo "$PAGE_REPORTING_DELAY_MS" > "$reporting"
+fi
+restore() {
+  [ -z "$reporting_old" ] || echo "$reporting_old" > "$reporting"
+  cleanup
+}
+trap restore EXIT
 mkdir -p "$work/ref" "$work/journal" "$work/vault"
 mount -t tmpfs -o size=4g tmpfs "$work/ref"
 
