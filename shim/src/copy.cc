@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -622,10 +621,7 @@ int ReplaceWithCopy(int in, const char* dst, const char* id, CrashSeam* seam) {
   int dirfd = OpenParent(dst, &name);
   if (dirfd < 0) return dirfd;
   char tmp[NAME_MAX + 1];
-  int r = 0;
-  if (snprintf(tmp, sizeof tmp, ".vaultd-move-%s.re", id) >= static_cast<int>(sizeof tmp)) {
-    r = -ENAMETOOLONG;
-  }
+  int r = MoveTempName(tmp, sizeof tmp, id, "re");
   int out =
       r == 0 ? openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
   if (r == 0 && out < 0) r = -errno;

@@ -159,6 +159,11 @@ bool FitsFileSizeLimit(uint64_t size) {
   return getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || size <= rl.rlim_cur;
 }
 
+int MoveTempName(char* out, size_t size, const char* id, const char* ext) {
+  int n = snprintf(out, size, ".vaultd-move-%s.%s", id, ext);
+  return n >= 0 && static_cast<size_t>(n) < size ? 0 : -ENAMETOOLONG;
+}
+
 int SplitPath(const char* path, char* parent, size_t parent_size, char* name, size_t name_size) {
   const char* slash = strrchr(path, '/');
   if (path[0] != '/' || !slash || slash[1] == '\0') return -EINVAL;

@@ -104,6 +104,11 @@ int ReadSmallFile(const char* path, size_t max, Buf* out);
 // would raise SIGXFSZ, whose default action kills the caller.
 bool FitsFileSizeLimit(uint64_t size);
 
+// The name a move gives a copy beside its destination,
+// ".vaultd-move-<id>.<ext>": "tmp" for the move's copy, "re" for a file that
+// changed after the commit and is copied again. 0 or -ENAMETOOLONG.
+int MoveTempName(char* out, size_t size, const char* id, const char* ext);
+
 // Splits "/a/b/c" into parent "/a/b" and name "c" (copied into the buffers).
 // The path must be absolute and normal. -EINVAL / -ENAMETOOLONG on failure.
 int SplitPath(const char* path, char* parent, size_t parent_size, char* name, size_t name_size);

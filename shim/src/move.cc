@@ -289,7 +289,7 @@ int RunMove(const Paths& p, unsigned flags, const char* journal, MoveStats* stat
   strcpy(rec->src, p.src);
   strcpy(rec->dst, p.dst);
   char tmp_name[NAME_MAX + 1];
-  snprintf(tmp_name, sizeof tmp_name, ".vaultd-move-%s.tmp", rec->id);
+  if (MoveTempName(tmp_name, sizeof tmp_name, rec->id, "tmp") != 0) return -EXDEV;
   if (snprintf(rec->tmp, sizeof rec->tmp, "%s%s%s", p.dst_parent,
                strcmp(p.dst_parent, "/") == 0 ? "" : "/", tmp_name) >= int{sizeof rec->tmp}) {
     return -EXDEV;

@@ -133,15 +133,14 @@ int RecoverDamaged(const char* journal, const char* id, const char* path, const 
   return 1;
 }
 
-// Returns 0 resolved, 1 unresolved.
-
 // A crash while the mover copied a changed file again can leave
 // .vaultd-move-<id>.re beside that file at the destination. It is never the
 // only copy of anything (the source file it was read from is deleted only
 // after the rename over the destination), so it goes: from the destination's
 // folder (a moved file) and from every directory of a moved tree.
 void RemoveRecopyLeftovers(const Record& rec, const char* id, const Tree& t) {
-  char dir[PATH_MAX], name[NAME_MAX + 1], p[PATH_MAX + NAME_MAX + 2];
+  char dir[PATH_MAX], name[NAME_MAX + 1], leftover[NAME_MAX + 1], p[PATH_MAX + NAME_MAX + 2];
+  if (MoveTempName(leftover, sizeof leftover, id, "re") != 0) return;
   for (size_t i = 0; i <= t.entries.size; ++i) {
     if (i == t.entries.size) {
       if (SplitPath(rec.dst, dir, sizeof dir, name, sizeof name) != 0) continue;
@@ -149,11 +148,12 @@ void RemoveRecopyLeftovers(const Record& rec, const char* id, const Tree& t) {
       continue;
     }
     const char* sep = strcmp(dir, "/") == 0 ? "" : "/";
-    if (snprintf(p, sizeof p, "%s%s.vaultd-move-%s.re", dir, sep, id) >= int{sizeof p}) continue;
+    if (snprintf(p, sizeof p, "%s%s%s", dir, sep, leftover) >= int{sizeof p}) continue;
     if (unlink(p) == 0) FsyncDir(dir);
   }
 }
 
+// Returns 0 resolved, 1 unresolved.
 int RecoverOne(const char* journal, const char* id, Record* rec, RecoverLineFn fn, void* ctx,
                CrashSeam* seam) {
   char path[PATH_MAX];
